@@ -1,0 +1,154 @@
+"""Cameras: where the video comes from, how it is sampled and what is watched in it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from contract.config.types import Duration, GeoPoint, Identifier, NormalizedPoint, StrictModel
+from contract.geometry import polygon_problem
+from contract.redact import redact_url
+
+
+class RtspSource(StrictModel):
+    """An RTSP camera. Put credentials in the environment: `rtsp://user:${CAM_PASS}@host/...`."""
+
+    type: Literal["rtsp"] = "rtsp"
+    url: str = Field(description="rtsp:// or rtsps:// URL; ${ENV} is interpolated at load")
+    transport: Literal["tcp", "udp"] = "tcp"
+    connect_timeout: Duration = Field(
+        default=timedelta(seconds=10), description="give up opening the stream after this"
+    )
+    stall_timeout: Duration = Field(default=timedelta(seconds=5), description="no frame for this long means stalled")
+
+    @field_validator("url")
+    @classmethod
+    def _rtsp_scheme(cls, url: str) -> str:
+        if not url.startswith(("rtsp://", "rtsps://")):
+            raise ValueError(f"an RTSP source needs an rtsp:// or rtsps:// URL, got '{redact_url(url)}'")
+        return url
+
+    @property
+    def redacted_url(self) -> str:
+        return redact_url(self.url)
+
+
+class FileSource(StrictModel):
+    """A local video file, looped: for demos and tests."""
+
+    type: Literal["file"]
+    path: str = Field(min_length=1)
+    loop: bool = True
+    realtime: bool = Field(default=True, description="pace frames at the file's frame rate")
+
+    @property
+    def redacted_url(self) -> str:
+        return f"file://{self.path}"
+
+
+CameraSource = Annotated[RtspSource | FileSource, Field(discriminator="type")]
+
+
+class DetectSettings(StrictModel):
+    """Sampling and detection for one camera."""
+
+    enabled: bool = True
+    fps: float = Field(default=5.0, gt=0, le=60, description="frames per second sent to the detector")
+    width: int | None = Field(default=None, ge=64, le=7680, description="resize before detection")
+    height: int | None = Field(default=None, ge=64, le=4320)
+    detector: Identifier = Field(default="default", description="a key of `detectors`")
+    classes: list[str] = Field(
+        default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"],
+        min_length=1,
+        description="COCO class names to keep",
+    )
+    min_confidence: float = Field(default=0.4, ge=0.01, le=1.0)
+    min_area: float = Field(default=0.0, ge=0, lt=1, description="smallest box, as a fraction of the frame")
+
+
+class MotionSettings(StrictModel):
+    """The motion gate: no motion, no detection (but a periodic refresh)."""
+
+    enabled: bool = True
+    threshold: int = Field(default=25, ge=1, le=255, description="pixel difference that counts as change")
+    min_area: float = Field(default=0.002, gt=0, lt=1, description="changed fraction of the frame that is motion")
+    refresh_interval: Duration = Field(
+        default=timedelta(seconds=10), description="detect at least this often without motion"
+    )
+
+
+class Zone(StrictModel):
+    """A polygon in normalised coordinates (0..1 of the frame)."""
+
+    id: Identifier
+    name: str | None = None
+    points: list[NormalizedPoint]
+    classes: list[str] | None = Field(default=None, description="defaults to the camera's classes")
+    inertia_frames: int = Field(default=3, ge=1, le=100, description="frames inside before 'entered' counts")
+    loiter_time: Duration | None = Field(default=None, description="raise a loitering event after this")
+    occupancy_threshold: int | None = Field(default=None, ge=1, le=10000)
+
+    @field_validator("points")
+    @classmethod
+    def _simple_polygon(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        problem = polygon_problem(points)
+        if problem is not None:
+            raise ValueError(problem)
+        return points
+
+
+class Mask(StrictModel):
+    """An area to ignore for motion and detection (timestamps, trees, sky)."""
+
+    points: list[NormalizedPoint]
+
+    @field_validator("points")
+    @classmethod
+    def _simple_polygon(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        problem = polygon_problem(points)
+        if problem is not None:
+            raise ValueError(problem)
+        return points
+
+
+class CountingLine(StrictModel):
+    """A line from `start` to `end`. 'in' is a crossing from its left side to its right side
+    (as seen in the image, looking from start towards end); 'out' the reverse."""
+
+    id: Identifier
+    name: str | None = None
+    start: NormalizedPoint
+    end: NormalizedPoint
+    direction: Literal["both", "in", "out"] = "both"
+    classes: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _has_length(self) -> CountingLine:
+        dx, dy = self.end[0] - self.start[0], self.end[1] - self.start[1]
+        if dx * dx + dy * dy < 1e-6:
+            raise ValueError("a counting line needs two different points")
+        return self
+
+
+class Camera(StrictModel):
+    id: Identifier
+    name: str = Field(min_length=1)
+    site: Identifier
+    worker: Identifier = Field(description="the edge worker that runs this camera")
+    enabled: bool = True
+    source: CameraSource
+    detect: DetectSettings = Field(default_factory=DetectSettings)
+    motion: MotionSettings = Field(default_factory=MotionSettings)
+    zones: list[Zone] = Field(default_factory=list)
+    masks: list[Mask] = Field(default_factory=list)
+    lines: list[CountingLine] = Field(default_factory=list)
+    location: GeoPoint | None = None
+    snapshot_quality: int = Field(default=80, ge=10, le=100)
+
+    def zone(self, zone_id: str) -> Zone | None:
+        return next((zone for zone in self.zones if zone.id == zone_id), None)
+
+    def line(self, line_id: str) -> CountingLine | None:
+        return next((line for line in self.lines if line.id == line_id), None)

@@ -1,0 +1,55 @@
+"""Notification channels that alert rules deliver to."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+
+from contract.config.types import Identifier, PositiveDuration, StrictModel
+from contract.redact import redact_url
+
+
+class DashboardChannel(StrictModel):
+    """The operator console, over WebSocket."""
+
+    id: Identifier
+    type: Literal["dashboard"]
+
+
+class MqttChannel(StrictModel):
+    """Retained alert state for responders' apps, under `topic` (default `<prefix>/alerts`)."""
+
+    id: Identifier
+    type: Literal["mqtt"]
+    topic: str | None = None
+    qos: Literal[0, 1, 2] = 1
+
+
+class WebhookChannel(StrictModel):
+    """A JSON POST signed with HMAC-SHA256 over `timestamp.body`."""
+
+    id: Identifier
+    type: Literal["webhook"]
+    url: str
+    secret: SecretStr = Field(description="shared secret for the signature; use ${ENV}")
+    timeout: PositiveDuration = Field(default=timedelta(seconds=5))
+    max_attempts: int = Field(default=6, ge=1, le=50)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"a webhook URL starts with http:// or https://, got '{redact_url(url)}'")
+        return url
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr) -> SecretStr:
+        if len(secret.get_secret_value()) < 16:
+            raise ValueError("a webhook secret needs at least 16 characters")
+        return secret
+
+
+NotificationChannel = Annotated[DashboardChannel | MqttChannel | WebhookChannel, Field(discriminator="type")]

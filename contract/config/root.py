@@ -1,0 +1,57 @@
+"""The root of the streams.yaml model tree."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from contract.config.cameras import Camera
+from contract.config.channels import DashboardChannel, NotificationChannel
+from contract.config.detectors import DetectorConfig, UltralyticsDetector
+from contract.config.rules import AlertRule, Inhibition, Silence
+from contract.config.sensors import Sensor
+from contract.config.sites import EdgeWorker, MqttSettings, RetentionSettings, Site
+from contract.config.types import StrictModel
+
+IMPLICIT_DASHBOARD = "dashboard"
+
+
+def _default_detectors() -> dict[str, DetectorConfig]:
+    return {"default": UltralyticsDetector(type="ultralytics", model="models/yolo11n.pt", imgsz=640)}
+
+
+class StreamsConfig(StrictModel):
+    """Everything an IOC deployment watches, in one file."""
+
+    version: Literal[1] = 1
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    sites: list[Site] = Field(min_length=1)
+    edge_workers: list[EdgeWorker] = Field(default_factory=list)
+    detectors: dict[str, DetectorConfig] = Field(default_factory=_default_detectors)
+    cameras: list[Camera] = Field(default_factory=list)
+    sensors: list[Sensor] = Field(default_factory=list)
+    channels: list[NotificationChannel] = Field(default_factory=list)
+    rules: list[AlertRule] = Field(default_factory=list)
+    silences: list[Silence] = Field(default_factory=list)
+    inhibitions: list[Inhibition] = Field(default_factory=list)
+
+    def site(self, site_id: str) -> Site | None:
+        return next((site for site in self.sites if site.id == site_id), None)
+
+    def camera(self, camera_id: str) -> Camera | None:
+        return next((camera for camera in self.cameras if camera.id == camera_id), None)
+
+    def sensor(self, sensor_id: str) -> Sensor | None:
+        return next((sensor for sensor in self.sensors if sensor.id == sensor_id), None)
+
+    def channel(self, channel_id: str) -> NotificationChannel | None:
+        """A declared channel; `dashboard` always exists, declared or not."""
+        found = next((channel for channel in self.channels if channel.id == channel_id), None)
+        if found is None and channel_id == IMPLICIT_DASHBOARD:
+            return DashboardChannel(id=IMPLICIT_DASHBOARD, type="dashboard")
+        return found
+
+    def cameras_for_worker(self, worker_id: str) -> list[Camera]:
+        return [camera for camera in self.cameras if camera.worker == worker_id and camera.enabled]

@@ -1,0 +1,40 @@
+"""Sites, edge workers, storage and MQTT settings: the deployment around the devices."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field
+
+from contract.config.types import Duration, GeoPoint, Identifier, PositiveDuration, StrictModel, TimeZoneName
+
+
+class Site(StrictModel):
+    id: Identifier
+    name: str = Field(min_length=1)
+    timezone: TimeZoneName = "Asia/Ho_Chi_Minh"
+    location: GeoPoint | None = None
+
+
+class EdgeWorker(StrictModel):
+    id: Identifier
+    name: str | None = None
+    snapshot_dir: str | None = Field(default=None, description="where snapshots are written")
+    spool_dir: str | None = Field(default=None, description="where events wait while the broker is down")
+    spool_max_events: int = Field(default=100000, ge=100, le=10_000_000)
+    stats_interval: PositiveDuration = Field(default=timedelta(seconds=30))
+
+
+class MqttSettings(StrictModel):
+    topic_prefix: str = Field(default="ioc", pattern=r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
+    shared_group: str | None = Field(
+        default="ioc-server", description="MQTT 5 shared subscription group for server replicas"
+    )
+
+
+class RetentionSettings(StrictModel):
+    readings: Duration = Field(default=timedelta(days=730), description="keep raw readings this long")
+    events: Duration = Field(default=timedelta(days=90))
+    alerts: Duration = Field(default=timedelta(days=1095))
+    dead_letters: Duration = Field(default=timedelta(days=30))
+    rollups: Duration = Field(default=timedelta(days=3650))

@@ -1,0 +1,164 @@
+"""Versioned JSON payloads carried over MQTT. Every message has `"v": 1`.
+
+Decoders are tolerant of extra keys from newer minor versions (extra="ignore") but strict on types.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from contract.timeutil import ensure_utc
+
+PAYLOAD_VERSION: Literal[1] = 1
+
+UtcDateTime = Annotated[datetime, AfterValidator(ensure_utc)]
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    v: Literal[1] = PAYLOAD_VERSION
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+class ReadingPayload(Payload):
+    """A native sensor reading on `<prefix>/sensors/<sensor_id>`. A bare number is accepted too."""
+
+    value: float
+    ts: UtcDateTime | None = Field(default=None, description="device time; arrival time when absent")
+    unit: str | None = None
+
+
+class BatchReading(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sensor: str = Field(min_length=1)
+    value: float
+    ts: UtcDateTime | None = None
+
+
+class ReadingBatchPayload(Payload):
+    """A gateway or data logger sending many readings in one message."""
+
+    readings: list[BatchReading] = Field(min_length=1, max_length=10000)
+
+
+CameraState = Literal["online", "offline", "connecting", "error", "disabled"]
+
+
+class CameraStatusPayload(Payload):
+    """Retained on `<prefix>/cameras/<camera_id>/status`."""
+
+    camera_id: str
+    worker_id: str
+    state: CameraState
+    ts: UtcDateTime
+    reason: str | None = Field(default=None, description="why offline or error; never holds credentials")
+    fps_decoded: float | None = None
+    fps_detected: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+class EdgeStatusPayload(Payload):
+    """Retained on `<prefix>/edge/<worker_id>/status`; the broker publishes `offline` as last will."""
+
+    worker_id: str
+    state: Literal["online", "offline"]
+    ts: UtcDateTime | None = None
+    cameras: list[str] = Field(default_factory=list)
+    version: str | None = None
+
+
+class CameraStats(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    camera_id: str
+    fps_in: float
+    fps_decoded: float
+    fps_detected: float
+    frames_dropped: int
+    inference_ms: float | None = None
+
+
+class EdgeStatsPayload(Payload):
+    """Periodic figures on `<prefix>/edge/<worker_id>/stats`."""
+
+    worker_id: str
+    ts: UtcDateTime
+    cameras: list[CameraStats] = Field(default_factory=list)
+    spool_depth: int = 0
+    spool_dropped: int = 0
+
+
+EventKind = Literal[
+    "object_seen",
+    "object_gone",
+    "zone_enter",
+    "zone_exit",
+    "loitering",
+    "zone_occupancy",
+    "line_crossed",
+]
+
+
+class SnapshotRef(BaseModel):
+    """The best frame of the track, JPEG, inline (base64) with its digest."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    content_type: Literal["image/jpeg"] = "image/jpeg"
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    data_b64: str | None = Field(default=None, description="the JPEG itself, base64")
+    width: int | None = None
+    height: int | None = None
+
+
+class DetectionEventPayload(Payload):
+    """On `<prefix>/cameras/<camera_id>/events`. `id` is stable: a redelivery has the same id."""
+
+    id: str = Field(min_length=8, max_length=64)
+    camera_id: str
+    worker_id: str | None = None
+    kind: EventKind
+    ts: UtcDateTime = Field(description="time of the frame")
+    label: str | None = None
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    box: tuple[float, float, float, float] | None = Field(
+        default=None, description="x1, y1, x2, y2 as fractions of the frame"
+    )
+    track_id: int | None = None
+    zone: str | None = None
+    line: str | None = None
+    direction: Literal["in", "out"] | None = None
+    count: int | None = Field(default=None, ge=0, description="occupancy, or the line's running count")
+    dwell_s: float | None = Field(default=None, ge=0)
+    snapshot: SnapshotRef | None = None
+
+
+AlertState = Literal["pending", "firing", "acknowledged", "resolved"]
+
+
+class AlertPayload(Payload):
+    """Retained on `<prefix>/alerts/<alert_id>` (and pushed to dashboards and webhooks)."""
+
+    id: str
+    fingerprint: str
+    rule_id: str
+    state: AlertState
+    severity: Literal["info", "warning", "critical"]
+    subject: str = Field(description="the sensor or camera id (and zone / line) the alert is about")
+    site: str | None = None
+    summary: str
+    value: float | None = None
+    started_at: UtcDateTime
+    updated_at: UtcDateTime
+    resolved_at: UtcDateTime | None = None
+    acknowledged_by: str | None = None
+    assignee: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
