@@ -1,0 +1,1 @@
+"""The `ioc` command line and the one-command demo."""
