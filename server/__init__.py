@@ -1,0 +1,1 @@
+"""The central server: ingest (MQTT) -> store (PostgreSQL / TimescaleDB) -> rules -> alerts -> notify; api."""

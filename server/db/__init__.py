@@ -1,0 +1,1 @@
+"""Database access: the async pool and versioned SQL migrations."""

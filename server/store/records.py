@@ -1,0 +1,79 @@
+"""Plain records that flow from ingest to storage and to observers (the alert engine)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    """One accepted reading: `time` is device time (arrival time when the device sent none)."""
+
+    sensor_id: str
+    time: datetime
+    value: float
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One accepted detection event; `id` is the edge's stable event id."""
+
+    id: str
+    camera_id: str
+    time: datetime
+    kind: str
+    received_at: datetime
+    worker_id: str | None = None
+    label: str | None = None
+    confidence: float | None = None
+    box: tuple[float, float, float, float] | None = None
+    track_id: int | None = None
+    zone: str | None = None
+    line: str | None = None
+    direction: str | None = None
+    count: int | None = None
+    dwell_s: float | None = None
+    snapshot_sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A JPEG attached to an event, addressed by its digest."""
+
+    sha256: str
+    content_type: str
+    data: bytes
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStatus:
+    """The last status an edge worker reported for a camera."""
+
+    camera_id: str
+    worker_id: str
+    state: str
+    time: datetime
+    received_at: datetime
+    reason: str | None = None
+    fps_decoded: float | None = None
+    fps_detected: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message (or one reading of it) that was not stored as data, and why."""
+
+    topic: str
+    reason: str
+    detail: str
+    payload: bytes
+    received_at: datetime
+    sensor_id: str | None = None
+
+
+JsonDict = dict[str, Any]
