@@ -74,6 +74,7 @@ class DeadLetter:
     payload: bytes
     received_at: datetime
     sensor_id: str | None = None
+    payload_size: int | None = None  # original size when `payload` was truncated
 
 
 JsonDict = dict[str, Any]

@@ -1,0 +1,62 @@
+"""Process settings (not streams.yaml): where the database and broker are, how the server runs.
+
+Read from `IOC_*` environment variables (and CLI options that override them); built once in the
+entrypoint and passed down, never read from a global.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contract.redact import redact_url
+
+
+def _default_client_id() -> str:
+    return f"ioc-server-{socket.gethostname()}"[:64]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IOC_", extra="ignore", frozen=True)
+
+    database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/ioc", description="libpq URL")
+    mqtt_url: str = Field(default="mqtt://127.0.0.1:1883", description="broker URL, mqtt:// or mqtts://")
+    config: Path = Field(default=Path("streams.yaml"), description="path to streams.yaml")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    migrate_on_start: bool = True
+    ingest_enabled: bool = Field(default=True, description="subscribe to MQTT (off: API only)")
+    mqtt_client_id: str = Field(default_factory=_default_client_id, min_length=1, max_length=64)
+    mqtt_shared_group: str | None = Field(default=None, description="override of streams.yaml mqtt.shared_group")
+    mqtt_receive_maximum: int = Field(default=2000, ge=1, le=65535, description="unacked messages in flight")
+    mqtt_session_expiry_s: int = Field(default=86400, ge=0)
+
+    batch_max_rows: int = Field(default=5000, ge=1, le=100_000)
+    batch_max_delay_ms: int = Field(default=50, ge=1, le=10_000)
+    max_future_skew_s: float = Field(default=300, ge=0, description="readings further in the future are rejected")
+    dead_letter_max_bytes: int = Field(default=4096, ge=64, le=1_048_576)
+    snapshot_max_bytes: int = Field(default=2_000_000, ge=1024)
+
+    pool_min_size: int = Field(default=2, ge=1)
+    pool_max_size: int = Field(default=8, ge=1)
+    pool_max_waiting: int = Field(default=64, ge=1)
+    db_timeout_s: float = Field(default=5.0, gt=0)
+    retention_interval_s: float = Field(default=3600, gt=0)
+
+    @field_validator("database_url", "mqtt_url")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    def describe(self) -> str:
+        """For logs: every URL with its credentials redacted."""
+        return (
+            f"database={redact_url(self.database_url)} mqtt={redact_url(self.mqtt_url)} "
+            f"config={self.config} client_id={self.mqtt_client_id}"
+        )
