@@ -16,8 +16,10 @@ class RtspSource(StrictModel):
     """An RTSP camera. Put credentials in the environment: `rtsp://user:${CAM_PASS}@host/...`."""
 
     type: Literal["rtsp"] = "rtsp"
+    """source kind"""
     url: str = Field(description="rtsp:// or rtsps:// URL; ${ENV} is interpolated at load")
     transport: Literal["tcp", "udp"] = "tcp"
+    """RTSP over TCP (reliable) or UDP"""
     connect_timeout: Duration = Field(
         default=timedelta(seconds=10), description="give up opening the stream after this"
     )
@@ -39,8 +41,10 @@ class FileSource(StrictModel):
     """A local video file, looped: for demos and tests."""
 
     type: Literal["file"]
+    """source kind"""
     path: str = Field(min_length=1)
     loop: bool = True
+    """start again at the end of the file"""
     realtime: bool = Field(default=True, description="pace frames at the file's frame rate")
 
     @property
@@ -55,6 +59,7 @@ class DetectSettings(StrictModel):
     """Sampling and detection for one camera."""
 
     enabled: bool = True
+    """false: keep it in the file but do not run it"""
     fps: float = Field(default=5.0, gt=0, le=60, description="frames per second sent to the detector")
     width: int | None = Field(default=None, ge=64, le=7680, description="resize before detection")
     height: int | None = Field(default=None, ge=64, le=4320)
@@ -72,6 +77,7 @@ class MotionSettings(StrictModel):
     """The motion gate: no motion, no detection (but a periodic refresh)."""
 
     enabled: bool = True
+    """false: keep it in the file but do not run it"""
     threshold: int = Field(default=25, ge=1, le=255, description="pixel difference that counts as change")
     min_area: float = Field(default=0.002, gt=0, lt=1, description="changed fraction of the frame that is motion")
     refresh_interval: Duration = Field(
@@ -84,7 +90,9 @@ class Zone(StrictModel):
 
     id: Identifier
     name: str | None = None
+    """label shown to people"""
     points: list[NormalizedPoint]
+    """polygon corners, at least 3, as [x, y] fractions of the frame"""
     classes: list[str] | None = Field(default=None, description="defaults to the camera's classes")
     inertia_frames: int = Field(default=3, ge=1, le=100, description="frames inside before 'entered' counts")
     loiter_time: Duration | None = Field(default=None, description="raise a loitering event after this")
@@ -103,6 +111,7 @@ class Mask(StrictModel):
     """An area to ignore for motion and detection (timestamps, trees, sky)."""
 
     points: list[NormalizedPoint]
+    """polygon corners, at least 3, as [x, y] fractions of the frame"""
 
     @field_validator("points")
     @classmethod
@@ -119,10 +128,13 @@ class CountingLine(StrictModel):
 
     id: Identifier
     name: str | None = None
+    """label shown to people"""
     start: NormalizedPoint
     end: NormalizedPoint
     direction: Literal["both", "in", "out"] = "both"
+    """which crossings count: `in`, `out` or `both`"""
     classes: list[str] | None = None
+    """object classes that count (default: the camera's)"""
 
     @model_validator(mode="after")
     def _has_length(self) -> CountingLine:
@@ -135,16 +147,25 @@ class CountingLine(StrictModel):
 class Camera(StrictModel):
     id: Identifier
     name: str = Field(min_length=1)
+    """label shown to people"""
     site: Identifier
     worker: Identifier = Field(description="the edge worker that runs this camera")
     enabled: bool = True
+    """false: keep it in the file but do not run it"""
     source: CameraSource
+    """where the video comes from (`type: rtsp` or `type: file`)"""
     detect: DetectSettings = Field(default_factory=DetectSettings)
+    """sampling and detection settings"""
     motion: MotionSettings = Field(default_factory=MotionSettings)
+    """the motion gate"""
     zones: list[Zone] = Field(default_factory=list)
+    """areas watched for presence, loitering and occupancy"""
     masks: list[Mask] = Field(default_factory=list)
+    """areas ignored by motion and detection"""
     lines: list[CountingLine] = Field(default_factory=list)
+    """counting lines"""
     location: GeoPoint | None = None
+    """map position"""
     snapshot_quality: int = Field(default=80, ge=10, le=100)
 
     def zone(self, zone_id: str) -> Zone | None:

@@ -16,6 +16,7 @@ class DashboardChannel(StrictModel):
 
     id: Identifier
     type: Literal["dashboard"]
+    """channel kind"""
 
 
 class MqttChannel(StrictModel):
@@ -23,8 +24,11 @@ class MqttChannel(StrictModel):
 
     id: Identifier
     type: Literal["mqtt"]
+    """channel kind"""
     topic: str | None = None
+    """MQTT topic prefix for alert state (default `<prefix>/alerts`)"""
     qos: Literal[0, 1, 2] = 1
+    """MQTT QoS of alert messages"""
 
 
 class WebhookChannel(StrictModel):
@@ -32,9 +36,12 @@ class WebhookChannel(StrictModel):
 
     id: Identifier
     type: Literal["webhook"]
+    """channel kind"""
     url: str
+    """http(s) endpoint that receives the POST"""
     secret: SecretStr = Field(description="shared secret for the signature; use ${ENV}")
     timeout: PositiveDuration = Field(default=timedelta(seconds=5))
+    """per attempt"""
     max_attempts: int = Field(default=6, ge=1, le=50)
 
     @field_validator("url")

@@ -13,9 +13,11 @@ class UltralyticsDetector(StrictModel):
     """`ultralytics.YOLO(model)`: a .pt, .onnx or OpenVINO folder, loaded from a path only."""
 
     type: Literal["ultralytics"]
+    """back-end: `ultralytics` or `onnx`"""
     model: str = Field(min_length=1, description="path to the weights; never a hub name")
     imgsz: int = Field(default=640, ge=32, le=2048, multiple_of=32)
     device: str = "cpu"
+    """`cpu`, `cuda:0`, ..."""
     max_batch: int = Field(default=8, ge=1, le=64)
 
 
@@ -23,6 +25,7 @@ class OnnxDetector(StrictModel):
     """onnxruntime alone (no torch), for light edge hosts; same output as ultralytics."""
 
     type: Literal["onnx"]
+    """back-end: `ultralytics` or `onnx`"""
     model: str = Field(min_length=1)
     imgsz: int = Field(default=640, ge=32, le=2048, multiple_of=32)
     threads: int = Field(default=0, ge=0, le=64, description="0: onnxruntime's default")

@@ -25,17 +25,29 @@ class StreamsConfig(StrictModel):
     """Everything an IOC deployment watches, in one file."""
 
     version: Literal[1] = 1
+    """Format version of this file; always 1."""
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    """Topic prefix and the shared-subscription group of server replicas."""
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    """How long each kind of data is kept."""
     sites: list[Site] = Field(min_length=1)
+    """Places (city, district, station) that cameras and sensors belong to."""
     edge_workers: list[EdgeWorker] = Field(default_factory=list)
+    """Edge hosts; each camera names the worker that runs it."""
     detectors: dict[str, DetectorConfig] = Field(default_factory=_default_detectors)
+    """Named object detectors; cameras choose one with `detect.detector`."""
     cameras: list[Camera] = Field(default_factory=list)
+    """RTSP cameras (or looping files) watched by the edge workers."""
     sensors: list[Sensor] = Field(default_factory=list)
+    """Environmental sensors publishing over MQTT."""
     channels: list[NotificationChannel] = Field(default_factory=list)
+    """Where alerts go. `dashboard` exists even when not declared."""
     rules: list[AlertRule] = Field(default_factory=list)
+    """Alert rules over sensor readings and detection events."""
     silences: list[Silence] = Field(default_factory=list)
+    """Planned silences (maintenance); operators add more in the console."""
     inhibitions: list[Inhibition] = Field(default_factory=list)
+    """Alerts that mute others while they fire."""
 
     def site(self, site_id: str) -> Site | None:
         return next((site for site in self.sites if site.id == site_id), None)

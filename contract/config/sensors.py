@@ -38,18 +38,21 @@ class NativePayload(StrictModel):
     `{"value": 3.2, "ts": "2026-03-01T07:00:00+07:00"}`, or a batch `{"readings": [...]}`."""
 
     format: Literal["native"] = "native"
+    """payload format"""
 
 
 class NumberPayload(StrictModel):
     """The payload is a bare number such as `3.2`; the time is the time of arrival."""
 
     format: Literal["number"]
+    """payload format"""
 
 
 class JsonPathPayload(StrictModel):
     """A JSON document of the sensor's own shape; paths point at the value and (optionally) time."""
 
     format: Literal["json"]
+    """payload format"""
     value_path: str = Field(description=_JSON_PATH_HELP)
     time_path: str | None = Field(default=None, description="ISO 8601 text or epoch seconds/ms")
 
@@ -67,7 +70,9 @@ class FiwarePayload(StrictModel):
     `attribute` names the property to read, `dateObserved` gives the time."""
 
     format: Literal["fiware"]
+    """payload format"""
     entity_type: FiwareEntityType
+    """the FIWARE Smart Data Model"""
     attribute: str = Field(min_length=1, description="e.g. 'salinity', 'pm25', 'waterLevel'")
     entity_id: str | None = Field(default=None, description="only accept this entity id")
 
@@ -81,7 +86,9 @@ class ValueRange(StrictModel):
     """The physically possible range; readings outside it are dead-lettered, not stored."""
 
     min: float
+    """lowest possible value"""
     max: float
+    """highest possible value"""
 
     @model_validator(mode="after")
     def _ordered(self) -> ValueRange:
@@ -94,7 +101,9 @@ class UnitConversion(StrictModel):
     """`stored = reading * scale + offset`, e.g. a gauge reporting mS/cm or cm."""
 
     scale: float = 1.0
+    """multiply by this"""
     offset: float = 0.0
+    """then add this"""
 
     @field_validator("scale")
     @classmethod
@@ -108,18 +117,24 @@ class Sensor(StrictModel):
     id: Identifier
     name: str = Field(min_length=1)
     kind: SensorKind
+    """what it measures"""
     unit: str = Field(min_length=1, max_length=16, description="unit of stored values, e.g. '‰', 'm', 'mm', 'µg/m³'")
     site: Identifier
     topic: str | None = Field(default=None, description="MQTT topic when not `<prefix>/sensors/<id>`")
     payload: PayloadMapping = Field(default_factory=NativePayload)
+    """how the MQTT payload is read (`format`)"""
     convert: UnitConversion | None = None
+    """unit conversion applied before storing"""
     range: ValueRange | None = None
+    """physically possible values; others are dead-lettered"""
     expected_interval: PositiveDuration = Field(
         default=timedelta(seconds=300), description="how often it reports; offline after 3 intervals with no data"
     )
     offline_after: Duration | None = Field(default=None, description="override of 3 x expected_interval")
     location: GeoPoint | None = None
+    """map position"""
     enabled: bool = True
+    """false: ignore its messages"""
 
     @field_validator("topic")
     @classmethod

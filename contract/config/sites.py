@@ -12,17 +12,22 @@ from contract.config.types import Duration, GeoPoint, Identifier, PositiveDurati
 class Site(StrictModel):
     id: Identifier
     name: str = Field(min_length=1)
+    """label shown to people"""
     timezone: TimeZoneName = "Asia/Ho_Chi_Minh"
+    """IANA time zone for schedules and the console"""
     location: GeoPoint | None = None
+    """map position"""
 
 
 class EdgeWorker(StrictModel):
     id: Identifier
     name: str | None = None
+    """label shown to people"""
     snapshot_dir: str | None = Field(default=None, description="where snapshots are written")
     spool_dir: str | None = Field(default=None, description="where events wait while the broker is down")
     spool_max_events: int = Field(default=100000, ge=100, le=10_000_000)
     stats_interval: PositiveDuration = Field(default=timedelta(seconds=30))
+    """how often the worker publishes its figures"""
 
 
 class MqttSettings(StrictModel):
@@ -35,6 +40,10 @@ class MqttSettings(StrictModel):
 class RetentionSettings(StrictModel):
     readings: Duration = Field(default=timedelta(days=730), description="keep raw readings this long")
     events: Duration = Field(default=timedelta(days=90))
+    """keep detection events (and snapshots) this long"""
     alerts: Duration = Field(default=timedelta(days=1095))
+    """keep resolved alerts and their history this long"""
     dead_letters: Duration = Field(default=timedelta(days=30))
+    """keep rejected messages this long"""
     rollups: Duration = Field(default=timedelta(days=3650))
+    """keep per-minute and per-hour rollups this long"""

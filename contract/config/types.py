@@ -17,7 +17,9 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 60480
 class StrictModel(BaseModel):
     """Base for every config model: unknown keys are errors, values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, validate_default=True, use_attribute_docstrings=True
+    )
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -45,8 +47,19 @@ def parse_duration(value: Any) -> timedelta:
 
 
 def format_duration(value: timedelta) -> str:
-    seconds = value.total_seconds()
-    return f"{seconds:g}s"
+    """`timedelta(hours=1, minutes=30)` -> `1h30m`; the inverse of parse_duration."""
+    remaining = value.total_seconds()
+    if remaining == 0:
+        return "0s"
+    parts = []
+    for unit in ("d", "h", "m"):
+        size = _UNIT_SECONDS[unit]
+        count, remaining = divmod(remaining, size)
+        if count:
+            parts.append(f"{int(count)}{unit}")
+    if remaining:
+        parts.append(f"{remaining:g}s")
+    return "".join(parts)
 
 
 Duration = Annotated[
