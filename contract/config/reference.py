@@ -57,7 +57,7 @@ def _default(field: FieldInfo) -> str:
         return "(see below)"
     if isinstance(value, dict) and all(isinstance(item, BaseModel) for item in value.values()):
         return ", ".join(f"`{key}`" for key in value)
-    if value is None or value == [] or value == {}:
+    if value is None or value in ([], {}):
         return ""
     return f"`{value}`"
 
@@ -70,9 +70,8 @@ def _constraints(field: FieldInfo) -> str:
             if bound is not None:
                 parts.append(f"{symbol} {bound}")
         pattern = getattr(meta, "pattern", None)
-        if pattern is not None:
-            if not pattern.startswith("^[a-z0-9]"):
-                parts.append(f"pattern `{pattern}`")
+        if pattern is not None and not pattern.startswith("^[a-z0-9]"):
+            parts.append(f"pattern `{pattern}`")
     return ", ".join(parts)
 
 
