@@ -1,13 +1,16 @@
 """Render the streams.yaml reference (every section and field) as Markdown from the model tree.
 
-README.md embeds the output between markers; a test keeps the two in step.
+README.md embeds the output between markers (`python -m contract.config.reference --write README.md`);
+a test keeps the two in step.
 """
 
 from __future__ import annotations
 
+import sys
 import types
 import typing
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, SecretStr
@@ -125,5 +128,20 @@ def render_reference() -> str:
     return f"{BEGIN_MARKER}\n{body}\n{END_MARKER}"
 
 
-if __name__ == "__main__":
+def embed_reference(document: str) -> str:
+    """Replace the text between the markers in `document` with the current reference."""
+    start, end = document.index(BEGIN_MARKER), document.index(END_MARKER) + len(END_MARKER)
+    return document[:start] + render_reference() + document[end:]
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--write"] and len(argv) == 2:
+        path = Path(argv[1])
+        path.write_text(embed_reference(path.read_text(encoding="utf-8")), encoding="utf-8")
+        return 0
     print(render_reference())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
