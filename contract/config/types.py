@@ -35,6 +35,8 @@ def parse_duration(value: Any) -> timedelta:
     if not isinstance(value, str):
         raise ValueError("a duration is a number of seconds or text like '90s', '15m', '1h30m'")
     text = value.strip().replace(" ", "")
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return timedelta(seconds=float(text))
     pos, total = 0, 0.0
     for match in _DURATION_PART.finditer(text):
         if match.start() != pos:
