@@ -117,6 +117,16 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
         "Start an embedded database and broker, simulated Mekong sensors, a looping camera, the server "
         "and one edge worker, then print the console URL.",
     )
+    _add_side(
+        subparsers,
+        selected,
+        "simulate",
+        "ioc.simulate",
+        "server",
+        "publish simulated Mekong sensor readings for the sensors in streams.yaml",
+        "Publish realistic readings (tide-driven salinity, water level, rain, PM2.5) for every sensor in "
+        "streams.yaml, each in its own payload format, to test ingest, rules and the console.",
+    )
     _add_validate(subparsers)
     return parser
 
