@@ -1,0 +1,11 @@
+"""The routers the app serves; add a resource by adding its router here."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def api_routers() -> list[APIRouter]:
+    from server.api.routes import cameras, dead_letters, events, health, sensors
+
+    return [health.router, sensors.router, cameras.router, events.router, dead_letters.router]

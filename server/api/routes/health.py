@@ -1,0 +1,43 @@
+"""Liveness with the state of the database and broker connections, and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from server.api.deps import StateDep
+from server.api.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+async def health(state: StateDep) -> JSONResponse:
+    """200 when the database and broker are reachable, 503 (same body) when either is not."""
+    ingest = state.ingest
+    database_ok = ingest.database_ok if ingest is not None else True
+    mqtt = "disabled" if ingest is None else ("connected" if ingest.mqtt_connected else "disconnected")
+    ok = database_ok and mqtt != "disconnected"
+    body = Health(
+        status="ok" if ok else "degraded",
+        database="up" if database_ok else "down",
+        mqtt=mqtt,
+        pending_messages=ingest.pending if ingest is not None else 0,
+        timescale=state.features.timescale,
+        timescale_license=state.features.license,
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+async def metrics(state: StateDep) -> Response:
+    """Prometheus text format."""
+    stats = state.pool.get_stats()
+    state.metrics.pool_size.set(stats.get("pool_size", 0))
+    state.metrics.pool_available.set(stats.get("pool_available", 0))
+    state.metrics.pool_waiting.set(stats.get("requests_waiting", 0))
+    if state.ingest is not None:
+        state.metrics.mqtt_connected.set(1 if state.ingest.mqtt_connected else 0)
+        state.metrics.pending.set(state.ingest.pending)
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,121 @@
+"""Response models: what the API promises, apart from storage records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: Literal["up", "down"]
+    mqtt: Literal["connected", "disconnected", "disabled"]
+    pending_messages: int
+    timescale: bool
+    timescale_license: str | None
+    detail: str | None = None
+
+
+class LastReading(BaseModel):
+    time: datetime
+    value: float
+    received_at: datetime
+
+
+class SensorOut(BaseModel):
+    id: str
+    name: str
+    kind: str
+    unit: str
+    site: str
+    enabled: bool
+    status: Literal["online", "offline", "unknown"]
+    offline_timeout_s: float
+    last: LastReading | None
+
+
+class ReadingPoint(BaseModel):
+    time: datetime
+    value: float
+
+
+class BucketPoint(BaseModel):
+    time: datetime
+    min: float
+    max: float
+    avg: float
+    count: int
+    last: float
+
+
+class ReadingsOut(BaseModel):
+    sensor_id: str
+    unit: str
+    start: datetime
+    end: datetime
+    bucket_s: int | None
+    points: list[ReadingPoint] | None = None
+    buckets: list[BucketPoint] | None = None
+
+
+class CameraOut(BaseModel):
+    id: str
+    name: str
+    site: str
+    worker: str | None
+    enabled: bool
+    state: str
+    status_time: datetime | None
+    reason: str | None
+    fps_decoded: float | None
+    fps_detected: float | None
+
+
+class EventOut(BaseModel):
+    id: str
+    camera_id: str
+    time: datetime
+    kind: str
+    received_at: datetime
+    worker_id: str | None
+    label: str | None
+    confidence: float | None
+    box: tuple[float, float, float, float] | None
+    track_id: int | None
+    zone: str | None
+    line: str | None
+    direction: str | None
+    count: int | None
+    dwell_s: float | None
+    snapshot_url: str | None
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    next_cursor: str | None
+
+
+class CountPoint(BaseModel):
+    time: datetime
+    camera_id: str
+    key: str
+    count: int
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    received_at: datetime
+    topic: str
+    sensor_id: str | None
+    reason: str
+    detail: str
+    payload: str
+    payload_size: int
+    payload_truncated: bool
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetterOut]
+    next_before: int | None

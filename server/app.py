@@ -1,0 +1,125 @@
+"""The app factory: `create_app(settings)`; every resource is opened and closed by the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from fastapi import APIRouter, FastAPI
+
+from contract.config import load_config
+from server.api.routers import api_routers
+from server.db.migrate import migrate
+from server.db.pool import create_pool
+from server.db.timescale import detect_features
+from server.ingest.observers import IngestObserver, ObserverFanout
+from server.ingest.service import IngestService
+from server.metrics import Metrics
+from server.settings import Settings
+from server.state import AppState, Component
+from server.store.pg import PgStore
+from server.store.retention import apply_retention, retention_by_table
+
+logger = logging.getLogger(__name__)
+
+ComponentFactory = Callable[[], Component]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    routers: Sequence[APIRouter] | None = None,
+    components: Sequence[ComponentFactory] = (),
+    observers: Sequence[IngestObserver] = (),
+) -> FastAPI:
+    """The FastAPI app. `routers` defaults to `api_routers()`; `components` are built per app start."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _running(settings, [factory() for factory in components], observers) as state:
+            app.state.ioc = state
+            yield
+
+    app = FastAPI(
+        title="IOC Monitor",
+        description="Sensors, cameras, detection events and alerts of an Intelligent Operations Center.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    for router in api_routers() if routers is None else routers:
+        app.include_router(router)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _running(
+    settings: Settings, components: list[Component], observers: Sequence[IngestObserver]
+) -> AsyncIterator[AppState]:
+    config = load_config(settings.config)
+    logger.info("starting: %s", settings.describe())
+    if settings.migrate_on_start:
+        report = await migrate(settings.database_url)
+        logger.info("migrations applied: %s", report.applied or "none pending")
+    pool = create_pool(settings)
+    await pool.open(wait=True, timeout=settings.db_timeout_s * 3)
+    try:
+        async with pool.connection() as conn:
+            features = await detect_features(conn)
+        metrics = Metrics()
+        state = AppState(settings, config, metrics, pool, PgStore(pool, features), features, ObserverFanout(observers))
+        async with _components(state, components), _ingest(state), _retention(state):
+            yield state
+    finally:
+        await pool.close()
+
+
+@contextlib.asynccontextmanager
+async def _components(state: AppState, components: list[Component]) -> AsyncIterator[None]:
+    started: list[Component] = []
+    try:
+        for component in components:
+            await component.start(state)
+            started.append(component)
+            if isinstance(component, IngestObserver):
+                state.observers.add(component)
+        state.components = started
+        yield
+    finally:
+        for component in reversed(started):
+            await component.stop()
+
+
+@contextlib.asynccontextmanager
+async def _ingest(state: AppState) -> AsyncIterator[None]:
+    if not state.settings.ingest_enabled:
+        yield
+        return
+    ingest = IngestService(state.settings, state.config, state.store, state.metrics, state.observers)
+    state.ingest = ingest
+    await ingest.start()
+    try:
+        yield
+    finally:
+        await ingest.stop()
+
+
+@contextlib.asynccontextmanager
+async def _retention(state: AppState) -> AsyncIterator[None]:
+    async def loop() -> None:
+        retention = retention_by_table(state.config.retention)
+        while True:
+            try:
+                await apply_retention(state.pool, state.features, retention)
+            except Exception:
+                logger.exception("retention run failed; next try in %ss", state.settings.retention_interval_s)
+            await asyncio.sleep(state.settings.retention_interval_s)
+
+    task = asyncio.create_task(loop(), name="retention")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,130 @@
+"""The broker connection: paho-mqtt 2.x, MQTT 5, persistent session, QoS 1, manual acks.
+
+paho's network thread only hands messages to the `InboundBuffer`; everything else happens on
+the asyncio loop. A message is acknowledged (PUBACK) only after its rows are committed, and only
+on the connection it arrived on: after a reconnect the broker redelivers what was not acked.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from contract.mqtturl import MqttEndpoint
+from contract.timeutil import utc_now
+from server.ingest.buffer import Inbound, InboundBuffer
+
+logger = logging.getLogger(__name__)
+
+
+class MqttSubscriber:
+    def __init__(
+        self,
+        endpoint: MqttEndpoint,
+        client_id: str,
+        shared: list[str],
+        plain: list[str],
+        buffer: InboundBuffer,
+        receive_maximum: int,
+        session_expiry_s: int,
+    ) -> None:
+        self._endpoint = endpoint
+        self._shared = shared
+        self._plain = plain
+        self._buffer = buffer
+        self._receive_maximum = receive_maximum
+        self._session_expiry_s = session_expiry_s
+        self._generation = 0
+        self._lock = threading.Lock()
+        self.connected = False
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
+        )
+        self._client.reconnect_delay_set(min_delay=1, max_delay=10)
+        if endpoint.username:
+            self._client.username_pw_set(endpoint.username, endpoint.password)
+        if endpoint.tls:
+            self._client.tls_set()
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def start(self) -> None:
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = self._session_expiry_s
+        properties.ReceiveMaximum = self._receive_maximum
+        self._client.connect_async(
+            self._endpoint.host, self._endpoint.port, keepalive=30, clean_start=False, properties=properties
+        )
+        self._client.loop_start()
+        logger.info("connecting to %s", self._endpoint.redacted)
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.connected = False
+
+    def ack(self, items: Iterable[Inbound]) -> int:
+        """PUBACK every QoS 1 item that arrived on the current connection; returns how many."""
+        count = 0
+        with self._lock:
+            generation = self._generation if self.connected else -1
+        for item in items:
+            if item.qos > 0 and item.generation == generation:
+                self._client.ack(item.mid, item.qos)
+                count += 1
+        return count
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason: Any, _props: Any) -> None:
+        if reason.is_failure:
+            logger.warning("broker %s refused the connection: %s", self._endpoint.redacted, reason)
+            return
+        with self._lock:
+            self._generation += 1
+            self.connected = True
+        options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE)
+        topics = [(topic, options) for topic in [*self._shared, *self._plain]]
+        client.subscribe(topics)
+        logger.info(
+            "connected to %s (session present: %s), subscribed to %d topic filters",
+            self._endpoint.redacted,
+            flags.session_present,
+            len(topics),
+        )
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        with self._lock:
+            was_connected, self.connected = self.connected, False
+        if was_connected:
+            logger.warning("lost broker %s (%s); reconnecting", self._endpoint.redacted, reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        payload = message.payload
+        item = Inbound(
+            message.topic,
+            payload if isinstance(payload, bytes) else bytes(payload),
+            message.mid,
+            message.qos,
+            self._generation,
+            utc_now(),
+            time.monotonic(),
+        )
+        if not self._buffer.put(item) and self._buffer.dropped == 1:
+            logger.warning(
+                "inbound buffer full: message %d on %s left unacked (logged once, counted in metrics)",
+                message.mid,
+                message.topic,
+            )

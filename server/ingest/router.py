@@ -1,0 +1,165 @@
+"""Topic to handler: one MQTT message becomes rows and dead letters in a `WriteBatch`."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from contract.config import Sensor, StreamsConfig
+from contract.topics import Topics
+from server.ingest.decode import ReadingValidator, SensorReadingOutcome, decode_batch, decode_sensor, parse_json
+from server.ingest.edge import decode_camera_status, decode_edge_status, decode_event, decode_snapshot, stored_event
+from server.ingest.errors import Reason, Rejected
+from server.store.base import WriteBatch
+from server.store.records import DeadLetter
+
+logger = logging.getLogger(__name__)
+
+GATEWAYS = "gateways"
+
+
+class MessageRouter:
+    """Knows every subscribed topic; `route` never raises for bad input (it dead-letters)."""
+
+    def __init__(
+        self,
+        config: StreamsConfig,
+        max_future_skew: timedelta,
+        dead_letter_max_bytes: int,
+        snapshot_max_bytes: int,
+    ) -> None:
+        self.topics = Topics(config.mqtt.topic_prefix)
+        self._sensors = {sensor.id: sensor for sensor in config.sensors}
+        self._by_topic = {self.topics.sensor_topic(s): s for s in config.sensors}
+        self._cameras = {camera.id for camera in config.cameras}
+        self._validator = ReadingValidator(max_future_skew)
+        self._dead_letter_max = dead_letter_max_bytes
+        self._snapshot_max = snapshot_max_bytes
+
+    def subscriptions(self) -> list[str]:
+        """Topic filters to subscribe to (before the shared-subscription prefix)."""
+        native = self.topics.all_sensors
+        custom = sorted({topic for topic in self._by_topic if not _matches_native(self.topics, topic)})
+        prefix = self.topics.prefix
+        return [
+            native,
+            f"{prefix}/{GATEWAYS}/+",
+            *custom,
+            self.topics.all_camera_events,
+            self.topics.all_camera_status,
+            f"{prefix}/edge/+/status",
+        ]
+
+    def route(self, topic: str, payload: bytes, received_at: datetime, batch: WriteBatch) -> None:
+        try:
+            self._route(topic, payload, received_at, batch)
+        except Rejected as rejected:
+            batch.dead_letters.append(self.dead_letter(topic, payload, received_at, rejected, None))
+
+    def dead_letter(
+        self, topic: str, payload: bytes, received_at: datetime, rejected: Rejected, sensor_id: str | None
+    ) -> DeadLetter:
+        return DeadLetter(
+            topic=topic,
+            reason=rejected.reason.value,
+            detail=rejected.detail[:500],
+            payload=payload[: self._dead_letter_max],
+            received_at=received_at,
+            sensor_id=sensor_id,
+            payload_size=len(payload),
+        )
+
+    def _route(self, topic: str, payload: bytes, received_at: datetime, batch: WriteBatch) -> None:
+        sensor = self._by_topic.get(topic)
+        if sensor is not None:
+            self._sensor_message(sensor, topic, payload, received_at, batch)
+            return
+        parts = topic.split("/")
+        base = len(self.topics.prefix.split("/"))
+        if topic.startswith(self.topics.prefix + "/") and len(parts) == base + 2:
+            kind = parts[base]
+            if kind == "sensors":
+                self._unknown_sensor_topic(parts[base + 1], topic, payload, received_at, batch)
+                return
+            if kind == GATEWAYS:
+                self._gateway(topic, payload, received_at, batch)
+                return
+        camera_id = self.topics.parse_camera_id(topic)
+        if camera_id is not None and parts[-1] in ("events", "status"):
+            self._camera_message(camera_id, parts[-1], payload, received_at, batch)
+            return
+        worker_id = self.topics.parse_worker_id(topic)
+        if worker_id is not None and parts[-1] == "status":
+            batch.edge_statuses.append(decode_edge_status(payload, worker_id, received_at))
+            return
+        raise Rejected(Reason.UNKNOWN_TOPIC, f"no sensor, camera or worker publishes on '{topic[:200]}'")
+
+    def _sensor_message(
+        self, sensor: Sensor, topic: str, payload: bytes, received_at: datetime, batch: WriteBatch
+    ) -> None:
+        if not sensor.enabled:
+            raise Rejected(Reason.DISABLED_SENSOR, f"sensor '{sensor.id}' is disabled in streams.yaml")
+        if sensor.payload.format == "native" and payload.lstrip().startswith(b"{") and b'"readings"' in payload:
+            document = parse_json(payload)
+            if isinstance(document, dict) and "readings" in document:
+                outcomes = decode_batch(document, self._sensors.get, self._validator, received_at)
+                self._collect(outcomes, topic, payload, received_at, batch)
+                return
+        self._collect(decode_sensor(sensor, payload, self._validator, received_at), topic, payload, received_at, batch)
+
+    def _unknown_sensor_topic(
+        self, sensor_id: str, topic: str, payload: bytes, received_at: datetime, batch: WriteBatch
+    ) -> None:
+        document = parse_json(payload) if payload.lstrip().startswith(b"{") else None
+        if isinstance(document, dict) and "readings" in document:
+            outcomes = decode_batch(document, self._sensors.get, self._validator, received_at)
+            self._collect(outcomes, topic, payload, received_at, batch)
+            return
+        raise Rejected(Reason.UNKNOWN_SENSOR, f"sensor '{sensor_id[:64]}' is not in streams.yaml")
+
+    def _gateway(self, topic: str, payload: bytes, received_at: datetime, batch: WriteBatch) -> None:
+        document = parse_json(payload)
+        if not isinstance(document, dict):
+            raise Rejected(Reason.WRONG_TYPE, "a gateway message is an object {'readings': [...]}")
+        outcomes = decode_batch(document, self._sensors.get, self._validator, received_at)
+        self._collect(outcomes, topic, payload, received_at, batch)
+
+    def _collect(
+        self,
+        outcomes: list[SensorReadingOutcome],
+        topic: str,
+        payload: bytes,
+        received_at: datetime,
+        batch: WriteBatch,
+    ) -> None:
+        for outcome in outcomes:
+            if outcome.reading is not None:
+                batch.readings.append(outcome.reading)
+            elif outcome.rejected is not None:
+                letter = self.dead_letter(topic, payload, received_at, outcome.rejected, outcome.sensor_id)
+                batch.dead_letters.append(letter)
+
+    def _camera_message(
+        self, camera_id: str, leaf: str, payload: bytes, received_at: datetime, batch: WriteBatch
+    ) -> None:
+        if camera_id not in self._cameras:
+            raise Rejected(Reason.UNKNOWN_CAMERA, f"camera '{camera_id[:64]}' is not in streams.yaml")
+        if leaf == "status":
+            batch.camera_statuses.append(decode_camera_status(payload, camera_id, received_at))
+            return
+        event = decode_event(payload, camera_id, received_at)
+        snapshot = None
+        if event.snapshot is not None:
+            try:
+                snapshot = decode_snapshot(event, self._snapshot_max)
+                batch.snapshots.append(snapshot)
+            except Rejected as rejected:
+                logger.warning("event %s of camera %s: snapshot dropped: %s", event.id, camera_id, rejected)
+                batch.dead_letters.append(
+                    self.dead_letter(self.topics.camera_events(camera_id), payload, received_at, rejected, None)
+                )
+        batch.events.append(stored_event(event, received_at, snapshot))
+
+
+def _matches_native(topics: Topics, topic: str) -> bool:
+    return topics.parse_sensor_id(topic) is not None

@@ -1,0 +1,151 @@
+"""Decode and write: messages from the buffer become `WriteBatch`es (size- or time-bounded),
+committed in order by one writer, then acknowledged and shown to observers.
+
+While the database is down the writer retries the same batch with capped, jittered backoff;
+nothing is acknowledged, so the broker stops sending after `Receive Maximum` messages and memory
+stays bounded. A batch the database refuses for good is retried message by message, and a
+message that still fails becomes a dead letter (`store_rejected`), so one bad row cannot stall
+ingest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass, field, replace
+
+from server.ingest.buffer import Inbound, InboundBuffer
+from server.ingest.errors import Reason, Rejected
+from server.ingest.router import MessageRouter
+from server.metrics import Metrics
+from server.store.base import Store, StoreRejectedError, StoreUnavailableError, WriteBatch, WriteResult
+from server.store.records import StoredEvent, StoredReading
+
+logger = logging.getLogger(__name__)
+
+STORE_REJECTED = "store_rejected"
+
+
+@dataclass
+class Pending:
+    items: list[Inbound] = field(default_factory=list)
+    batch: WriteBatch = field(default_factory=WriteBatch)
+
+
+class BatchCollector:
+    """Turns buffered messages into batches of at most `max_rows` readings or `max_delay` seconds."""
+
+    def __init__(self, buffer: InboundBuffer, router: MessageRouter, max_rows: int, max_delay: float) -> None:
+        self._buffer = buffer
+        self._router = router
+        self._max_rows = max_rows
+        self._max_delay = max_delay
+
+    async def next_batch(self) -> Pending:
+        await self._buffer.wait()
+        pending = Pending()
+        deadline = time.monotonic() + self._max_delay
+        while True:
+            for item in self._buffer.take(max(1, self._max_rows - len(pending.batch.readings))):
+                pending.items.append(item)
+                self._router.route(item.topic, item.payload, item.received_at, pending.batch)
+            left = deadline - time.monotonic()
+            if len(pending.batch.readings) >= self._max_rows or len(pending.items) >= self._max_rows or left <= 0:
+                return pending
+            if not await self._buffer.wait(left):
+                return pending
+
+
+class Backoff:
+    def __init__(self, first: float = 0.2, cap: float = 5.0) -> None:
+        self._first, self._cap, self._next = first, cap, first
+
+    def reset(self) -> None:
+        self._next = self._first
+
+    async def sleep(self) -> None:
+        delay = self._next * random.uniform(0.5, 1.0)
+        self._next = min(self._cap, self._next * 2)
+        await asyncio.sleep(delay)
+
+
+class BatchWriter:
+    """Writes pending batches in order; tracks database health."""
+
+    def __init__(
+        self,
+        store: Store,
+        router: MessageRouter,
+        metrics: Metrics,
+    ) -> None:
+        self._store = store
+        self._router = router
+        self._metrics = metrics
+        self._backoff = Backoff()
+        self.database_ok = True
+        self.last_error: str | None = None
+
+    async def write(self, pending: Pending) -> WriteResult:
+        """Commit `pending` (retrying while the database is unavailable)."""
+        while True:
+            try:
+                result = await self._store.write(pending.batch)
+            except StoreUnavailableError as exc:
+                self._unavailable(exc)
+                await self._backoff.sleep()
+                continue
+            except StoreRejectedError as exc:
+                self._metrics.write_failures.labels("rejected").inc()
+                logger.error(
+                    "database refused a batch of %d messages (%s); retrying one by one", len(pending.items), exc
+                )
+                return await self._write_one_by_one(pending)
+            self._available()
+            return result
+
+    def _unavailable(self, exc: Exception) -> None:
+        self._metrics.write_failures.labels("unavailable").inc()
+        self._metrics.db_up.set(0)
+        self.last_error = str(exc)[:300]
+        if self.database_ok:
+            logger.error("database unavailable, holding messages unacked and retrying: %s", self.last_error)
+        self.database_ok = False
+
+    def _available(self) -> None:
+        if not self.database_ok:
+            logger.info("database available again")
+        self.database_ok = True
+        self.last_error = None
+        self._metrics.db_up.set(1)
+        self._backoff.reset()
+
+    async def _write_one_by_one(self, pending: Pending) -> WriteResult:
+        readings: list[StoredReading] = []
+        events: list[StoredEvent] = []
+        for item in pending.items:
+            single = Pending([item])
+            self._router.route(item.topic, item.payload, item.received_at, single.batch)
+            try:
+                result = await self._write_retrying(single.batch)
+            except StoreRejectedError as exc:
+                letter = self._router.dead_letter(
+                    item.topic, item.payload, item.received_at, Rejected(Reason.TOO_LARGE, ""), None
+                )
+                letter = replace(letter, reason=STORE_REJECTED, detail=str(exc)[:500])
+                await self._write_retrying(WriteBatch(dead_letters=[letter]))
+                self._metrics.dead_letters.labels(STORE_REJECTED).inc()
+                continue
+            readings.extend(result.readings)
+            events.extend(result.events)
+        return WriteResult(readings, events)
+
+    async def _write_retrying(self, batch: WriteBatch) -> WriteResult:
+        """Retry while unavailable; let StoreRejectedError through."""
+        while True:
+            try:
+                return await self._store.write(batch)
+            except StoreUnavailableError as exc:
+                self._unavailable(exc)
+                await self._backoff.sleep()

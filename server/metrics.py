@@ -1,0 +1,37 @@
+"""Prometheus metrics, on a registry owned by the app (no global registry)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.messages_in = Counter("ioc_ingest_messages", "MQTT messages received", ["kind"], registry=r)
+        self.rows_written = Counter("ioc_ingest_rows_written", "new rows committed", ["table"], registry=r)
+        self.duplicates = Counter("ioc_ingest_duplicates", "redelivered rows already stored", ["table"], registry=r)
+        self.dead_letters = Counter("ioc_ingest_dead_letters", "messages or readings refused", ["reason"], registry=r)
+        self.batch_rows = Histogram(
+            "ioc_ingest_batch_rows",
+            "readings per committed batch",
+            buckets=(1, 10, 50, 100, 500, 1000, 2500, 5000, 10000, 50000),
+            registry=r,
+        )
+        self.lag = Histogram(
+            "ioc_ingest_lag_seconds",
+            "from arrival at the server to commit",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
+        self.write_failures = Counter("ioc_ingest_write_failures", "failed batch writes", ["kind"], registry=r)
+        self.dropped = Counter("ioc_ingest_dropped", "messages dropped by a full buffer (not acked)", registry=r)
+        self.pending = Gauge("ioc_ingest_pending_messages", "received, not yet committed and acked", registry=r)
+        self.db_up = Gauge("ioc_database_up", "1 when the last write or check succeeded", registry=r)
+        self.mqtt_connected = Gauge("ioc_mqtt_connected", "1 while connected to the broker", registry=r)
+        self.pool_size = Gauge("ioc_db_pool_connections", "connections in the pool", registry=r)
+        self.pool_available = Gauge("ioc_db_pool_available", "idle connections in the pool", registry=r)
+        self.pool_waiting = Gauge("ioc_db_pool_waiting", "callers waiting for a connection", registry=r)
+        self.observer_failures = Counter("ioc_observer_failures", "exceptions raised by ingest observers", registry=r)
+        self.sensors_online = Gauge("ioc_sensors_online", "sensors currently online", registry=r)
