@@ -73,6 +73,7 @@ class EdgeStatusPayload(Payload):
     ts: UtcDateTime | None = None
     cameras: list[str] = Field(default_factory=list)
     version: str | None = None
+    config_error: str | None = Field(default=None, description="why the last streams.yaml edit was refused")
 
 
 class CameraStats(BaseModel):
@@ -84,6 +85,8 @@ class CameraStats(BaseModel):
     fps_detected: float
     frames_dropped: int
     inference_ms: float | None = None
+    frames_motion_skipped: int | None = Field(default=None, description="sampled frames the motion gate held back")
+    inferences: int | None = Field(default=None, description="frames sent to the detector since start")
 
 
 class EdgeStatsPayload(Payload):
@@ -138,6 +141,9 @@ class DetectionEventPayload(Payload):
     direction: Literal["in", "out"] | None = None
     count: int | None = Field(default=None, ge=0, description="occupancy, or the line's running count")
     dwell_s: float | None = Field(default=None, ge=0)
+    count_in: int | None = Field(default=None, ge=0, description="a line's running 'in' count")
+    count_out: int | None = Field(default=None, ge=0, description="a line's running 'out' count")
+    threshold: int | None = Field(default=None, description="the zone's occupancy threshold, when exceeded")
     snapshot: SnapshotRef | None = None
 
 

@@ -1,0 +1,1 @@
+"""The edge worker: RTSP cameras -> motion gate -> detection -> tracking -> events -> MQTT."""

@@ -1,0 +1,92 @@
+"""The detection thread: takes the waiting frames of every camera, batches those that share a
+detector into one inference, and hands each result to its camera's pipeline."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+
+from edge.detect.protocol import Detector
+from edge.pipeline import CameraPipeline
+from edge.source.frames import SampledFrame
+
+logger = logging.getLogger(__name__)
+
+Job = tuple[CameraPipeline, SampledFrame]
+
+
+class DetectionLoop:
+    def __init__(self, detector_for: Callable[[str], Detector]) -> None:
+        self._detector_for = detector_for
+        self._pipelines: dict[str, CameraPipeline] = {}
+        self._lock = threading.Lock()
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="detect", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+        self._thread.join(10)
+
+    def add(self, pipeline: CameraPipeline) -> None:
+        pipeline.queue.set_wake(self.wake)
+        with self._lock:
+            self._pipelines[pipeline.camera.id] = pipeline
+
+    def remove(self, camera_id: str) -> None:
+        with self._lock:
+            self._pipelines.pop(camera_id, None)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            jobs = self._take_jobs()
+            if not jobs:
+                self.wake.wait(0.5)
+                self.wake.clear()
+                continue
+            by_detector: dict[str, list[Job]] = defaultdict(list)
+            for job in jobs:
+                by_detector[job[0].camera.detect.detector].append(job)
+            for name, group in by_detector.items():
+                self._detect_group(name, group)
+
+    def _take_jobs(self) -> list[Job]:
+        with self._lock:
+            pipelines = list(self._pipelines.values())
+        jobs: list[Job] = []
+        for pipeline in pipelines:
+            frame = pipeline.queue.get_nowait()
+            if frame is not None:
+                jobs.append((pipeline, frame))
+        return jobs
+
+    def _detect_group(self, name: str, group: list[Job]) -> None:
+        try:
+            detector = self._detector_for(name)
+        except Exception:
+            logger.exception("detector %s: cannot be loaded; dropping %d frame(s)", name, len(group))
+            return
+        for start in range(0, len(group), detector.max_batch):
+            chunk = group[start : start + detector.max_batch]
+            confidence = min(*(p.camera.detect.min_confidence for p, _ in chunk), 0.25)
+            began = time.perf_counter()
+            try:
+                results = detector.detect([frame.image for _, frame in chunk], confidence)
+            except Exception:
+                logger.exception("detector %s: inference failed on %d frame(s)", name, len(chunk))
+                continue
+            per_frame_ms = (time.perf_counter() - began) * 1000.0 / len(chunk)
+            for (pipeline, frame), detections in zip(chunk, results, strict=True):
+                pipeline.counters.inferences += 1
+                pipeline.counters.inference_ms_total += per_frame_ms
+                try:
+                    pipeline.process(frame, detections)
+                except Exception:
+                    logger.exception("camera %s: processing a detected frame failed", pipeline.camera.id)

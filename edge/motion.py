@@ -1,0 +1,78 @@
+"""The motion gate: cheap frame differencing on a small grey frame, masks respected.
+
+No motion means no detection, except a periodic refresh (so stationary objects stay tracked) and a
+short tail after the last motion (so objects that stop or leave are still seen going).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from contract.config import Mask
+from contract.config.cameras import MotionSettings
+
+GreyImage = npt.NDArray[np.uint8]
+
+MOTION_WIDTH = 160
+_BACKGROUND_ALPHA = 0.2
+
+
+def motion_size(width: int, height: int) -> tuple[int, int]:
+    """The small frame size the gate works on: 160 pixels wide, aspect kept, even height."""
+    small_height = max(2, round(MOTION_WIDTH * height / max(width, 1) / 2) * 2)
+    return MOTION_WIDTH, small_height
+
+
+def mask_image(masks: Sequence[Mask], size: tuple[int, int]) -> GreyImage:
+    """255 where motion counts, 0 inside the masks."""
+    width, height = size
+    image = np.full((height, width), 255, dtype=np.uint8)
+    for mask in masks:
+        points = np.array([[x * (width - 1), y * (height - 1)] for x, y in mask.points], dtype=np.int32)
+        cv2.fillPoly(image, [points], 0)
+    return image
+
+
+class MotionGate:
+    """Decides, for each sampled frame, whether the detector should look at it."""
+
+    def __init__(
+        self, settings: MotionSettings, masks: Sequence[Mask], size: tuple[int, int], tail_s: float = 3.0
+    ) -> None:
+        self._settings = settings
+        self._mask = mask_image(masks, size)
+        self._counted_pixels = max(int(np.count_nonzero(self._mask)), 1)
+        self._background: npt.NDArray[np.float32] | None = None
+        self._refresh_s = settings.refresh_interval.total_seconds()
+        self._tail_s = tail_s
+        self._last_detect: float | None = None
+        self._last_motion: float | None = None
+
+    def changed_fraction(self, grey: GreyImage) -> float:
+        """The fraction of unmasked pixels that changed against the running background."""
+        blurred = cv2.GaussianBlur(grey, (5, 5), 0)
+        if self._background is None:
+            self._background = blurred.astype(np.float32)
+            return 1.0
+        difference = cv2.absdiff(blurred, cv2.convertScaleAbs(self._background))
+        cv2.accumulateWeighted(blurred, self._background, _BACKGROUND_ALPHA)
+        _, changed = cv2.threshold(difference, self._settings.threshold, 255, cv2.THRESH_BINARY)
+        changed = cv2.bitwise_and(changed, self._mask)
+        return float(np.count_nonzero(changed)) / self._counted_pixels
+
+    def should_detect(self, grey: GreyImage, now: float) -> bool:
+        """True when there is motion, shortly after motion, or when a refresh is due."""
+        if not self._settings.enabled:
+            return True
+        if self.changed_fraction(grey) >= self._settings.min_area:
+            self._last_motion = now
+        in_tail = self._last_motion is not None and now - self._last_motion <= self._tail_s
+        refresh_due = self._last_detect is None or now - self._last_detect >= self._refresh_s
+        if in_tail or refresh_due:
+            self._last_detect = now
+            return True
+        return False

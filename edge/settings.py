@@ -1,0 +1,35 @@
+"""Process settings of an edge worker (not in streams.yaml): IOC_* environment variables or options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contract.config import EdgeWorker
+
+
+class EdgeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IOC_", extra="ignore")
+
+    mqtt_url: SecretStr = Field(default=SecretStr("mqtt://127.0.0.1:1883"), description="broker URL")
+    config: Path = Field(default=Path("streams.yaml"), description="streams.yaml")
+    worker_id: str = Field(min_length=1, description="this worker's id in streams.yaml edge_workers")
+    spool_dir: Path | None = Field(default=None, description="overrides edge_workers[].spool_dir")
+    snapshot_dir: Path | None = Field(default=None, description="overrides edge_workers[].snapshot_dir")
+    reload_interval_s: float = Field(default=2.0, gt=0, description="how often streams.yaml is checked")
+    stats_interval_s: float | None = Field(default=None, gt=0, description="overrides edge_workers[].stats_interval")
+    reconnect_initial_s: float = Field(default=0.5, gt=0)
+    reconnect_max_s: float = Field(default=30.0, gt=0)
+    rejected_retry_s: float = Field(default=60.0, gt=0, description="retry delay after wrong credentials / URL")
+    log_level: str = "INFO"
+
+    def spool_path(self, worker: EdgeWorker | None) -> Path:
+        directory = self.spool_dir or (Path(worker.spool_dir) if worker and worker.spool_dir else Path("spool"))
+        return directory / f"{self.worker_id}.sqlite3"
+
+    def snapshot_path(self, worker: EdgeWorker | None) -> Path | None:
+        if self.snapshot_dir is not None:
+            return self.snapshot_dir
+        return Path(worker.snapshot_dir) if worker and worker.snapshot_dir else None

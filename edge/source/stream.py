@@ -1,0 +1,162 @@
+"""Open and decode one video source with PyAV (FFmpeg), with timeouts, errors free of credentials."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import av
+import av.error
+
+from contract.config import FileSource, RtspSource
+from contract.redact import redact_text
+from contract.timeutil import utc_now
+
+
+class SourceError(Exception):
+    """The source cannot be read. `reason` is safe to log and publish (no credentials)."""
+
+    permanent = False
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SourceUnavailableError(SourceError):
+    """Probably temporary: refused, timed out, dropped, ended."""
+
+
+class SourceRejectedError(SourceError):
+    """Retrying soon will not help: wrong credentials, no such stream or file."""
+
+    permanent = True
+
+
+_REJECTIONS: tuple[tuple[type[BaseException], str], ...] = (
+    (av.error.HTTPUnauthorizedError, "authentication failed (401 Unauthorized): check the user and password"),
+    (av.error.HTTPForbiddenError, "access forbidden (403 Forbidden)"),
+    (av.error.HTTPNotFoundError, "no such stream on the camera (404 Not Found): check the URL path"),
+    (FileNotFoundError, "the video file does not exist"),
+)
+_UNAVAILABLE: tuple[tuple[type[BaseException], str], ...] = (
+    (ConnectionRefusedError, "connection refused"),
+    (ConnectionResetError, "connection reset"),
+    (TimeoutError, "timed out"),
+    (av.error.ExitError, "timed out"),
+    (av.error.EOFError, "the stream ended"),
+)
+
+
+def translate_error(exc: BaseException, secrets: list[str]) -> SourceError:
+    """Map a PyAV / OS error onto a SourceError with a message a person can act on."""
+    for kind, reason in _REJECTIONS:
+        if isinstance(exc, kind):
+            return SourceRejectedError(reason)
+    for kind, reason in _UNAVAILABLE:
+        if isinstance(exc, kind):
+            return SourceUnavailableError(reason)
+    detail = getattr(exc, "strerror", None) or type(exc).__name__
+    return SourceUnavailableError(redact_text(str(detail), secrets))
+
+
+def url_secrets(url: str) -> list[str]:
+    password = urlsplit(url).password
+    return [password, unquote(password)] if password else []
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    frame: av.VideoFrame
+    t: float  # the stream's clock in seconds (monotonic for live sources, media time for files)
+    ts: datetime  # capture time, UTC
+
+
+def _rtsp_options(source: RtspSource) -> dict[str, str]:
+    stall_us = int(source.stall_timeout.total_seconds() * 1_000_000)
+    return {
+        "rtsp_transport": source.transport,
+        "timeout": str(stall_us),
+        "fflags": "nobuffer",
+        "probesize": "32768",
+        "analyzeduration": "500000",
+    }
+
+
+class VideoStream:
+    """One open source. `frames()` yields decoded frames until the source fails (SourceError)."""
+
+    def __init__(self, source: RtspSource | FileSource, base_dir: Path, stop: threading.Event) -> None:
+        self._source = source
+        self._base_dir = base_dir
+        self._stop = stop
+        self._container: Any = None
+        self._secrets = url_secrets(source.url) if isinstance(source, RtspSource) else []
+
+    def open(self) -> None:
+        try:
+            self._container = self._open_container()
+            if not self._container.streams.video:
+                raise SourceRejectedError("the source has no video stream")
+        except SourceError:
+            self.close()
+            raise
+        except (av.error.FFmpegError, OSError) as exc:
+            self.close()
+            raise translate_error(exc, self._secrets) from None
+
+    def _open_container(self) -> Any:
+        source = self._source
+        if isinstance(source, RtspSource):
+            timeouts = (source.connect_timeout.total_seconds(), source.stall_timeout.total_seconds())
+            return av.open(source.url, options=_rtsp_options(source), timeout=timeouts)
+        path = Path(source.path)
+        return av.open(str(path if path.is_absolute() else self._base_dir / path))
+
+    def close(self) -> None:
+        if self._container is not None:
+            container, self._container = self._container, None
+            container.close()
+
+    def frames(self) -> Iterator[DecodedFrame]:
+        try:
+            if isinstance(self._source, RtspSource):
+                yield from self._live_frames()
+            else:
+                yield from self._file_frames(self._source)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise translate_error(exc, self._secrets) from None
+
+    def _live_frames(self) -> Iterator[DecodedFrame]:
+        stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in self._container.decode(stream):
+            yield DecodedFrame(frame, time.monotonic(), utc_now())
+            if self._stop.is_set():
+                return
+        raise SourceUnavailableError("the stream ended (the camera closed the connection)")
+
+    def _file_frames(self, source: FileSource) -> Iterator[DecodedFrame]:
+        started_wall, started_utc, offset = time.monotonic(), utc_now(), 0.0
+        while not self._stop.is_set():
+            last = offset
+            stream = self._container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in self._container.decode(stream):
+                t = offset + float(frame.time or 0.0)
+                last = t
+                if source.realtime and self._stop.wait(max(0.0, started_wall + t - time.monotonic())):
+                    return
+                yield DecodedFrame(frame, t, started_utc + timedelta(seconds=t))
+                if self._stop.is_set():
+                    return
+            if not source.loop:
+                raise SourceUnavailableError("the video file ended")
+            offset = last + 0.1
+            self._container.seek(0)

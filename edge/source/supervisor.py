@@ -1,0 +1,158 @@
+"""One supervisor per camera: a capture thread that connects, decodes, samples, gates on motion and
+hands frames to the detector, reconnecting with capped jittered backoff and reporting availability.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from contract.config import Camera
+from contract.payloads import CameraState
+from edge.motion import MotionGate, motion_size
+from edge.source.backoff import Backoff
+from edge.source.frames import DropOldestQueue, FrameSampler, SampledFrame
+from edge.source.stream import DecodedFrame, SourceError, VideoStream
+from edge.stats import CameraCounters
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    state: CameraState
+    reason: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+StatusListener = Callable[[str, CameraStatus], None]
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    initial_s: float = 0.5
+    maximum_s: float = 30.0
+    rejected_s: float = 60.0  # wrong credentials or URL: retry slowly, never in a tight loop
+
+
+class CameraSupervisor:
+    """Owns one camera's capture thread. `start()` / `stop()`; status changes go to `on_status`."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        queue: DropOldestQueue[SampledFrame],
+        counters: CameraCounters,
+        on_status: StatusListener,
+        policy: ReconnectPolicy,
+        base_dir: Path,
+    ) -> None:
+        self.camera = camera
+        self._queue = queue
+        self._counters = counters
+        self._on_status = on_status
+        self._policy = policy
+        self._base_dir = base_dir
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"capture-{camera.id}", daemon=True)
+        self._backoff = Backoff(policy.initial_s, policy.maximum_s)
+        self._status: CameraStatus | None = None
+        self._failing_since: float | None = None
+
+    @property
+    def status(self) -> CameraStatus | None:
+        return self._status
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            logger.warning("camera %s: capture thread did not stop within %.0f s", self.camera.id, timeout)
+
+    def _set_status(self, status: CameraStatus) -> None:
+        if status != self._status:
+            self._status = status
+            self._on_status(self.camera.id, status)
+
+    def _run(self) -> None:
+        self._set_status(CameraStatus("connecting"))
+        while not self._stop.is_set():
+            try:
+                self._session()
+            except SourceError as exc:
+                self._failed(exc)
+            except Exception:
+                logger.exception("camera %s: unexpected error in the capture thread", self.camera.id)
+                self._failed(SourceError("internal error in the capture thread"))
+        logger.debug("camera %s: capture thread stopped", self.camera.id)
+
+    def _session(self) -> None:
+        stream = VideoStream(self.camera.source, self._base_dir, self._stop)
+        stream.open()
+        try:
+            self._read(stream)
+        finally:
+            stream.close()
+
+    def _read(self, stream: VideoStream) -> None:
+        sampler = FrameSampler(self.camera.detect.fps)
+        gate: MotionGate | None = None
+        for decoded in stream.frames():
+            self._counters.frames_in += 1
+            if gate is None:
+                gate = self._online(decoded)
+            if sampler.take(decoded.t):
+                self._sample(decoded, gate)
+
+    def _online(self, decoded: DecodedFrame) -> MotionGate:
+        width, height = decoded.frame.width, decoded.frame.height
+        if self._failing_since is not None:
+            down = time.monotonic() - self._failing_since
+            logger.info("camera %s: back online after %.1f s (%dx%d)", self.camera.id, down, width, height)
+        else:
+            logger.info("camera %s: online (%dx%d)", self.camera.id, width, height)
+        self._failing_since = None
+        self._backoff.reset()
+        self._set_status(CameraStatus("online", width=width, height=height))
+        return MotionGate(self.camera.motion, self.camera.masks, motion_size(width, height))
+
+    def _sample(self, decoded: DecodedFrame, gate: MotionGate) -> None:
+        self._counters.frames_sampled += 1
+        small_w, small_h = motion_size(decoded.frame.width, decoded.frame.height)
+        grey = np.asarray(decoded.frame.reformat(width=small_w, height=small_h, format="gray").to_ndarray(), np.uint8)
+        if not gate.should_detect(grey, decoded.t):
+            self._counters.motion_skipped += 1
+            return
+        detect = self.camera.detect
+        width = detect.width or decoded.frame.width
+        height = detect.height or decoded.frame.height
+        image = np.asarray(decoded.frame.reformat(width=width, height=height, format="bgr24").to_ndarray(), np.uint8)
+        self._queue.put(SampledFrame(self.camera.id, image, decoded.ts))
+
+    def _failed(self, exc: SourceError) -> None:
+        if self._stop.is_set():
+            return
+        first = self._failing_since is None
+        if first:
+            self._failing_since = time.monotonic()
+            logger.warning("camera %s: %s (%s); reconnecting", self.camera.id, exc.reason, self._redacted())
+        else:
+            logger.debug("camera %s: still failing: %s", self.camera.id, exc.reason)
+        self._set_status(CameraStatus("error" if exc.permanent else "offline", reason=exc.reason))
+        delay = self._backoff.next_delay()
+        if exc.permanent:
+            delay = max(delay, self._policy.rejected_s)
+        self._stop.wait(delay)
+
+    def _redacted(self) -> str:
+        return self.camera.source.redacted_url

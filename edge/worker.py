@@ -1,0 +1,240 @@
+"""The edge worker: runs the cameras streams.yaml assigns to it, reloads the file live, publishes
+statuses, events and stats. Each camera can be added, changed or removed without touching others."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from contract import __version__
+from contract.config import Camera, ConfigError, StreamsConfig, load_config
+from contract.mqtturl import parse_mqtt_url
+from contract.payloads import CameraStatusPayload, DetectionEventPayload, EdgeStatsPayload, EdgeStatusPayload
+from contract.timeutil import utc_now
+from contract.topics import Topics
+from edge.detect.loop import DetectionLoop
+from edge.detect.protocol import Detector
+from edge.detect.registry import create_detector
+from edge.pipeline import CameraPipeline
+from edge.publish.mqtt import MqttPublisher, PublisherOptions
+from edge.publish.spool import EventSpool
+from edge.settings import EdgeSettings
+from edge.source.supervisor import CameraStatus, CameraSupervisor, ReconnectPolicy
+from edge.stats import RateWindow, camera_stats
+
+logger = logging.getLogger(__name__)
+
+
+class WorkerError(Exception):
+    """The worker cannot start (unknown worker id, unusable broker URL)."""
+
+
+@dataclass
+class RunningCamera:
+    camera: Camera
+    pipeline: CameraPipeline
+    supervisor: CameraSupervisor
+    window: RateWindow = field(default_factory=RateWindow)
+
+
+class ConfigWatcher:
+    """Notices edits of streams.yaml by modification time and size."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def changed(self) -> bool:
+        stamp = self._stamp()
+        if stamp == self._seen:
+            return False
+        self._seen = stamp
+        return True
+
+
+class EdgeWorker:
+    def __init__(self, settings: EdgeSettings, config: StreamsConfig) -> None:
+        worker = next((w for w in config.edge_workers if w.id == settings.worker_id), None)
+        if worker is None:
+            known = ", ".join(w.id for w in config.edge_workers) or "none"
+            raise WorkerError(f"worker '{settings.worker_id}' is not in streams.yaml edge_workers (known: {known})")
+        try:
+            endpoint = parse_mqtt_url(settings.mqtt_url.get_secret_value())
+        except ValueError as exc:
+            raise WorkerError(str(exc)) from None
+        self.settings = settings
+        self.config = config
+        self.worker_id = settings.worker_id
+        self.topics = Topics(config.mqtt.topic_prefix)
+        self.spool = EventSpool(settings.spool_path(worker), worker.spool_max_events)
+        self._stats_interval = settings.stats_interval_s or worker.stats_interval.total_seconds()
+        offline = EdgeStatusPayload(worker_id=self.worker_id, state="offline").to_json()
+        options = PublisherOptions(f"ioc-edge-{self.worker_id}", self.topics.edge_status(self.worker_id), offline)
+        self.publisher = MqttPublisher(endpoint, self.spool, options)
+        self.cameras: dict[str, RunningCamera] = {}
+        self.config_error: str | None = None
+        self._detectors: dict[str, Detector] = {}
+        self._detectors_lock = threading.Lock()
+        self._loop = DetectionLoop(self.detector)
+        self._run_id = uuid.uuid4().hex[:12]
+        self._watcher = ConfigWatcher(settings.config)
+        self._policy = ReconnectPolicy(
+            settings.reconnect_initial_s, settings.reconnect_max_s, settings.rejected_retry_s
+        )
+
+    @classmethod
+    def from_settings(cls, settings: EdgeSettings) -> EdgeWorker:
+        return cls(settings, load_config(settings.config))
+
+    @property
+    def base_dir(self) -> Path:
+        return self.settings.config.resolve().parent
+
+    def detector(self, name: str) -> Detector:
+        with self._detectors_lock:
+            found = self._detectors.get(name)
+            if found is None:
+                found = create_detector(self.config.detectors[name], self.base_dir)
+                self._detectors[name] = found
+            return found
+
+    def start(self) -> None:
+        self.publisher.start()
+        self._loop.start()
+        for camera in self.config.cameras_for_worker(self.worker_id):
+            self._start_camera(camera)
+        self._publish_worker_status()
+        logger.info("edge worker %s: started with %d camera(s)", self.worker_id, len(self.cameras))
+
+    def run(self, stop: threading.Event) -> None:
+        next_stats = time.monotonic() + self._stats_interval
+        while not stop.wait(self.settings.reload_interval_s):
+            if self._watcher.changed():
+                self.reload()
+            if time.monotonic() >= next_stats:
+                next_stats = time.monotonic() + self._stats_interval
+                self.publish_stats()
+
+    def stop(self) -> None:
+        for camera_id in list(self.cameras):
+            self._stop_camera(camera_id, "worker stopped")
+        self._loop.stop()
+        offline = EdgeStatusPayload(worker_id=self.worker_id, state="offline", ts=utc_now()).to_json()
+        self.publisher.stop([(self.topics.edge_status(self.worker_id), offline)])
+        self.spool.close()
+        logger.info("edge worker %s: stopped", self.worker_id)
+
+    def reload(self) -> bool:
+        """Apply an edited streams.yaml; keep the running config when the file is invalid."""
+        try:
+            config = load_config(self.settings.config)
+        except ConfigError as exc:
+            self.config_error = exc.render()
+            logger.error(
+                "edge worker %s: streams.yaml edit refused, keeping the running config:\n%s",
+                self.worker_id,
+                self.config_error,
+            )
+            self._publish_worker_status()
+            return False
+        changed_detectors = {n for n in config.detectors if config.detectors[n] != self.config.detectors.get(n)}
+        self.config, self.config_error = config, None
+        with self._detectors_lock:
+            for name in changed_detectors:
+                self._detectors.pop(name, None)
+        self._apply(config.cameras_for_worker(self.worker_id), changed_detectors)
+        self._publish_worker_status()
+        return True
+
+    def _apply(self, wanted: list[Camera], changed_detectors: set[str]) -> None:
+        by_id = {camera.id: camera for camera in wanted}
+        for camera_id in [cid for cid in self.cameras if cid not in by_id]:
+            self._stop_camera(camera_id, "removed from streams.yaml")
+            logger.info("camera %s: removed", camera_id)
+        for camera in wanted:
+            running = self.cameras.get(camera.id)
+            if running is None:
+                logger.info("camera %s: added", camera.id)
+                self._start_camera(camera)
+            elif running.camera != camera or camera.detect.detector in changed_detectors:
+                logger.info("camera %s: settings changed, restarting it", camera.id)
+                self._stop_camera(camera.id, None)
+                self._start_camera(camera)
+
+    def _start_camera(self, camera: Camera) -> None:
+        try:
+            names = self.detector(camera.detect.detector).names
+        except Exception as exc:
+            logger.error("camera %s: detector '%s' unusable: %s", camera.id, camera.detect.detector, exc)
+            self._publish_camera_status(camera.id, CameraStatus("error", reason=f"detector unusable: {exc}"))
+            return
+        pipeline = CameraPipeline(camera, self.worker_id, names, self._emit, self._run_id)
+        supervisor = CameraSupervisor(
+            camera, pipeline.queue, pipeline.counters, self._publish_camera_status, self._policy, self.base_dir
+        )
+        self.cameras[camera.id] = RunningCamera(camera, pipeline, supervisor)
+        self._loop.add(pipeline)
+        supervisor.start()
+
+    def _stop_camera(self, camera_id: str, reason: str | None) -> None:
+        running = self.cameras.pop(camera_id, None)
+        if running is None:
+            return
+        running.supervisor.stop()
+        self._loop.remove(camera_id)
+        if reason is not None:
+            removed = reason.startswith("removed")
+            self._publish_camera_status(camera_id, CameraStatus("disabled" if removed else "offline", reason=reason))
+
+    def _emit(self, event: DetectionEventPayload) -> None:
+        self.publisher.enqueue_event(self.topics.camera_events(event.camera_id), event.to_json())
+
+    def _publish_camera_status(self, camera_id: str, status: CameraStatus) -> None:
+        payload = CameraStatusPayload(
+            camera_id=camera_id,
+            worker_id=self.worker_id,
+            state=status.state,
+            ts=utc_now(),
+            reason=status.reason,
+            width=status.width,
+            height=status.height,
+        )
+        self.publisher.set_retained(self.topics.camera_status(camera_id), payload.to_json())
+
+    def _publish_worker_status(self) -> None:
+        payload = EdgeStatusPayload(
+            worker_id=self.worker_id,
+            state="online",
+            ts=utc_now(),
+            cameras=sorted(self.cameras),
+            version=__version__,
+            config_error=self.config_error,
+        )
+        self.publisher.set_retained(self.topics.edge_status(self.worker_id), payload.to_json())
+
+    def stats(self) -> EdgeStatsPayload:
+        cameras = [
+            camera_stats(cid, rc.pipeline.counters, rc.window, rc.pipeline.queue.dropped)
+            for cid, rc in sorted(self.cameras.items())
+        ]
+        return EdgeStatsPayload(
+            worker_id=self.worker_id,
+            ts=utc_now(),
+            cameras=cameras,
+            spool_depth=self.spool.depth,
+            spool_dropped=self.spool.dropped,
+        )
+
+    def publish_stats(self) -> None:
+        self.publisher.publish_volatile(self.topics.edge_stats(self.worker_id), self.stats().to_json())
