@@ -246,4 +246,4 @@ class AlertBook:
     ) -> AlertChange:
         alert.updated_at = at
         entry = HistoryEntry(alert.id, at, action, alert.state, actor, note, alert.value)
-        return AlertChange(alert.payload(), entry, notify)
+        return AlertChange(alert.payload(), entry, notify, alert)

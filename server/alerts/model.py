@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,9 +24,12 @@ def fingerprint(rule_id: str, group: Iterable[tuple[str, str]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+ALERT_ID_NAMESPACE = uuid.UUID("5b0f7c1e-4a53-4c39-9a43-10c0a1e27e00")
+
+
 def alert_id(fingerprint_value: str, started_at: datetime) -> str:
-    """Stable for a fingerprint and start time, safe in an MQTT topic and a URL."""
-    return f"{fingerprint_value[:16]}-{int(started_at.timestamp() * 1000):x}"
+    """A UUID stable for a fingerprint and start time (a replay makes the same id)."""
+    return str(uuid.uuid5(ALERT_ID_NAMESPACE, f"{fingerprint_value}:{int(started_at.timestamp() * 1000)}"))
 
 
 @dataclass(slots=True)
@@ -103,6 +107,7 @@ class AlertChange:
     payload: AlertPayload
     entry: HistoryEntry
     notify: tuple[str, ...] = ()
+    alert: Alert | None = field(default=None, compare=False, repr=False)
 
     @property
     def action(self) -> Action:
