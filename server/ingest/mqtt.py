@@ -73,9 +73,10 @@ class MqttSubscriber:
         logger.info("connecting to %s", self._endpoint.redacted)
 
     def stop(self) -> None:
+        with self._lock:
+            self.connected = False
         self._client.disconnect()
         self._client.loop_stop()
-        self.connected = False
 
     def ack(self, items: Iterable[Inbound]) -> int:
         """PUBACK every QoS 1 item that arrived on the current connection; returns how many."""

@@ -61,7 +61,7 @@ async def get_sensor(sensor_id: str, config: ConfigDep, store: StoreDep) -> Sens
     return _sensor_out(sensor, latest.get(sensor.id))
 
 
-@router.get("/{sensor_id}/readings", response_model=ReadingsOut, response_model_exclude_none=True)
+@router.get("/{sensor_id}/readings", response_model=ReadingsOut)
 async def readings(
     sensor_id: str,
     config: ConfigDep,
