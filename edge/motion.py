@@ -57,7 +57,7 @@ class MotionGate:
         blurred = cv2.GaussianBlur(grey, (5, 5), 0)
         if self._background is None:
             self._background = blurred.astype(np.float32)
-            return 1.0
+            return 0.0  # no history yet; the first frame is detected anyway (refresh due)
         difference = cv2.absdiff(blurred, cv2.convertScaleAbs(self._background))
         cv2.accumulateWeighted(blurred, self._background, _BACKGROUND_ALPHA)
         _, changed = cv2.threshold(difference, self._settings.threshold, 255, cv2.THRESH_BINARY)

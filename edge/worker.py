@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,6 +90,7 @@ class EdgeWorker:
         self._loop = DetectionLoop(self.detector)
         self._run_id = uuid.uuid4().hex[:12]
         self._watcher = ConfigWatcher(settings.config)
+        self._listeners: list[Callable[[DetectionEventPayload], None]] = []
         self._policy = ReconnectPolicy(
             settings.reconnect_initial_s, settings.reconnect_max_s, settings.rejected_retry_s
         )
@@ -197,7 +199,13 @@ class EdgeWorker:
             removed = reason.startswith("removed")
             self._publish_camera_status(camera_id, CameraStatus("disabled" if removed else "offline", reason=reason))
 
+    def add_event_listener(self, listener: Callable[[DetectionEventPayload], None]) -> None:
+        """Also hand every event to `listener` (on the detection thread), e.g. a local recorder."""
+        self._listeners.append(listener)
+
     def _emit(self, event: DetectionEventPayload) -> None:
+        for listener in self._listeners:
+            listener(event)
         self.publisher.enqueue_event(self.topics.camera_events(event.camera_id), event.to_json())
 
     def _publish_camera_status(self, camera_id: str, status: CameraStatus) -> None:
