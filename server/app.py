@@ -31,14 +31,15 @@ def create_app(
     settings: Settings,
     *,
     routers: Sequence[APIRouter] | None = None,
-    components: Sequence[ComponentFactory] = (),
+    components: Sequence[ComponentFactory] | None = None,
     observers: Sequence[IngestObserver] = (),
 ) -> FastAPI:
     """The FastAPI app. `routers` defaults to `api_routers()`; `components` are built per app start."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with _running(settings, [factory() for factory in components], observers) as state:
+        factories = _default_components() if components is None else components
+        async with _running(settings, [factory() for factory in factories], observers) as state:
             app.state.ioc = state
             yield
 
@@ -48,9 +49,21 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
-    for router in api_routers() if routers is None else routers:
+    for router in [*api_routers(), _alerts_router()] if routers is None else routers:
         app.include_router(router)
     return app
+
+
+def _default_components() -> list[ComponentFactory]:
+    from server.alerts.component import AlertComponent
+
+    return [AlertComponent]
+
+
+def _alerts_router() -> APIRouter:
+    from server.api.routes.alerts import router
+
+    return router
 
 
 @contextlib.asynccontextmanager

@@ -1,0 +1,209 @@
+"""Alerts: list and filter, history, acknowledge / resolve / assign, CAP 1.2 export, silences,
+and the dashboard WebSocket stream (a snapshot of open alerts, then every change)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field
+
+from contract.payloads import AlertPayload, AlertState
+from contract.timeutil import utc_now
+from server.alerts.book import AlertClosedError, AlertNotFoundError
+from server.alerts.component import AlertComponent
+from server.alerts.core import TooManySilencesError
+from server.alerts.engine import AlertEngine
+from server.alerts.matching import SilenceRecord
+from server.alerts.repository import AlertQuery
+from server.notify.cap.render import render_cap
+
+router = APIRouter(prefix="/api", tags=["alerts"])
+
+
+def alert_component(app_state: Any) -> AlertComponent:
+    for component in getattr(app_state, "components", []):
+        if isinstance(component, AlertComponent):
+            return component
+    raise HTTPException(503, "the alert engine is not running")
+
+
+def get_engine(request: Request) -> AlertEngine:
+    return alert_component(request.app.state.ioc).engine
+
+
+EngineDep = Annotated[AlertEngine, Depends(get_engine)]
+
+
+class ActorIn(BaseModel):
+    by: str = Field(min_length=1, max_length=100)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class AssignIn(BaseModel):
+    assignee: str = Field(min_length=1, max_length=100)
+    by: str = Field(min_length=1, max_length=100)
+
+
+class HistoryOut(BaseModel):
+    at: datetime
+    action: str
+    state: str
+    actor: str | None
+    note: str | None
+    value: float | None
+
+
+class SilenceIn(BaseModel):
+    matchers: dict[str, str] = Field(min_length=1, max_length=20)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    duration_s: float | None = Field(default=None, gt=0, le=90 * 86400)
+    author: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class SilenceOut(BaseModel):
+    id: str
+    matchers: dict[str, str]
+    starts_at: datetime
+    ends_at: datetime
+    author: str
+    reason: str
+    active: bool
+
+
+def silence_out(silence: SilenceRecord, now: datetime) -> SilenceOut:
+    return SilenceOut(
+        id=silence.id,
+        matchers=dict(silence.matchers),
+        starts_at=silence.starts_at,
+        ends_at=silence.ends_at,
+        author=silence.author,
+        reason=silence.reason,
+        active=silence.active(now),
+    )
+
+
+@router.get("/alerts", response_model=list[AlertPayload])
+async def list_alerts(
+    engine: EngineDep,
+    state: AlertState | None = None,
+    rule: str | None = None,
+    site: str | None = None,
+    severity: str | None = None,
+    subject: str | None = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AlertPayload]:
+    query = AlertQuery(state, rule, site, severity, subject, since, limit)
+    return [alert.payload() for alert in await engine.repository.alerts(query)]
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertPayload)
+async def get_alert(engine: EngineDep, alert_id: str) -> AlertPayload:
+    alert = await engine.repository.alert(_uuid(alert_id))
+    if alert is None:
+        raise HTTPException(404, f"no alert {alert_id}")
+    return alert.payload()
+
+
+@router.get("/alerts/{alert_id}/history", response_model=list[HistoryOut])
+async def alert_history(engine: EngineDep, alert_id: str) -> list[HistoryOut]:
+    entries = await engine.repository.history(_uuid(alert_id))
+    return [
+        HistoryOut(at=e.at, action=e.action, state=e.state, actor=e.actor, note=e.note, value=e.value) for e in entries
+    ]
+
+
+@router.get("/alerts/{alert_id}/cap", response_class=Response)
+async def alert_cap(engine: EngineDep, alert_id: str) -> Response:
+    alert = await engine.repository.alert(_uuid(alert_id))
+    if alert is None:
+        raise HTTPException(404, f"no alert {alert_id}")
+    return Response(render_cap(alert.payload(), engine.core.config), media_type="application/cap+xml")
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertPayload)
+async def acknowledge(engine: EngineDep, alert_id: str, body: ActorIn) -> AlertPayload:
+    return await _act(lambda: engine.acknowledge(alert_id, body.by, body.note))
+
+
+@router.post("/alerts/{alert_id}/resolve", response_model=AlertPayload)
+async def resolve(engine: EngineDep, alert_id: str, body: ActorIn) -> AlertPayload:
+    return await _act(lambda: engine.resolve(alert_id, body.by, body.note))
+
+
+@router.post("/alerts/{alert_id}/assign", response_model=AlertPayload)
+async def assign(engine: EngineDep, alert_id: str, body: AssignIn) -> AlertPayload:
+    return await _act(lambda: engine.assign(alert_id, body.assignee, body.by))
+
+
+async def _act(action: Any) -> AlertPayload:
+    try:
+        change = await action()
+    except AlertNotFoundError as exc:
+        raise HTTPException(404, f"no open alert {exc.args[0]}") from exc
+    except AlertClosedError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    payload: AlertPayload = change.payload
+    return payload
+
+
+@router.get("/silences", response_model=list[SilenceOut])
+async def list_silences(engine: EngineDep) -> list[SilenceOut]:
+    now = utc_now()
+    return [silence_out(s, now) for s in engine.core.silences.values()]
+
+
+@router.post("/silences", response_model=SilenceOut, status_code=201)
+async def create_silence(engine: EngineDep, body: SilenceIn) -> SilenceOut:
+    now = utc_now()
+    starts = body.starts_at or now
+    if body.ends_at is None and body.duration_s is None:
+        raise HTTPException(422, "give 'ends_at' or 'duration_s'")
+    ends = body.ends_at or starts + timedelta(seconds=body.duration_s or 0)
+    if ends <= starts:
+        raise HTTPException(422, "'ends_at' must be after 'starts_at'")
+    silence = SilenceRecord(uuid.uuid4().hex[:12], body.matchers, starts, ends, body.author, body.reason, now)
+    try:
+        await engine.add_silence(silence)
+    except TooManySilencesError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return silence_out(silence, now)
+
+
+@router.delete("/silences/{silence_id}", response_model=SilenceOut)
+async def expire_silence(engine: EngineDep, silence_id: str) -> SilenceOut:
+    expired = await engine.expire_silence(silence_id)
+    if expired is None:
+        raise HTTPException(404, f"no silence {silence_id}")
+    return silence_out(expired, utc_now())
+
+
+@router.websocket("/alerts/stream")
+async def alert_stream(websocket: WebSocket) -> None:
+    component = alert_component(websocket.app.state.ioc)
+    await websocket.accept()
+    try:
+        subscription = component.hub.subscribe()
+    except ConnectionRefusedError as exc:
+        await websocket.close(code=1013, reason=str(exc))
+        return
+    try:
+        while (message := await subscription.next()) is not None:
+            await websocket.send_json(message)
+        await websocket.close(code=1013, reason="too slow: reconnect for a fresh snapshot")
+    except WebSocketDisconnect:
+        pass
+    finally:
+        component.hub.unsubscribe(subscription)
+
+
+def _uuid(alert_id: str) -> str:
+    try:
+        return str(uuid.UUID(alert_id))
+    except ValueError as exc:
+        raise HTTPException(404, f"no alert {alert_id}") from exc
