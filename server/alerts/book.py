@@ -78,13 +78,15 @@ class AlertBook:
         value: float | None,
         at: datetime,
         mute: MuteCheck,
+        now: datetime | None = None,
     ) -> list[AlertChange]:
+        """`at`: the observation's time; `now`: the server's (repeat intervals count from it)."""
         key = fingerprint(rule.id, group_values(rule, subject))
         alert = self._open.get(key)
         if transition in ("pending", "fire"):
             if alert is None:
                 alert = self._create(rule, subject, key, value, at)
-            return self._raise(rule, alert, subject.key, transition, value, at, mute)
+            return self._raise(rule, alert, subject.key, transition, value, at, mute, now or at)
         if alert is None:
             return []
         return self._lower(rule, alert, subject.key, transition, at)
@@ -122,6 +124,7 @@ class AlertBook:
         value: float | None,
         at: datetime,
         mute: MuteCheck,
+        now: datetime,
     ) -> list[AlertChange]:
         alert.value = value if value is not None else alert.value
         alert.summary = describe(rule, alert.subject, alert.value, alert.labels.get("unit", ""))
@@ -137,7 +140,8 @@ class AlertBook:
         alert.state, alert.fired_at = "firing", at
         alert.muted_by = mute(alert)
         logger.info("alert %s firing: rule %s, subject %s", alert.id, rule.id, alert.subject)
-        return [self._change(alert, "firing", at, notify=self._push(rule, alert, at, first=True))]
+        notify = self._push(rule, alert, max(at, now), first=True)
+        return [self._change(alert, "firing", at, notify=notify)]
 
     def _lower(
         self, rule: AlertRule, alert: Alert, member: str, transition: Transition, at: datetime

@@ -40,6 +40,7 @@ class RuleEngine:
         self.silences: dict[str, SilenceRecord] = {}
         self.dirty: set[StateKey] = set()
         self._now: datetime | None = None
+        self._wall: datetime | None = None
         self._seed_watched()
 
     @property
@@ -92,7 +93,9 @@ class RuleEngine:
 
     # ----------------------------------------------------------------- evaluation
 
-    def observe(self, observation: Observation) -> list[AlertChange]:
+    def observe(self, observation: Observation, now: datetime | None = None) -> list[AlertChange]:
+        """Evaluate one observation; `now` (the server's time, default the observation's) times repeats."""
+        self._wall = now
         changes: list[AlertChange] = []
         for rule, subject in self.index.targets(observation):
             key = (rule.id, subject.key)
@@ -103,7 +106,7 @@ class RuleEngine:
         return changes
 
     def tick(self, now: datetime) -> list[AlertChange]:
-        self._now = now
+        self._now = self._wall = now
         changes: list[AlertChange] = []
         for key, old in list(self.states.items()):
             rule = self.index.rules.get(key[0])
@@ -124,7 +127,7 @@ class RuleEngine:
         if step.transition is None:
             return []
         self._now = at if self._now is None or at > self._now else self._now
-        return self.book.transition(rule, subject, step.transition, step.state.value, at, self._mute)
+        return self.book.transition(rule, subject, step.transition, step.state.value, at, self._mute, self._wall)
 
     def _scheduled(self, rule: AlertRule, subject: Subject, old: RuleState, step: Step, at: datetime) -> Step:
         """Outside its schedule a rule never raises; an alert already firing can still clear."""

@@ -104,8 +104,9 @@ class AlertEngine:
     async def observe(self, observations: Sequence[Observation]) -> None:
         async with self._lock:
             changes: list[AlertChange] = []
+            now = self.clock()
             for observation in observations:
-                changes.extend(self.core.observe(observation))
+                changes.extend(self.core.observe(observation, now))
             await self._commit(changes)
 
     async def tick(self) -> None:
