@@ -46,7 +46,14 @@ def streams_yaml(prefix: str, cameras: list[dict[str, Any]], model: Path, worker
 
 
 def camera(camera_id: str, url: str, **extra: Any) -> dict[str, Any]:
-    return {"id": camera_id, "name": camera_id, "site": "site", "worker": "edge-test", "source": {"url": url}, **extra}
+    return {
+        "id": camera_id,
+        "name": camera_id,
+        "site": "site",
+        "worker": "edge-test",
+        "source": {"type": "rtsp", "url": url},
+        **extra,
+    }
 
 
 def write_yaml(path: Path, data: dict[str, Any]) -> Path:

@@ -130,5 +130,5 @@ def test_unknown_model_path_is_a_clear_error(tmp_path: Path) -> None:
     from edge.detect.protocol import DetectorError
     from edge.detect.registry import create_detector
 
-    with pytest.raises(DetectorError, match="model 'nope.onnx' not found"):
+    with pytest.raises(DetectorError, match=r"model 'nope\.onnx' not found"):
         create_detector(OnnxDetector(type="onnx", model="nope.onnx"), tmp_path)
