@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.edge.conftest import Recorder, WorkerRunner, camera, events_of, status_of, streams_yaml, write_yaml
+from tests.edge.conftest import Recorder, WorkerRunner, camera, status_of, streams_yaml, write_yaml
 from tests.fixtures.rtsp import RtspServerFactory
 
 pytestmark = pytest.mark.timeout(120)
