@@ -50,7 +50,7 @@ def cameras_reference_known_things(config: StreamsConfig) -> Iterator[ConfigIssu
             yield ConfigIssue(("cameras", index, "site"), _unknown("site", camera.site, sites))
         if camera.worker not in workers:
             yield ConfigIssue(("cameras", index, "worker"), _unknown("edge worker", camera.worker, workers))
-        if camera.detect.detector not in config.detectors:
+        if camera.detect.enabled and camera.detect.detector not in config.detectors:
             yield ConfigIssue(
                 ("cameras", index, "detect", "detector"),
                 _unknown("detector", camera.detect.detector, config.detectors),

