@@ -21,6 +21,7 @@ from server.settings import Settings
 from server.state import AppState, Component
 from server.store.pg import PgStore
 from server.store.retention import apply_retention, retention_by_table
+from server.web.console import POLICY, Console
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +34,15 @@ def create_app(
     routers: Sequence[APIRouter] | None = None,
     components: Sequence[ComponentFactory] | None = None,
     observers: Sequence[IngestObserver] = (),
+    console: Console | None = None,
 ) -> FastAPI:
-    """The FastAPI app. `routers` defaults to `api_routers()`; `components` are built per app start."""
+    """The FastAPI app. `routers` defaults to `api_routers()`; `components` are built per app start.
+    Every router is included behind the access policy; `console` (auth, live view, web UI) always runs."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         factories = _default_components() if components is None else components
-        async with _running(settings, [factory() for factory in factories], observers) as state:
+        async with _running(settings, [ui, *(factory() for factory in factories)], observers) as state:
             app.state.ioc = state
             yield
 
@@ -49,8 +52,9 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
+    ui = (console or Console()).install(app)
     for router in [*api_routers(), _alerts_router()] if routers is None else routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=POLICY)
     return app
 
 

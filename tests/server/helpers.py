@@ -16,6 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from server.app import create_app
 from server.settings import Settings
+from tests.server.console.keys import api_key_headers
 
 STREAMS_YAML = """
 version: 1
@@ -111,11 +112,12 @@ def make_settings(database_url: str, mqtt_url: str, config: Path, **overrides: o
 
 @contextlib.asynccontextmanager
 async def running_app(settings: Settings, app: FastAPI | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan running, and an httpx client on its ASGI interface."""
+    """The app with its lifespan running, and an httpx client on its ASGI interface (with an admin API key)."""
     app = app or create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ioc") as client:
+        headers = await api_key_headers(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ioc", headers=headers) as client:
             await wait_until(lambda: _connected(app), timeout=10, what="MQTT connection")
             yield client
 
@@ -137,8 +139,11 @@ async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, what:
 class Publisher:
     """A paho QoS 1 publisher that never loses messages silently (see shared/MQTT.md)."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
+    def __init__(self, host: str, port: int, persistent: bool = False) -> None:
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}", clean_session=not persistent
+        )
+        self.client.reconnect_delay_set(min_delay=0.1, max_delay=1)
         self.client.max_inflight_messages_set(200)
         self.client.max_queued_messages_set(5000)
         self.client.connect(host, port)
@@ -147,9 +152,9 @@ class Publisher:
     def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> mqtt.MQTTMessageInfo:
         while True:
             info = self.client.publish(topic, payload, qos=qos, retain=retain)
-            if info.rc == mqtt.MQTT_ERR_SUCCESS:
+            if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: queued, sent on reconnect
                 return info
-            if info.rc not in (mqtt.MQTT_ERR_QUEUE_SIZE, mqtt.MQTT_ERR_NO_CONN):
+            if info.rc != mqtt.MQTT_ERR_QUEUE_SIZE:
                 raise RuntimeError(f"publish failed: {mqtt.error_string(info.rc)}")
             time.sleep(0.01)
 

@@ -1,0 +1,116 @@
+"""Live view: WebRTC offer/answer per camera, viewer close, status, and the JPEG/MJPEG fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from server.auth.deps import CurrentPrincipal
+from server.auth.roles import Role
+from server.live.hub import BadOfferError, LiveHub, TooManyViewersError, UnknownCameraError
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/live", tags=["live"])
+
+BOUNDARY = "ioc-frame"
+
+
+def get_hub(request: Request) -> LiveHub:
+    hub: LiveHub | None = getattr(request.app.state, "live", None)
+    if hub is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "live view is not running")
+    return hub
+
+
+HubDep = Annotated[LiveHub, Depends(get_hub)]
+
+
+class Offer(BaseModel):
+    sdp: str = Field(min_length=10, max_length=64_000)
+    type: Literal["offer"] = "offer"
+
+
+class Answer(BaseModel):
+    viewer_id: str
+    sdp: str
+    type: Literal["answer"] = "answer"
+
+
+class CameraLive(BaseModel):
+    viewers: int
+    pulling: bool
+    fps: float
+    opens: int
+    failures: int
+
+
+def _translate(exc: Exception) -> HTTPException:
+    if isinstance(exc, UnknownCameraError):
+        return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
+    if isinstance(exc, TooManyViewersError):
+        return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc))
+    return HTTPException(status.HTTP_400_BAD_REQUEST, str(exc))
+
+
+@router.post("/{camera_id}/offer")
+async def offer(camera_id: str, body: Offer, hub: HubDep, principal: CurrentPrincipal) -> Answer:
+    try:
+        viewer_id, sdp = await hub.answer(camera_id, body.sdp, principal.label)
+    except (UnknownCameraError, TooManyViewersError, BadOfferError) as exc:
+        raise _translate(exc) from exc
+    return Answer(viewer_id=viewer_id, sdp=sdp)
+
+
+@router.post("/viewers/{viewer_id}/close", status_code=status.HTTP_204_NO_CONTENT)
+async def close_viewer(viewer_id: str, hub: HubDep, principal: CurrentPrincipal) -> None:
+    viewer = hub.viewer(viewer_id)
+    if viewer is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no live viewer {viewer_id}")
+    if viewer.user != principal.label and not principal.role.allows(Role.OPERATOR):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only its owner or an operator closes a viewer")
+    await hub.close_viewer(viewer_id)
+
+
+@router.get("/status")
+async def live_status(hub: HubDep) -> dict[str, CameraLive]:
+    return {camera_id: CameraLive(**values) for camera_id, values in hub.status().items()}
+
+
+@router.get("/{camera_id}/snapshot.jpg", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+async def snapshot(camera_id: str, hub: HubDep) -> Response:
+    try:
+        jpeg = await hub.snapshot(camera_id)
+    except UnknownCameraError as exc:
+        raise _translate(exc) from exc
+    if jpeg is None:
+        raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, f"camera '{camera_id}' sent no picture in time")
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/{camera_id}/mjpeg", response_class=StreamingResponse)
+async def mjpeg(camera_id: str, hub: HubDep, request: Request) -> StreamingResponse:
+    """The fallback stream: one JPEG per keyframe, as multipart/x-mixed-replace."""
+    try:
+        hub.pull(camera_id)
+    except UnknownCameraError as exc:
+        raise _translate(exc) from exc
+    media_type = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
+    return StreamingResponse(_mjpeg_parts(hub, camera_id, request), media_type=media_type)
+
+
+async def _mjpeg_parts(hub: LiveHub, camera_id: str, request: Request) -> AsyncIterator[bytes]:
+    while not await request.is_disconnected():
+        jpeg: Any = await hub.snapshot(camera_id)
+        if jpeg is None:
+            await asyncio.sleep(1.0)
+            continue
+        yield f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+        yield jpeg + b"\r\n"
+        await asyncio.sleep(0.5)

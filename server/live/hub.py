@@ -1,0 +1,156 @@
+"""The live hub: camera pulls (one per camera, only while watched) and the viewers' peer connections.
+
+LiveError
+ ├── UnknownCameraError   no such camera, or it cannot be viewed live
+ ├── TooManyViewersError  the configured viewer limit is reached
+ └── BadOfferError        the browser's SDP offer is unusable
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from server.live.jpeg import keyframe_to_jpeg
+from server.live.pull import CameraPull, SourceSpec
+from server.live.settings import LiveSettings
+from server.live.webrtc import add_sendonly_video, drop_mdns_candidates, gather_extra_addresses, rtc_configuration
+
+logger = logging.getLogger(__name__)
+
+
+class LiveError(Exception):
+    pass
+
+
+class UnknownCameraError(LiveError):
+    pass
+
+
+class TooManyViewersError(LiveError):
+    pass
+
+
+class BadOfferError(LiveError):
+    pass
+
+
+@dataclass
+class Viewer:
+    id: str
+    camera_id: str
+    pc: RTCPeerConnection
+    track: MediaStreamTrack
+    user: str
+    started: float
+
+
+class LiveHub:
+    def __init__(self, settings: LiveSettings, sources: Mapping[str, SourceSpec]) -> None:
+        self.settings = settings
+        self._pulls = {
+            camera_id: CameraPull(spec, settings.open_timeout_s, settings.read_timeout_s, settings.reopen_max_backoff_s)
+            for camera_id, spec in sources.items()
+        }
+        self._viewers: dict[str, Viewer] = {}
+
+    def pull(self, camera_id: str) -> CameraPull:
+        pull = self._pulls.get(camera_id)
+        if pull is None:
+            raise UnknownCameraError(f"camera '{camera_id}' has no live source")
+        return pull
+
+    async def answer(self, camera_id: str, offer_sdp: str, user: str) -> tuple[str, str]:
+        """Answer a browser's (fully gathered) offer; returns (viewer id, answer SDP)."""
+        pull = self.pull(camera_id)
+        if len(self._viewers) >= self.settings.max_viewers:
+            raise TooManyViewersError(f"{len(self._viewers)} live viewers already; try again later")
+        if "m=video" not in offer_sdp:
+            raise BadOfferError("the offer has no video section")
+        pc = RTCPeerConnection(rtc_configuration(self.settings))
+        track = pull.subscribe()
+        viewer = Viewer(uuid.uuid4().hex, camera_id, pc, track, user, time.monotonic())
+        self._viewers[viewer.id] = viewer
+        try:
+            add_sendonly_video(pc, track)
+            await pc.setRemoteDescription(RTCSessionDescription(drop_mdns_candidates(offer_sdp), "offer"))
+            gather_extra_addresses(pc, self.settings.host_addresses)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except (ValueError, AssertionError) as exc:
+            await self.close_viewer(viewer.id)
+            raise BadOfferError(f"the offer was refused: {exc}") from exc
+        self._watch(viewer)
+        logger.info("camera %s: viewer %s (%s) joined; %d watching", camera_id, viewer.id[:8], user, pull.viewers)
+        return viewer.id, pc.localDescription.sdp
+
+    def _watch(self, viewer: Viewer) -> None:
+        @viewer.pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if viewer.pc.connectionState in ("failed", "closed"):
+                await self.close_viewer(viewer.id)
+
+    async def close_viewer(self, viewer_id: str) -> bool:
+        viewer = self._viewers.pop(viewer_id, None)
+        if viewer is None:
+            return False
+        pull = self._pulls[viewer.camera_id]
+        await pull.unsubscribe(viewer.track)
+        with contextlib.suppress(Exception):
+            await viewer.pc.close()
+        logger.info("camera %s: viewer %s left; %d watching", viewer.camera_id, viewer_id[:8], pull.viewers)
+        return True
+
+    def viewer(self, viewer_id: str) -> Viewer | None:
+        return self._viewers.get(viewer_id)
+
+    async def snapshot(self, camera_id: str, timeout_s: float = 5.0) -> bytes | None:
+        """A JPEG of the next keyframe (the current one when the camera is being watched)."""
+        pull = self.pull(camera_id)
+        recent = pull.keyframe
+        if recent is None or pull.viewers == 0:
+            recent = await self._next_keyframe(pull, timeout_s)
+        if recent is None:
+            return None
+        return await asyncio.get_running_loop().run_in_executor(None, keyframe_to_jpeg, recent)
+
+    async def _next_keyframe(self, pull: CameraPull, timeout_s: float) -> Any:
+        track = pull.subscribe()
+        try:
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                packet = await asyncio.wait_for(track.recv(), max(0.01, deadline - time.monotonic()))
+                if getattr(packet, "is_keyframe", False):
+                    return packet
+        except (TimeoutError, MediaStreamError) as exc:
+            logger.info("camera %s: no keyframe for a snapshot: %s", pull.spec.camera_id, type(exc).__name__)
+        finally:
+            await pull.unsubscribe(track)
+        return None
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        now = time.monotonic()
+        return {
+            camera_id: {
+                "viewers": pull.viewers,
+                "pulling": pull.is_open,
+                "fps": pull.stats.fps(now),
+                "opens": pull.stats.opens,
+                "failures": pull.stats.failures,
+            }
+            for camera_id, pull in self._pulls.items()
+        }
+
+    async def stop(self) -> None:
+        for viewer_id in list(self._viewers):
+            await self.close_viewer(viewer_id)
+        for pull in self._pulls.values():
+            await pull.close()
