@@ -148,8 +148,10 @@ class VideoStream:
             last = offset
             stream = self._container.streams.video[0]
             stream.thread_type = "AUTO"
-            for frame in self._container.decode(stream):
-                t = offset + float(frame.time or 0.0)
+            rate = float(stream.guessed_rate or stream.average_rate or 25)
+            for index, frame in enumerate(self._container.decode(stream)):
+                # raw .264 files carry no timestamps: count frames at the stream's rate instead
+                t = offset + (float(frame.time) if frame.time is not None else index / rate)
                 last = t
                 if source.realtime and self._stop.wait(max(0.0, started_wall + t - time.monotonic())):
                     return
@@ -159,4 +161,5 @@ class VideoStream:
             if not source.loop:
                 raise SourceUnavailableError("the video file ended")
             offset = last + 0.1
-            self._container.seek(0)
+            self._container.close()  # reopen: raw .264 files cannot seek
+            self._container = self._open_container()
