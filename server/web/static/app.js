@@ -1,0 +1,198 @@
+"use strict";
+// The console: login, tabs, camera wall, sensors and charts, map, events; vi/en; site time zone.
+const RANGES = { "24h": 24, "7d": 168, "30d": 720 };
+
+const App = {
+  user: null, layout: null, sensors: {}, cameras: {}, selected: null, range: "24h", timers: [],
+
+  async boot() {
+    I18N.apply();
+    this.bind();
+    try {
+      await this.enter(await API.get("/api/auth/me"));
+    } catch (_) {
+      this.showLogin();
+    }
+  },
+
+  bind() {
+    document.getElementById("login-form").addEventListener("submit", (e) => { e.preventDefault(); this.login(); });
+    document.querySelectorAll("[data-lang]").forEach((a) => a.addEventListener("click", (e) => { e.preventDefault(); I18N.set(a.dataset.lang); }));
+    document.getElementById("lang-toggle").addEventListener("click", () => I18N.set(I18N.lang === "vi" ? "en" : "vi"));
+    document.getElementById("logout").addEventListener("click", () => this.logout());
+    document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => this.tab(b.dataset.tab)));
+    document.querySelectorAll("#ranges button").forEach((b) => b.addEventListener("click", () => this.setRange(b.dataset.range)));
+    ["alert-site", "alert-severity"].forEach((id) => document.getElementById(id).addEventListener("change", () => Alerts.render()));
+    document.getElementById("alert-history").addEventListener("change", (e) => { if (e.target.checked) Alerts.loadHistory(); else Alerts.render(); });
+    document.getElementById("event-filter").addEventListener("submit", (e) => { e.preventDefault(); this.searchEvents(); });
+    document.addEventListener("ioc:lang", () => this.rerender());
+    document.addEventListener("ioc:logged-out", () => this.showLogin());
+  },
+
+  showLogin() {
+    this.stopTimers();
+    Live.stopAll();
+    Alerts.disconnect();
+    document.getElementById("login").classList.remove("hidden");
+    document.getElementById("login").style.display = "";
+  },
+
+  async login() {
+    const error = document.getElementById("login-error");
+    error.textContent = "";
+    try {
+      const result = await API.post("/api/auth/login", {
+        username: document.getElementById("login-user").value.trim().toLowerCase(),
+        password: document.getElementById("login-pass").value,
+      });
+      document.getElementById("login-pass").value = "";
+      await this.enter(result.user);
+    } catch (e) {
+      error.textContent = e.status === 429 ? I18N.t("too_many") : I18N.t("bad_login");
+    }
+  },
+
+  async logout() {
+    try { await API.post("/api/auth/logout"); } catch (_) { /* already logged out */ }
+    this.user = null;
+    this.showLogin();
+  },
+
+  async enter(user) {
+    this.user = user;
+    document.getElementById("login").style.display = "none";
+    document.getElementById("whoami").textContent = `${user.display_name || user.name} (${user.role})`;
+    this.layout = await API.get("/api/console/layout");
+    I18N.timeZone = this.layout.timezone;
+    this.fillSelects();
+    this.buildWall();
+    Alerts.connect(user, Object.fromEntries(this.layout.sites.map((s) => [s.id, s.name])));
+    await this.refresh();
+    if (!this.selected && this.layout.sensors.length) this.select(this.layout.sensors[0].id);
+    this.timers.push(setInterval(() => this.refresh(), 10000), setInterval(() => this.clock(), 1000));
+    this.clock();
+  },
+
+  stopTimers() { this.timers.forEach(clearInterval); this.timers = []; },
+
+  clock() { document.getElementById("clock").textContent = I18N.time(Date.now()); },
+
+  tab(name) {
+    document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
+    document.querySelectorAll(".panel").forEach((p) => p.classList.toggle("active", p.id === `panel-${name}`));
+    if (name === "map") this.drawMap();
+    if (name === "events") this.searchEvents();
+    if (name === "sensors" && this.selected) this.drawChart();
+  },
+
+  fillSelects() {
+    const fill = (id, items) => {
+      const select = document.getElementById(id);
+      select.querySelectorAll("option:not(:first-child)").forEach((o) => o.remove());
+      items.forEach((item) => { const o = document.createElement("option"); o.value = item.id; o.textContent = item.name; select.appendChild(o); });
+    };
+    fill("alert-site", this.layout.sites);
+    fill("event-camera", this.layout.cameras);
+  },
+
+  buildWall() {
+    const wall = document.getElementById("wall");
+    Live.stopAll();
+    wall.innerHTML = "";
+    this.layout.cameras.forEach((camera) => wall.appendChild(Live.tile(camera)));
+  },
+
+  async refresh() {
+    const [sensors, cameras, live] = await Promise.all([
+      API.get("/api/sensors"), API.get("/api/cameras"), API.get("/api/live/status").catch(() => ({})),
+    ]);
+    this.sensors = Object.fromEntries(sensors.map((s) => [s.id, s]));
+    this.cameras = Object.fromEntries(cameras.map((c) => [c.id, { ...c, live: live[c.id] }]));
+    this.renderCameraStatus();
+    this.renderSensorList();
+    if (document.getElementById("panel-map").classList.contains("active")) this.drawMap();
+  },
+
+  cameraState(id) {
+    const camera = this.cameras[id];
+    if (camera && camera.live && camera.live.fps > 0) return "online";
+    if (!camera || !camera.state || camera.state === "unknown") return "unknown";
+    return camera.state === "online" ? "online" : "offline";
+  },
+
+  renderCameraStatus() {
+    document.querySelectorAll(".tile").forEach((tile) => {
+      const state = this.cameraState(tile.dataset.camera);
+      const badge = tile.querySelector(".badge");
+      badge.className = `badge ${state}`;
+      badge.textContent = I18N.t(state);
+      const live = (this.cameras[tile.dataset.camera] || {}).live;
+      tile.querySelector(".fps").textContent = live ? `${live.fps} ${I18N.t("fps")}` : "";
+    });
+  },
+
+  renderSensorList() {
+    const list = document.getElementById("sensor-list");
+    list.innerHTML = "";
+    for (const sensor of this.layout.sensors) {
+      const current = this.sensors[sensor.id];
+      const li = document.createElement("li");
+      li.dataset.sensor = sensor.id;
+      li.classList.toggle("active", sensor.id === this.selected);
+      const name = document.createElement("span");
+      name.textContent = sensor.name;
+      const value = document.createElement("span");
+      value.className = "value";
+      const last = current && current.last ? current.last.value : null;
+      const band = Chart.bandOf(sensor.kind, last);
+      value.style.background = band ? band.color : "#8b949e";
+      value.textContent = last === null ? "–" : `${last} ${sensor.unit}${sensor.kind === "pm25" ? ` · AQI ${Chart.vnAqi(last)}` : ""}`;
+      li.append(name, value);
+      li.addEventListener("click", () => this.select(sensor.id));
+      list.appendChild(li);
+    }
+  },
+
+  select(id) { this.selected = id; this.renderSensorList(); this.drawChart(); },
+
+  setRange(range) {
+    this.range = range;
+    document.querySelectorAll("#ranges button").forEach((b) => b.classList.toggle("active", b.dataset.range === range));
+    this.drawChart();
+  },
+
+  async drawChart() {
+    const sensor = this.layout.sensors.find((s) => s.id === this.selected);
+    if (!sensor) return;
+    document.getElementById("chart-title").textContent = `${sensor.name} (${sensor.unit})`;
+    const end = new Date(), start = new Date(end - RANGES[this.range] * 3600e3);
+    const params = new URLSearchParams({ start: start.toISOString(), end: end.toISOString(), max_points: "600" });
+    const data = await API.get(`/api/sensors/${encodeURIComponent(sensor.id)}/readings?${params}`);
+    Chart.draw(document.getElementById("chart"), sensor, data);
+    Chart.legend(document.getElementById("chart-legend"), sensor.kind);
+  },
+
+  drawMap() {
+    const status = { cameras: {}, sensors: {} };
+    this.layout.cameras.forEach((c) => { status.cameras[c.id] = this.cameraState(c.id); });
+    this.layout.sensors.forEach((s) => { status.sensors[s.id] = (this.sensors[s.id] || {}).status || "unknown"; });
+    MapView.draw(document.getElementById("map"), this.layout, status);
+  },
+
+  searchEvents() {
+    const names = Object.fromEntries(this.layout.cameras.map((c) => [c.id, c.name]));
+    Events.search(names).catch((e) => console.warn("event search failed", e.message));
+  },
+
+  rerender() {
+    if (!this.layout) return;
+    this.renderCameraStatus();
+    this.renderSensorList();
+    Alerts.render();
+    if (this.selected) this.drawChart();
+    if (document.getElementById("panel-map").classList.contains("active")) this.drawMap();
+    this.clock();
+  },
+};
+
+App.boot();

@@ -1,0 +1,122 @@
+"use strict";
+// Sensor charts on a plain canvas: colour bands (salinity, VN_AQI), threshold lines, min-max envelope.
+const BANDS = {
+  salinity: [
+    { from: 0, to: 1, color: "#2ea043", key: "band_fresh" },
+    { from: 1, to: 2, color: "#d4c21a", key: "band_rice" },
+    { from: 2, to: 4, color: "#e3771b", key: "band_orchard" },
+    { from: 4, to: Infinity, color: "#da3633", key: "band_intrusion" },
+  ],
+  // VN_AQI (QĐ 1459/QĐ-TCMT): PM2.5 24 h concentration breakpoints in µg/m³.
+  pm25: [
+    { from: 0, to: 25, color: "#00e400", key: "aqi_good", aqi: [0, 50] },
+    { from: 25, to: 50, color: "#ffff00", key: "aqi_moderate", aqi: [50, 100] },
+    { from: 50, to: 80, color: "#ff7e00", key: "aqi_poor", aqi: [100, 150] },
+    { from: 80, to: 150, color: "#ff0000", key: "aqi_bad", aqi: [150, 200] },
+    { from: 150, to: 250, color: "#8f3f97", key: "aqi_very_bad", aqi: [200, 300] },
+    { from: 250, to: Infinity, color: "#7e0023", key: "aqi_hazardous", aqi: [300, 500] },
+  ],
+};
+
+const Chart = {
+  bandOf(kind, value) {
+    const bands = BANDS[kind];
+    if (!bands || value === null || value === undefined) return null;
+    return bands.find((band) => value >= band.from && value < band.to) || bands[bands.length - 1];
+  },
+
+  vnAqi(pm25) {
+    const band = this.bandOf("pm25", pm25);
+    if (!band) return null;
+    const to = Number.isFinite(band.to) ? band.to : 500;
+    return Math.round(band.aqi[0] + ((pm25 - band.from) * (band.aqi[1] - band.aqi[0])) / (to - band.from));
+  },
+
+  series(data) {
+    if (data.points) return data.points.map((p) => ({ t: Date.parse(p.time), v: p.value, lo: p.value, hi: p.value }));
+    return (data.buckets || []).map((b) => ({ t: Date.parse(b.time), v: b.avg, lo: b.min, hi: b.max }));
+  },
+
+  draw(canvas, sensor, data) {
+    const ctx = canvas.getContext("2d");
+    const W = canvas.width, H = canvas.height, pad = { l: 48, r: 12, t: 10, b: 26 };
+    ctx.clearRect(0, 0, W, H);
+    const points = this.series(data);
+    const start = Date.parse(data.start), end = Date.parse(data.end);
+    const values = points.flatMap((p) => [p.lo, p.hi]).concat(sensor.thresholds.map((th) => th.value));
+    let lo = Math.min(0, ...values), hi = Math.max(1, ...values);
+    hi += (hi - lo) * 0.1;
+    const x = (t) => pad.l + ((t - start) / (end - start)) * (W - pad.l - pad.r);
+    const y = (v) => H - pad.b - ((v - lo) / (hi - lo)) * (H - pad.t - pad.b);
+    this.drawBands(ctx, sensor.kind, y, lo, hi, pad, W);
+    this.drawAxes(ctx, start, end, lo, hi, x, y, pad, W, H);
+    this.drawThresholds(ctx, sensor.thresholds, y, pad, W);
+    if (!points.length) {
+      ctx.fillStyle = "#8b949e"; ctx.font = "14px sans-serif"; ctx.fillText(I18N.t("no_data"), W / 2 - 40, H / 2);
+    }
+    this.drawSeries(ctx, points, x, y);
+    canvas.dataset.points = String(points.length);
+    return points.length;
+  },
+
+  drawBands(ctx, kind, y, lo, hi, pad, W) {
+    for (const band of BANDS[kind] || []) {
+      const top = Math.min(band.to, hi), bottom = Math.max(band.from, lo);
+      if (top <= bottom) continue;
+      ctx.fillStyle = band.color + "22";
+      ctx.fillRect(pad.l, y(top), W - pad.l - pad.r, y(bottom) - y(top));
+    }
+  },
+
+  drawAxes(ctx, start, end, lo, hi, x, y, pad, W, H) {
+    ctx.strokeStyle = "#30363d"; ctx.fillStyle = "#8b949e"; ctx.font = "11px sans-serif"; ctx.lineWidth = 1;
+    for (let i = 0; i <= 4; i++) {
+      const v = lo + ((hi - lo) * i) / 4;
+      ctx.beginPath(); ctx.moveTo(pad.l, y(v)); ctx.lineTo(W - pad.r, y(v)); ctx.stroke();
+      ctx.fillText(v.toFixed(hi - lo < 10 ? 1 : 0), 4, y(v) + 4);
+    }
+    for (let i = 0; i <= 6; i++) {
+      const t = start + ((end - start) * i) / 6;
+      const label = (end - start) > 2 * 86400e3 ? I18N.time(t, true).slice(0, 10) : I18N.time(t, false).slice(0, 5);
+      ctx.fillText(label, Math.min(x(t) - 14, W - 70), H - 8);
+    }
+  },
+
+  drawThresholds(ctx, thresholds, y, pad, W) {
+    const colors = { critical: "#f85149", warning: "#d29922", info: "#388bfd" };
+    ctx.setLineDash([6, 4]); ctx.lineWidth = 1.5; ctx.font = "11px sans-serif";
+    for (const th of thresholds) {
+      ctx.strokeStyle = colors[th.severity] || "#aaa"; ctx.fillStyle = ctx.strokeStyle;
+      ctx.beginPath(); ctx.moveTo(pad.l, y(th.value)); ctx.lineTo(W - pad.r, y(th.value)); ctx.stroke();
+      ctx.fillText(`${th.value} · ${th.name}`, pad.l + 4, y(th.value) - 3);
+    }
+    ctx.setLineDash([]);
+  },
+
+  drawSeries(ctx, points, x, y) {
+    if (points.some((p) => p.hi !== p.lo)) {
+      ctx.fillStyle = "rgba(88,166,255,0.18)";
+      ctx.beginPath();
+      points.forEach((p, i) => (i ? ctx.lineTo(x(p.t), y(p.hi)) : ctx.moveTo(x(p.t), y(p.hi))));
+      [...points].reverse().forEach((p) => ctx.lineTo(x(p.t), y(p.lo)));
+      ctx.fill();
+    }
+    ctx.strokeStyle = "#58a6ff"; ctx.lineWidth = 2; ctx.beginPath();
+    points.forEach((p, i) => (i ? ctx.lineTo(x(p.t), y(p.v)) : ctx.moveTo(x(p.t), y(p.v))));
+    ctx.stroke();
+    if (points.length < 60) {
+      ctx.fillStyle = "#58a6ff";
+      points.forEach((p) => { ctx.beginPath(); ctx.arc(x(p.t), y(p.v), 2.5, 0, 2 * Math.PI); ctx.fill(); });
+    }
+  },
+
+  legend(element, kind) {
+    element.innerHTML = "";
+    for (const band of BANDS[kind] || []) {
+      const item = document.createElement("span");
+      item.innerHTML = `<span class="swatch" style="background:${band.color}"></span>`;
+      item.append(I18N.t(band.key));
+      element.appendChild(item);
+    }
+  },
+};
