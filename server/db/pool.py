@@ -22,6 +22,5 @@ def create_pool(settings: Settings, name: str = "ioc") -> AsyncConnectionPool:
         name=name,
         open=False,
         check=AsyncConnectionPool.check_connection,
-        reconnect_timeout=0,
         kwargs={"connect_timeout": max(1, int(settings.db_timeout_s))},
     )

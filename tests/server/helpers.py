@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -144,6 +145,9 @@ class Publisher:
             CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}", clean_session=not persistent
         )
         self.client.reconnect_delay_set(min_delay=0.1, max_delay=1)
+        self._acked: set[int] = set()
+        self._acked_lock = threading.Lock()
+        self.client.on_publish = self._on_publish
         self.client.max_inflight_messages_set(200)
         self.client.max_queued_messages_set(5000)
         self.client.connect(host, port)
@@ -159,9 +163,24 @@ class Publisher:
             time.sleep(0.01)
 
     def publish_all(self, messages: list[tuple[str, bytes | str]], timeout: float = 60) -> None:
-        infos = [self.publish(topic, payload) for topic, payload in messages]
-        for info in infos:
-            info.wait_for_publish(timeout)
+        """Publish all, then wait until the broker has acknowledged every one."""
+        # Not wait_for_publish(): it raises for messages queued while offline, which paho sends later.
+        with self._acked_lock:
+            self._acked.clear()
+        mids = {self.publish(topic, payload).mid for topic, payload in messages}
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._acked_lock:
+                missing = len(mids - self._acked)
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{missing} messages not acknowledged by the broker after {timeout}s")
+            time.sleep(0.01)
+
+    def _on_publish(self, _client: object, _userdata: object, mid: int, _reason: object, _props: object) -> None:
+        with self._acked_lock:
+            self._acked.add(mid)
 
     def close(self) -> None:
         self.client.disconnect()
