@@ -63,5 +63,7 @@ def point_in_polygon(point: Point, polygon: Sequence[Point]) -> bool:
 
 
 def side_of_line(point: Point, start: Point, end: Point) -> float:
-    """Positive on the left of start->end (y down, as in images: 'left' means clockwise-turn side)."""
+    """Positive on the right-hand side of start->end as seen in the image (y grows downwards), negative
+    on the left, 0 on the line. For a line drawn left to right, positive is below it: a counting line's
+    'in' crossing goes from negative to positive."""
     return _orientation(start, end, point)

@@ -60,7 +60,8 @@ def test_polygon_checks_and_point_in_polygon() -> None:
 def test_side_of_line_changes_sign_across_the_line() -> None:
     start, end = (0.0, 0.5), (1.0, 0.5)
     above, below = side_of_line((0.5, 0.4), start, end), side_of_line((0.5, 0.6), start, end)
-    assert above * below < 0
+    assert above < 0 < below, "right-hand side of a left-to-right line is below it in image coordinates"
+    assert side_of_line((0.5, 0.5), start, end) == 0
 
 
 def test_redaction() -> None:
