@@ -69,7 +69,8 @@ const App = {
     Alerts.connect(user, Object.fromEntries(this.layout.sites.map((s) => [s.id, s.name])));
     await this.refresh();
     if (!this.selected && this.layout.sensors.length) this.select(this.layout.sensors[0].id);
-    this.timers.push(setInterval(() => this.refresh(), 10000), setInterval(() => this.clock(), 1000));
+    this.timers.push(setInterval(() => this.refresh(), 5000), setInterval(() => this.clock(), 1000));
+    this.timers.push(setTimeout(() => this.refresh(), 2500));
     this.clock();
   },
 
