@@ -1,8 +1,8 @@
 """FastAPI dependencies: who is calling, and may they? Works for HTTP routes and WebSockets.
 
-Credentials, in order: the `ioc_session` cookie (the console), `Authorization: Bearer <token or
-API key>`, `X-API-Key: <key>`. HTTP callers are refused with 401 (not logged in) or 403 (role too
-low); WebSockets are closed with 1008 and a reason.
+Credentials: `X-API-Key: <key>`, `Authorization: Bearer <session token or API key>`, else the
+`ioc_session` cookie (the console); an explicit header wins over the cookie. HTTP callers are
+refused with 401 (not logged in) or 403 (role too low); WebSockets are closed with 1008 and a reason.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def _credentials(conn: HTTPConnection) -> tuple[str | None, str | None]:
     bearer = header[7:].strip() if header[:7].lower() == "bearer " else None
     api_key = conn.headers.get(API_KEY_HEADER)
     if bearer and bearer.startswith("ioc_"):
-        return cookie, bearer
-    return cookie or bearer, api_key
+        return None, bearer
+    return bearer or cookie, api_key
 
 
 async def optional_principal(conn: HTTPConnection) -> Principal | None:

@@ -38,6 +38,9 @@ def _post(path: str, role: Role) -> PolicyRule:
 DEFAULT_RULES: tuple[PolicyRule, ...] = (
     PolicyRule("/", PUBLIC, frozenset({"GET", "HEAD"})),
     PolicyRule("/health", PUBLIC),
+    PolicyRule("/openapi.json", PUBLIC),  # the API's description (FastAPI serves it; no data in it)
+    PolicyRule("/docs*", PUBLIC),
+    PolicyRule("/redoc", PUBLIC),
     PolicyRule("/api/health*", PUBLIC),
     PolicyRule("/api/auth/login", PUBLIC, frozenset({"POST"})),
     PolicyRule("/api/auth/*", Role.VIEWER),

@@ -32,6 +32,8 @@ def with_parameter_sets(packet: av.Packet[Stream], extradata: bytes | None) -> a
     if NAL_SPS in nal_types(data):
         return packet
     fixed = av.Packet(extradata + data)
-    fixed.pts, fixed.dts, fixed.time_base = packet.pts, packet.dts, packet.time_base
+    fixed.pts, fixed.dts = packet.pts, packet.dts
+    if packet.time_base is not None:
+        fixed.time_base = packet.time_base
     fixed.is_keyframe = True
     return fixed
