@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     ingest_enabled: bool = Field(default=True, description="subscribe to MQTT (off: API only)")
     mqtt_client_id: str = Field(default_factory=_default_client_id, min_length=1, max_length=64)
-    mqtt_shared_group: str | None = Field(default=None, description="override of streams.yaml mqtt.shared_group")
+    mqtt_shared_group: str | None = Field(
+        default=None, description="override of streams.yaml mqtt.shared_group; empty: plain subscriptions"
+    )
     mqtt_receive_maximum: int = Field(default=2000, ge=1, le=65535, description="unacked messages in flight")
     mqtt_session_expiry_s: int = Field(default=86400, ge=0)
 

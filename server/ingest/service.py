@@ -48,7 +48,8 @@ class IngestService:
             settings.snapshot_max_bytes,
         )
         self.availability = AvailabilityTracker(config.sensors, utc_now())
-        self._group = settings.mqtt_shared_group or config.mqtt.shared_group
+        override = settings.mqtt_shared_group
+        self._group = config.mqtt.shared_group if override is None else (override or None)  # "" turns it off
         self._writer = BatchWriter(store, self.router, metrics)
         self._tasks: list[asyncio.Task[None]] = []
         self._buffer: InboundBuffer | None = None
