@@ -78,6 +78,16 @@ class DecodedFrame:
     ts: datetime  # capture time, UTC
 
 
+# One decoder thread per camera: on a 2-core host FFmpeg's automatic threading starts several threads
+# per camera that fight each other and the detector; per-frame CPU is the same or lower with one
+# (measured in bench/edge.py and models/README.md), and a worker gets its parallelism from cameras.
+DECODER_THREADS = 1
+
+
+def _configure_decoder(stream: Any) -> None:
+    stream.codec_context.thread_count = DECODER_THREADS
+
+
 def _rtsp_options(source: RtspSource) -> dict[str, str]:
     stall_us = int(source.stall_timeout.total_seconds() * 1_000_000)
     return {
@@ -135,7 +145,7 @@ class VideoStream:
 
     def _live_frames(self) -> Iterator[DecodedFrame]:
         stream = self._container.streams.video[0]
-        stream.thread_type = "AUTO"
+        _configure_decoder(stream)
         for frame in self._container.decode(stream):
             yield DecodedFrame(frame, time.monotonic(), utc_now())
             if self._stop.is_set():
@@ -147,7 +157,7 @@ class VideoStream:
         while not self._stop.is_set():
             last = offset
             stream = self._container.streams.video[0]
-            stream.thread_type = "AUTO"
+            _configure_decoder(stream)
             rate = float(stream.guessed_rate or stream.average_rate or 25)
             for index, frame in enumerate(self._container.decode(stream)):
                 # raw .264 files carry no timestamps: count frames at the stream's rate instead

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from contract.config import Camera
+from contract.config.cameras import DetectSettings
 from contract.payloads import CameraState
 from edge.motion import MotionGate, motion_size
 from edge.source.backoff import Backoff
@@ -40,6 +41,21 @@ class ReconnectPolicy:
     initial_s: float = 0.5
     maximum_s: float = 30.0
     rejected_s: float = 60.0  # wrong credentials or URL: retry slowly, never in a tight loop
+
+
+# Sampled frames are kept at most this wide (aspect kept) unless detect.width/height say otherwise:
+# the detector letterboxes to its input (320 or 640) and snapshots are at most 640 wide, so a
+# full-resolution BGR copy of a 1080p or 4K frame would only cost CPU and memory.
+SAMPLE_MAX_WIDTH = 640
+
+
+def sample_size(width: int, height: int, detect: DetectSettings) -> tuple[int, int]:
+    """The size of the BGR image handed to the detector (and to snapshots)."""
+    if detect.width or detect.height:
+        return detect.width or width, detect.height or height
+    if width <= SAMPLE_MAX_WIDTH:
+        return width, height
+    return SAMPLE_MAX_WIDTH, max(2, round(SAMPLE_MAX_WIDTH * height / width / 2) * 2)
 
 
 class CameraSupervisor:
@@ -133,11 +149,10 @@ class CameraSupervisor:
         if not gate.should_detect(grey, decoded.t):
             self._counters.motion_skipped += 1
             return
-        detect = self.camera.detect
-        width = detect.width or decoded.frame.width
-        height = detect.height or decoded.frame.height
-        image = np.asarray(decoded.frame.reformat(width=width, height=height, format="bgr24").to_ndarray(), np.uint8)
-        self._queue.put(SampledFrame(self.camera.id, image, decoded.ts))
+        width, height = sample_size(decoded.frame.width, decoded.frame.height, self.camera.detect)
+        # one swscale call converts and scales: only sampled frames with motion ever become BGR
+        image = decoded.frame.reformat(width=width, height=height, format="bgr24", interpolation="AREA")
+        self._queue.put(SampledFrame(self.camera.id, np.asarray(image.to_ndarray(), np.uint8), decoded.ts))
 
     def _failed(self, exc: SourceError) -> None:
         if self._stop.is_set():
