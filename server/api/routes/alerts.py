@@ -3,6 +3,7 @@ and the dashboard WebSocket stream (a snapshot of open alerts, then every change
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -19,6 +20,7 @@ from server.alerts.engine import AlertEngine
 from server.alerts.matching import SilenceRecord
 from server.alerts.repository import AlertQuery
 from server.notify.cap.render import render_cap
+from server.notify.hub import Subscription
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 
@@ -192,14 +194,35 @@ async def alert_stream(websocket: WebSocket) -> None:
     except ConnectionRefusedError as exc:
         await websocket.close(code=1013, reason=str(exc))
         return
+    gone = asyncio.create_task(_until_disconnect(websocket))
     try:
-        while (message := await subscription.next()) is not None:
+        while (message := await _next_unless(subscription, gone)) is not None:
             await websocket.send_json(message)
-        await websocket.close(code=1013, reason="too slow: reconnect for a fresh snapshot")
+        if not gone.done():
+            await websocket.close(code=1013, reason="too slow: reconnect for a fresh snapshot")
     except WebSocketDisconnect:
         pass
     finally:
+        gone.cancel()
         component.hub.unsubscribe(subscription)
+
+
+async def _until_disconnect(websocket: WebSocket) -> None:
+    """Returns when the client goes away (whatever it sends meanwhile is ignored)."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def _next_unless(subscription: Subscription, gone: asyncio.Task[None]) -> dict[str, Any] | None:
+    """The next message, or None once the client has disconnected: a quiet stream still notices."""
+    if gone.done():
+        return None
+    getter = asyncio.create_task(subscription.next())
+    await asyncio.wait({getter, gone}, return_when=asyncio.FIRST_COMPLETED)
+    if not getter.done():
+        getter.cancel()
+        return None
+    return getter.result()
 
 
 def _uuid(alert_id: str) -> str:
