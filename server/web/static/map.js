@@ -15,7 +15,7 @@ const MapView = {
     const y = (lat) => H - ((lat - minLat) * scale + (H - (maxLat - minLat) * scale) / 2);
     this.grid(svg, minLat, maxLat, minLon, maxLon, x, y, W, H);
     for (const site of layout.sites.filter((s) => s.location)) {
-      this.add(svg, "text", { x: x(site.location.lon) + 8, y: y(site.location.lat) - 8, class: "site-label" }, site.name);
+      this.add(svg, "text", { x: x(site.location.lon) - 8, y: y(site.location.lat) + 18, "text-anchor": "end", class: "site-label" }, site.name);
       this.add(svg, "circle", { cx: x(site.location.lon), cy: y(site.location.lat), r: 4, fill: "#8b949e" });
     }
     let markers = 0;
