@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from contract.config import load_config
+from contract.config import StreamsConfig, load_config
+from contract.timeutil import utc_now
 from server.api.routers import api_routers
+from server.config_watch import ConfigStatus, ConfigWatcher, Reloadable, file_digest
 from server.db.migrate import migrate
 from server.db.pool import create_pool
 from server.db.timescale import detect_features
@@ -74,7 +77,9 @@ def _alerts_router() -> APIRouter:
 async def _running(
     settings: Settings, components: list[Component], observers: Sequence[IngestObserver]
 ) -> AsyncIterator[AppState]:
+    digest = file_digest(settings.config)
     config = load_config(settings.config)
+    status = ConfigStatus(settings.config, digest, utc_now())
     logger.info("starting: %s", settings.describe())
     if settings.migrate_on_start:
         report = await migrate(settings.database_url)
@@ -85,8 +90,9 @@ async def _running(
         async with pool.connection() as conn:
             features = await detect_features(conn)
         metrics = Metrics()
-        state = AppState(settings, config, metrics, pool, PgStore(pool, features), features, ObserverFanout(observers))
-        async with _components(state, components), _ingest(state), _retention(state):
+        store = PgStore(pool, features)
+        state = AppState(settings, config, metrics, pool, store, features, ObserverFanout(observers), status)
+        async with _components(state, components), _ingest(state), _retention(state), _config_watch(state):
             yield state
     finally:
         await pool.close()
@@ -123,20 +129,41 @@ async def _ingest(state: AppState) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def _retention(state: AppState) -> AsyncIterator[None]:
-    async def loop() -> None:
-        retention = retention_by_table(state.config.retention)
-        while True:
-            try:
-                await apply_retention(state.pool, state.features, retention)
-            except Exception:
-                logger.exception("retention run failed; next try in %ss", state.settings.retention_interval_s)
-            await asyncio.sleep(state.settings.retention_interval_s)
+async def _config_watch(state: AppState) -> AsyncIterator[None]:
+    """streams.yaml edits reach the ingest and every component that can reload."""
 
-    task = asyncio.create_task(loop(), name="retention")
+    def apply(config: StreamsConfig) -> None:
+        state.config = config
+
+    def targets() -> list[Reloadable]:
+        parts: list[object] = [state.ingest, *state.components]
+        return [part for part in parts if isinstance(part, Reloadable)]
+
+    watcher = ConfigWatcher(state.config_status, apply, targets, state.settings.config_reload_interval_s)
+    async with _background(watcher.run(), "config-watch"):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _background(job: Coroutine[Any, Any, None], name: str) -> AsyncIterator[None]:
+    task = asyncio.create_task(job, name=name)
     try:
         yield
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@contextlib.asynccontextmanager
+async def _retention(state: AppState) -> AsyncIterator[None]:
+    async def loop() -> None:
+        while True:
+            try:
+                await apply_retention(state.pool, state.features, retention_by_table(state.config.retention))
+            except Exception:
+                logger.exception("retention run failed; next try in %ss", state.settings.retention_interval_s)
+            await asyncio.sleep(state.settings.retention_interval_s)
+
+    async with _background(loop(), "retention"):
+        yield

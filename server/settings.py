@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     pool_max_waiting: int = Field(default=64, ge=1)
     db_timeout_s: float = Field(default=5.0, gt=0)
     retention_interval_s: float = Field(default=3600, gt=0)
+    config_reload_interval_s: float = Field(default=2.0, gt=0, description="how often streams.yaml is checked")
 
     @field_validator("database_url", "mqtt_url")
     @classmethod

@@ -8,6 +8,7 @@ from typing import Protocol
 from psycopg_pool import AsyncConnectionPool
 
 from contract.config import StreamsConfig
+from server.config_watch import ConfigStatus
 from server.db.timescale import DatabaseFeatures
 from server.ingest.observers import ObserverFanout
 from server.ingest.service import IngestService
@@ -25,6 +26,7 @@ class AppState:
     store: PgStore
     features: DatabaseFeatures
     observers: ObserverFanout
+    config_status: ConfigStatus
     ingest: IngestService | None = None
     components: list[Component] = field(default_factory=list)
 

@@ -65,6 +65,10 @@ class AlertComponent:
         self._engine = AlertEngine(RuleEngine(state.config), repository, dispatcher, utc_now, self.tick_interval_s)
         await self._engine.open()
 
+    async def reload(self, config: StreamsConfig) -> None:
+        """streams.yaml changed: new rules apply to the next observation (channels need a restart)."""
+        await self.engine.reload(config)
+
     async def stop(self) -> None:
         self.hub.close()
         if self._engine is not None:

@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def api_routers() -> list[APIRouter]:
-    from server.api.routes import cameras, dead_letters, events, health, sensors
+    from server.api.routes import cameras, config, dead_letters, events, health, sensors
 
-    return [health.router, sensors.router, cameras.router, events.router, dead_letters.router]
+    return [health.router, sensors.router, cameras.router, events.router, dead_letters.router, config.router]

@@ -30,6 +30,12 @@ class AvailabilityTracker:
         self._online: dict[str, bool | None] = dict.fromkeys(self._timeouts)
         self._started_at = started_at
 
+    def reconfigure(self, sensors: Iterable[Sensor]) -> None:
+        """Sensors added by a reload start unknown; removed ones are forgotten; others keep their state."""
+        self._timeouts = {s.id: timedelta(seconds=s.offline_timeout) for s in sensors if s.enabled}
+        self._online = {sensor_id: self._online.get(sensor_id) for sensor_id in self._timeouts}
+        self._last_seen = {k: v for k, v in self._last_seen.items() if k in self._timeouts}
+
     def seed(self, last_seen: dict[str, datetime]) -> None:
         """Arrival times known from the database at start (no change is reported for them)."""
         for sensor_id, at in last_seen.items():

@@ -78,6 +78,22 @@ class MqttSubscriber:
         self._client.disconnect()
         self._client.loop_stop()
 
+    def set_topics(self, shared: list[str], plain: list[str]) -> None:
+        """Subscribe to new filters and drop old ones now (and on every reconnect from now on)."""
+        with self._lock:
+            before = {*self._shared, *self._plain}
+            self._shared, self._plain = shared, plain
+            after = {*shared, *plain}
+            connected = self.connected
+        added, removed = sorted(after - before), sorted(before - after)
+        if connected and added:
+            options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE)
+            self._client.subscribe([(topic, options) for topic in added])
+        if connected and removed:
+            self._client.unsubscribe(removed)
+        if added or removed:
+            logger.info("subscriptions changed: +%d -%d topic filters", len(added), len(removed))
+
     def ack(self, items: Iterable[Inbound]) -> int:
         """PUBACK every QoS 1 item that arrived on the current connection; returns how many."""
         count = 0

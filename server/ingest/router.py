@@ -28,13 +28,17 @@ class MessageRouter:
         dead_letter_max_bytes: int,
         snapshot_max_bytes: int,
     ) -> None:
+        self.reconfigure(config)
+        self._validator = ReadingValidator(max_future_skew)
+        self._dead_letter_max = dead_letter_max_bytes
+        self._snapshot_max = snapshot_max_bytes
+
+    def reconfigure(self, config: StreamsConfig) -> None:
+        """Take a reloaded streams.yaml: sensors, topics and cameras change for the next message."""
         self.topics = Topics(config.mqtt.topic_prefix)
         self._sensors = {sensor.id: sensor for sensor in config.sensors}
         self._by_topic = {self.topics.sensor_topic(s): s for s in config.sensors}
         self._cameras = {camera.id for camera in config.cameras}
-        self._validator = ReadingValidator(max_future_skew)
-        self._dead_letter_max = dead_letter_max_bytes
-        self._snapshot_max = snapshot_max_bytes
 
     def subscriptions(self) -> list[str]:
         """Topic filters to subscribe to (before the shared-subscription prefix)."""

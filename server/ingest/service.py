@@ -48,8 +48,7 @@ class IngestService:
             settings.snapshot_max_bytes,
         )
         self.availability = AvailabilityTracker(config.sensors, utc_now())
-        override = settings.mqtt_shared_group
-        self._group = config.mqtt.shared_group if override is None else (override or None)  # "" turns it off
+        self._group = self._shared_group(config)
         self._writer = BatchWriter(store, self.router, metrics)
         self._tasks: list[asyncio.Task[None]] = []
         self._buffer: InboundBuffer | None = None
@@ -68,12 +67,29 @@ class IngestService:
     def pending(self) -> int:
         return len(self._buffer) if self._buffer is not None else 0
 
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._buffer = InboundBuffer(loop, capacity=2 * self._settings.mqtt_receive_maximum + 1000)
+    def _shared_group(self, config: StreamsConfig) -> str | None:
+        override = self._settings.mqtt_shared_group
+        return config.mqtt.shared_group if override is None else (override or None)  # "" turns it off
+
+    def _topic_filters(self) -> tuple[list[str], list[str]]:
+        """(shared, plain): data topics go through the shared group; retained status topics do not."""
         topics = self.router.subscriptions()
         shared = [shared_topic(self._group, t) for t in topics if not t.endswith("/status")]
         plain = [t for t in topics if t.endswith("/status")]
+        return shared, plain
+
+    async def reload(self, config: StreamsConfig) -> None:
+        """Apply a reloaded streams.yaml: decoding, availability and subscriptions follow it."""
+        self.router.reconfigure(config)
+        self.availability.reconfigure(config.sensors)
+        self._group = self._shared_group(config)
+        if self._subscriber is not None:
+            self._subscriber.set_topics(*self._topic_filters())
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._buffer = InboundBuffer(loop, capacity=2 * self._settings.mqtt_receive_maximum + 1000)
+        shared, plain = self._topic_filters()
         self._subscriber = MqttSubscriber(
             parse_mqtt_url(self._settings.mqtt_url),
             self._settings.mqtt_client_id,
