@@ -207,8 +207,9 @@ class AlertBook:
         if alert.last_notified_at is None or now - alert.last_notified_at >= rule.repeat_interval:
             action: Action = "firing" if alert.last_notified_at is None else "repeat"
             return [self._change(alert, action, now, notify=self._push(rule, alert, now, first=True))]
-        due = alert.fired_at is not None and rule.escalate_after is not None
-        if due and alert.escalated_at is None and now - alert.fired_at >= rule.escalate_after:  # type: ignore[operator]
+        since = alert.notified_at or alert.fired_at
+        due = since is not None and rule.escalate_after is not None
+        if due and alert.escalated_at is None and now - since >= rule.escalate_after:  # type: ignore[operator]
             alert.escalated_at = alert.last_notified_at = now
             logger.warning("alert %s escalated to %s", alert.id, ", ".join(rule.escalate_to))
             return [self._change(alert, "escalated", now, notify=tuple(rule.escalate_to))]
@@ -221,6 +222,7 @@ class AlertBook:
         if rule is None or alert.muted_by is not None or (not first and alert.last_notified_at is None):
             return ()
         alert.last_notified_at = at if first else alert.last_notified_at
+        alert.notified_at = alert.notified_at or alert.last_notified_at
         extra = tuple(c for c in rule.escalate_to if c not in rule.channels) if alert.escalated_at else ()
         return (*rule.channels, *extra)
 

@@ -59,6 +59,8 @@ class Alert:
     last_notified_at: datetime | None = None
     escalated_at: datetime | None = None
     muted_by: str | None = None
+    notified_at: datetime | None = None
+    """server time of the first push to responders: escalation counts from it (not device time)"""
 
     @property
     def open(self) -> bool:

@@ -20,18 +20,19 @@ from server.notify.webhook import DeadLetter
 ALERT_COLUMNS = (
     "id, fingerprint, rule_id, subject, site, state, severity, summary, value, labels, started_at, updated_at, "
     "resolved_at, acknowledged_by, acknowledged_at, assignee, fired_at, resolved_by, members, pending_members, "
-    "last_notified_at, escalated_at, muted_by"
+    "last_notified_at, escalated_at, muted_by, notified_at"
 )
 UPSERT_ALERT = f"""
 INSERT INTO alerts ({ALERT_COLUMNS})
-VALUES ({", ".join(["%s"] * 23)})
+VALUES ({", ".join(["%s"] * 24)})
 ON CONFLICT (id) DO UPDATE SET
     state = EXCLUDED.state, summary = EXCLUDED.summary, value = EXCLUDED.value, labels = EXCLUDED.labels,
     updated_at = EXCLUDED.updated_at, resolved_at = EXCLUDED.resolved_at,
     acknowledged_by = EXCLUDED.acknowledged_by, acknowledged_at = EXCLUDED.acknowledged_at,
     assignee = EXCLUDED.assignee, fired_at = EXCLUDED.fired_at, resolved_by = EXCLUDED.resolved_by,
     members = EXCLUDED.members, pending_members = EXCLUDED.pending_members,
-    last_notified_at = EXCLUDED.last_notified_at, escalated_at = EXCLUDED.escalated_at, muted_by = EXCLUDED.muted_by
+    last_notified_at = EXCLUDED.last_notified_at, escalated_at = EXCLUDED.escalated_at, muted_by = EXCLUDED.muted_by,
+    notified_at = EXCLUDED.notified_at
 """
 INSERT_HISTORY = """
 INSERT INTO alert_history (alert_id, time, to_state, actor, note, action, value) VALUES (%s, %s, %s, %s, %s, %s, %s)
@@ -60,7 +61,7 @@ def alert_row(alert: Alert) -> tuple[Any, ...]:
         alert.summary, alert.value, Jsonb(alert.labels), alert.started_at, alert.updated_at, alert.resolved_at,
         alert.acknowledged_by, alert.acknowledged_at, alert.assignee, alert.fired_at, alert.resolved_by,
         sorted(alert.members), sorted(alert.pending_members), alert.last_notified_at, alert.escalated_at,
-        alert.muted_by,
+        alert.muted_by, alert.notified_at,
     )  # fmt: skip
 
 
@@ -89,6 +90,7 @@ def alert_from(row: dict[str, Any]) -> Alert:
         last_notified_at=row["last_notified_at"],
         escalated_at=row["escalated_at"],
         muted_by=row["muted_by"],
+        notified_at=row["notified_at"],
     )
 
 

@@ -135,6 +135,18 @@ def test_escalation_when_not_acknowledged_in_time() -> None:
     assert resolved[0].notify == ("dashboard", "hook")  # the escalation channel hears the end too
 
 
+def test_escalation_counts_from_server_time_not_device_time() -> None:
+    """A late reading (device time 3 h ago) fires now; responders get their 30 minutes from now."""
+    tree = rule(QUICK, channels=["dashboard"], escalate_after="30m", escalate_to=["hook"], repeat_interval="6h")
+    engine = RuleEngine(make_config([tree]))
+    fired = engine.observe(reading("sal-a", 5.0, 0), now=at(180))
+    assert actions(fired) == ["firing"]
+    assert engine.tick(at(181)) == []
+    assert engine.tick(at(209)) == []
+    escalated = engine.tick(at(210))
+    assert actions(escalated) == ["escalated"] and escalated[0].notify == ("hook",)
+
+
 def test_acknowledged_in_time_is_not_escalated() -> None:
     tree = rule(QUICK, escalate_after="30m", escalate_to=["responders"])
     engine = RuleEngine(make_config([tree]))
