@@ -24,6 +24,14 @@ class Topics:
     def all_sensors(self) -> str:
         return f"{self.prefix}/sensors/+"
 
+    def gateway(self, gateway_id: str) -> str:
+        """Gateways and data loggers publish `ReadingBatchPayload`s here."""
+        return f"{self.prefix}/gateways/{gateway_id}"
+
+    @property
+    def all_gateways(self) -> str:
+        return f"{self.prefix}/gateways/+"
+
     def camera_status(self, camera_id: str) -> str:
         return f"{self.prefix}/cameras/{camera_id}/status"
 

@@ -33,7 +33,10 @@ class EdgeWorker(StrictModel):
 class MqttSettings(StrictModel):
     topic_prefix: str = Field(default="ioc", pattern=r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
     shared_group: str | None = Field(
-        default="ioc-server", description="MQTT 5 shared subscription group for server replicas"
+        default=None,
+        description="MQTT 5 shared subscription group, to split ingest between server replicas. Leave it unset "
+        "for one server: Mosquitto 2.0 drops messages for a shared group while no member is connected "
+        "(measured: half of a stream published across a broker restart)",
     )
 
 

@@ -47,7 +47,7 @@ class MessageRouter:
         prefix = self.topics.prefix
         return [
             native,
-            f"{prefix}/{GATEWAYS}/+",
+            self.topics.all_gateways,
             *custom,
             self.topics.all_camera_events,
             self.topics.all_camera_status,
