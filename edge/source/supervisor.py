@@ -16,7 +16,7 @@ import numpy as np
 from contract.config import Camera
 from contract.config.cameras import DetectSettings
 from contract.payloads import CameraState
-from edge.motion import MotionGate, motion_size
+from edge.motion import MotionGate, motion_size, small_grey
 from edge.source.backoff import Backoff
 from edge.source.frames import DropOldestQueue, FrameSampler, SampledFrame
 from edge.source.stream import DecodedFrame, SourceError, VideoStream
@@ -144,9 +144,7 @@ class CameraSupervisor:
 
     def _sample(self, decoded: DecodedFrame, gate: MotionGate) -> None:
         self._counters.frames_sampled += 1
-        small_w, small_h = motion_size(decoded.frame.width, decoded.frame.height)
-        grey = np.asarray(decoded.frame.reformat(width=small_w, height=small_h, format="gray").to_ndarray(), np.uint8)
-        if not gate.should_detect(grey, decoded.t):
+        if not gate.should_detect(small_grey(decoded.frame), decoded.t):
             self._counters.motion_skipped += 1
             return
         width, height = sample_size(decoded.frame.width, decoded.frame.height, self.camera.detect)

@@ -132,3 +132,21 @@ def test_unknown_model_path_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(DetectorError, match=r"model 'nope\.onnx' not found"):
         create_detector(OnnxDetector(type="onnx", model="nope.onnx"), tmp_path)
+
+
+def test_small_grey_reads_the_luma_plane_like_a_grey_conversion() -> None:
+    import av
+
+    from edge.motion import motion_size, small_grey
+
+    rgb = np.zeros((720, 1280, 3), np.uint8)
+    rgb[:, 640:] = 200  # right half light
+    rgb[300:420, 100:300] = (0, 255, 0)  # a green box on the dark half
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+    small = small_grey(frame)
+    assert small.shape == (90, 160) == motion_size(1280, 720)[::-1]
+    reference = frame.reformat(width=160, height=90, format="gray").to_ndarray().astype(np.int16)
+    # luma is limited range (16..235) where swscale's grey is full range: close, not equal
+    assert np.percentile(np.abs(small.astype(np.int16) - reference), 95) <= 20
+    assert small[:, 100:].mean() > small[:, :60].mean() + 100  # light half stays light
+    assert small[45, 25] > small[10, 25] + 60  # the box is there (green is bright luma)
