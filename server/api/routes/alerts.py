@@ -1,14 +1,20 @@
 """Alerts: list and filter, history, acknowledge / resolve / assign, CAP 1.2 export, silences,
-and the dashboard WebSocket stream (a snapshot of open alerts, then every change)."""
+and the dashboard WebSocket stream (a snapshot of open alerts, then every change).
+
+Who acted is always the logged-in caller (a user's name, or `key:<name>` for an API key), never a
+field of the request body; a body may only add a note (or a silence's reason). A responder may
+acknowledge only the alerts assigned to them; operators and admins act on any alert.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
 
 from contract.payloads import AlertPayload, AlertState
@@ -19,8 +25,12 @@ from server.alerts.core import TooManySilencesError
 from server.alerts.engine import AlertEngine
 from server.alerts.matching import SilenceRecord
 from server.alerts.repository import AlertQuery
+from server.auth.deps import CurrentPrincipal
+from server.auth.roles import Principal, Role
 from server.notify.cap.render import render_cap
 from server.notify.hub import Subscription
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 
@@ -39,14 +49,14 @@ def get_engine(request: Request) -> AlertEngine:
 EngineDep = Annotated[AlertEngine, Depends(get_engine)]
 
 
-class ActorIn(BaseModel):
-    by: str = Field(min_length=1, max_length=100)
+class NoteIn(BaseModel):
+    """An optional note; who acts is the caller (any other field, such as a claimed `by`, is ignored)."""
+
     note: str | None = Field(default=None, max_length=2000)
 
 
 class AssignIn(BaseModel):
     assignee: str = Field(min_length=1, max_length=100)
-    by: str = Field(min_length=1, max_length=100)
 
 
 class HistoryOut(BaseModel):
@@ -63,8 +73,7 @@ class SilenceIn(BaseModel):
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     duration_s: float | None = Field(default=None, gt=0, le=90 * 86400)
-    author: str = Field(min_length=1, max_length=100)
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str | None = Field(default=None, max_length=2000)
 
 
 class SilenceOut(BaseModel):
@@ -128,19 +137,39 @@ async def alert_cap(engine: EngineDep, alert_id: str) -> Response:
     return Response(render_cap(alert.payload(), engine.core.config), media_type="application/cap+xml")
 
 
+OptionalNote = Annotated[NoteIn | None, Body()]
+
+
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertPayload)
-async def acknowledge(engine: EngineDep, alert_id: str, body: ActorIn) -> AlertPayload:
-    return await _act(lambda: engine.acknowledge(alert_id, body.by, body.note))
+async def acknowledge(
+    engine: EngineDep, alert_id: str, principal: CurrentPrincipal, body: OptionalNote = None
+) -> AlertPayload:
+    if not principal.role.allows(Role.OPERATOR):
+        await _check_assigned(engine, alert_id, principal)
+    note = body.note if body else None
+    return await _act(lambda: engine.acknowledge(alert_id, principal.label, note))
 
 
 @router.post("/alerts/{alert_id}/resolve", response_model=AlertPayload)
-async def resolve(engine: EngineDep, alert_id: str, body: ActorIn) -> AlertPayload:
-    return await _act(lambda: engine.resolve(alert_id, body.by, body.note))
+async def resolve(
+    engine: EngineDep, alert_id: str, principal: CurrentPrincipal, body: OptionalNote = None
+) -> AlertPayload:
+    note = body.note if body else None
+    return await _act(lambda: engine.resolve(alert_id, principal.label, note))
 
 
 @router.post("/alerts/{alert_id}/assign", response_model=AlertPayload)
-async def assign(engine: EngineDep, alert_id: str, body: AssignIn) -> AlertPayload:
-    return await _act(lambda: engine.assign(alert_id, body.assignee, body.by))
+async def assign(engine: EngineDep, alert_id: str, principal: CurrentPrincipal, body: AssignIn) -> AlertPayload:
+    return await _act(lambda: engine.assign(alert_id, body.assignee, principal.label))
+
+
+async def _check_assigned(engine: AlertEngine, alert_id: str, principal: Principal) -> None:
+    """A responder acknowledges only the alerts assigned to them (by user name, or `key:<name>`)."""
+    alert = await engine.repository.alert(_uuid(alert_id))
+    if alert is None:
+        raise HTTPException(404, f"no alert {alert_id}")
+    if alert.assignee not in {principal.label, principal.name if principal.kind == "user" else None}:
+        raise HTTPException(403, "a responder acknowledges only the alerts assigned to them")
 
 
 async def _act(action: Any) -> AlertPayload:
@@ -161,7 +190,7 @@ async def list_silences(engine: EngineDep) -> list[SilenceOut]:
 
 
 @router.post("/silences", response_model=SilenceOut, status_code=201)
-async def create_silence(engine: EngineDep, body: SilenceIn) -> SilenceOut:
+async def create_silence(engine: EngineDep, principal: CurrentPrincipal, body: SilenceIn) -> SilenceOut:
     now = utc_now()
     starts = body.starts_at or now
     if body.ends_at is None and body.duration_s is None:
@@ -169,7 +198,8 @@ async def create_silence(engine: EngineDep, body: SilenceIn) -> SilenceOut:
     ends = body.ends_at or starts + timedelta(seconds=body.duration_s or 0)
     if ends <= starts:
         raise HTTPException(422, "'ends_at' must be after 'starts_at'")
-    silence = SilenceRecord(uuid.uuid4().hex[:12], body.matchers, starts, ends, body.author, body.reason, now)
+    reason = body.reason or ""
+    silence = SilenceRecord(uuid.uuid4().hex[:12], body.matchers, starts, ends, principal.label, reason, now)
     try:
         await engine.add_silence(silence)
     except TooManySilencesError as exc:
@@ -178,10 +208,11 @@ async def create_silence(engine: EngineDep, body: SilenceIn) -> SilenceOut:
 
 
 @router.delete("/silences/{silence_id}", response_model=SilenceOut)
-async def expire_silence(engine: EngineDep, silence_id: str) -> SilenceOut:
+async def expire_silence(engine: EngineDep, silence_id: str, principal: CurrentPrincipal) -> SilenceOut:
     expired = await engine.expire_silence(silence_id)
     if expired is None:
         raise HTTPException(404, f"no silence {silence_id}")
+    logger.info("silence %s (by %s) expired by %s", silence_id, expired.author, principal.label)
     return silence_out(expired, utc_now())
 
 

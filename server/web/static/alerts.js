@@ -101,13 +101,15 @@ const Alerts = {
       button.addEventListener("click", () => handler().catch((error) => alert_error(error)));
       box.appendChild(button);
     };
-    const by = this.user.name;
+    // The server records the logged-in user as the actor; the body carries only a note or assignee.
     const alert_error = (error) => window.alert(error.message);
-    if (alert.state !== "acknowledged") add("ack", () => API.post(`/api/alerts/${alert.id}/acknowledge`, { by }).then((a) => this.update(a)), 1);
-    add("resolve", () => API.post(`/api/alerts/${alert.id}/resolve`, { by }).then((a) => this.update(a)), 2);
+    // A responder acknowledges only the alerts assigned to them; operators and admins any.
+    const mine = rank >= 2 || (this.user && alert.assignee === this.user.name);
+    if (alert.state !== "acknowledged" && mine) add("ack", () => API.post(`/api/alerts/${alert.id}/acknowledge`, {}).then((a) => this.update(a)), 1);
+    add("resolve", () => API.post(`/api/alerts/${alert.id}/resolve`, {}).then((a) => this.update(a)), 2);
     add("assign", async () => {
       const assignee = window.prompt(I18N.t("assign_prompt"), alert.assignee || "");
-      if (assignee) this.update(await API.post(`/api/alerts/${alert.id}/assign`, { assignee, by }));
+      if (assignee) this.update(await API.post(`/api/alerts/${alert.id}/assign`, { assignee }));
     }, 2);
     add("silence", async () => {
       const minutes = Number(window.prompt(I18N.t("silence_prompt"), "60"));
@@ -115,7 +117,7 @@ const Alerts = {
       const matchers = {};
       ["rule", "subject"].forEach((key) => { if (alert.labels && alert.labels[key]) matchers[key] = alert.labels[key]; });
       if (!Object.keys(matchers).length) matchers.rule = alert.rule_id;
-      await API.post("/api/silences", { matchers, duration_s: minutes * 60, author: by, reason: I18N.t("silence_reason") });
+      await API.post("/api/silences", { matchers, duration_s: minutes * 60, reason: I18N.t("silence_reason") });
     }, 2);
     return box;
   },
