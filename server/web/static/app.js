@@ -31,6 +31,7 @@ const App = {
 
   showLogin() {
     this.stopTimers();
+    ConfigBanner.clear();
     Live.stopAll();
     Alerts.disconnect();
     document.getElementById("login").classList.remove("hidden");
@@ -71,6 +72,8 @@ const App = {
     if (!this.selected && this.layout.sensors.length) this.select(this.layout.sensors[0].id);
     this.timers.push(setInterval(() => this.refresh(), 5000), setInterval(() => this.clock(), 1000));
     this.timers.push(setTimeout(() => this.refresh(), 2500));
+    ConfigBanner.poll();
+    this.timers.push(setInterval(() => ConfigBanner.poll(), ConfigBanner.POLL_MS));
     this.clock();
   },
 
@@ -190,6 +193,7 @@ const App = {
     this.renderCameraStatus();
     this.renderSensorList();
     Alerts.render();
+    ConfigBanner.render();
     if (this.selected) this.drawChart();
     if (document.getElementById("panel-map").classList.contains("active")) this.drawMap();
     this.clock();

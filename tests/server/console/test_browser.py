@@ -136,3 +136,33 @@ def _text(response: object) -> str:
         return str(response.text())  # type: ignore[attr-defined]
     except Exception:
         return ""
+
+
+def test_refused_streams_yaml_edit_shows_a_banner_until_fixed(served_console: LiveServer, page: object) -> None:
+    """A broken streams.yaml written while the server runs: the console shows the refused lines (vi, en)
+    within a few seconds while the old config keeps running; a valid edit takes the banner away."""
+    streams = served_console.settings.config
+    original = streams.read_text(encoding="utf-8")
+    bodies: list[str] = []
+    page.on("response", lambda r: bodies.append(_text(r)))  # type: ignore[attr-defined]
+    log_in(page, served_console.url, "viewer", PASSWORDS[pytest.importorskip("server.auth.roles").Role.VIEWER])
+    page.wait_for_selector("#whoami:has-text('viewer')")  # type: ignore[attr-defined]
+    assert page.locator("#config-error").is_hidden()  # type: ignore[attr-defined]
+
+    streams.write_text(original.replace("raise: {above: 4.0}", "raise: {above: 4.0, bogus: 1}"), encoding="utf-8")
+    started = time.monotonic()
+    page.wait_for_selector("#config-error:not(.hidden)", timeout=8000)  # type: ignore[attr-defined]
+    assert time.monotonic() - started < 8
+    lines = page.inner_text("#config-error .lines")  # type: ignore[attr-defined]
+    assert f"{streams}:34: rules[0].raise.bogus: unknown key 'bogus'" in lines
+    assert "bị từ chối" in page.inner_text("#config-error .title")  # type: ignore[attr-defined]
+    assert served_console.app.state.ioc.config.rules[0].id == "salinity-intrusion"  # the old config runs
+    page.click("#lang-toggle")  # type: ignore[attr-defined]
+    assert "was refused" in page.inner_text("#config-error .title")  # type: ignore[attr-defined]
+    page.screenshot(path=str(ARTIFACTS / "config-refused.png"))  # type: ignore[attr-defined]
+
+    streams.write_text(original.replace("name: Xâm nhập mặn 4‰", "name: Xâm nhập mặn (4‰)"), encoding="utf-8")
+    page.wait_for_selector("#config-error.hidden", state="attached", timeout=8000)  # type: ignore[attr-defined]
+    assert page.locator("#config-error").is_hidden()  # type: ignore[attr-defined]
+    assert page.inner_text("#config-error .lines") == ""  # type: ignore[attr-defined]
+    assert not any(CAMERA_PASSWORD in body for body in bodies), "the camera password reached the browser"
