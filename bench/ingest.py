@@ -35,10 +35,10 @@ import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from query import DEFAULT_ADMIN, copy_rate, run_chart_bench, temp_database  # noqa: E402
+from bench.query import DEFAULT_ADMIN, copy_rate, run_chart_bench, temp_database  # noqa: E402
 
 PREFIX = "bench"
 SENSORS = 500

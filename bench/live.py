@@ -31,10 +31,10 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port, wait_for_port  # noqa: E402
 from server.live.hub import LiveHub  # noqa: E402
 from server.live.pull import SourceSpec  # noqa: E402
 from server.live.settings import LiveSettings  # noqa: E402
-from tests.fixtures.services import free_port, wait_for_port  # noqa: E402
 
 RTSP_SCRIPT = ROOT / "tests" / "fixtures" / "rtsp_server.py"
 
