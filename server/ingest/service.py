@@ -54,6 +54,7 @@ class IngestService:
         self._buffer: InboundBuffer | None = None
         self._subscriber: MqttSubscriber | None = None
         self.committed_messages = 0
+        self._writing = False
 
     @property
     def database_ok(self) -> bool:
@@ -101,7 +102,11 @@ class IngestService:
         )
         queue: asyncio.Queue[Pending] = asyncio.Queue(maxsize=2)
         collector = BatchCollector(
-            self._buffer, self.router, self._settings.batch_max_rows, self._settings.batch_max_delay_ms / 1000
+            self._buffer,
+            self.router,
+            self._settings.batch_max_rows,
+            self._settings.batch_max_delay_ms / 1000,
+            writer_idle=lambda: not self._writing and queue.empty(),
         )
         self._tasks = [
             asyncio.create_task(self._collect(collector, queue), name="ingest-collect"),
@@ -128,12 +133,16 @@ class IngestService:
     async def _write(self, queue: asyncio.Queue[Pending]) -> None:
         while True:
             pending = await queue.get()
-            result = await self._writer.write(pending)
-            assert self._subscriber is not None
-            self._subscriber.ack(pending.items)
-            self.committed_messages += len(pending.items)
-            self._record(pending, result)
-            await self._notify(pending, result)
+            self._writing = True
+            try:
+                result = await self._writer.write(pending)
+                assert self._subscriber is not None
+                self._subscriber.ack(pending.items)
+                self.committed_messages += len(pending.items)
+                self._record(pending, result)
+                await self._notify(pending, result)
+            finally:
+                self._writing = False
 
     def _record(self, pending: Pending, result: WriteResult) -> None:
         metrics, batch = self._metrics, pending.batch

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from server.ingest.buffer import Inbound, InboundBuffer
@@ -35,13 +36,25 @@ class Pending:
 
 
 class BatchCollector:
-    """Turns buffered messages into batches of at most `max_rows` readings or `max_delay` seconds."""
+    """Turns buffered messages into batches of at most `max_rows` readings or `max_delay` seconds.
 
-    def __init__(self, buffer: InboundBuffer, router: MessageRouter, max_rows: int, max_delay: float) -> None:
+    Natural batching: while the writer is idle, whatever has arrived is handed over at once (low
+    latency when traffic is light); while it is busy, messages accumulate into bigger batches.
+    """
+
+    def __init__(
+        self,
+        buffer: InboundBuffer,
+        router: MessageRouter,
+        max_rows: int,
+        max_delay: float,
+        writer_idle: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._buffer = buffer
         self._router = router
         self._max_rows = max_rows
         self._max_delay = max_delay
+        self._writer_idle = writer_idle
 
     async def next_batch(self) -> Pending:
         await self._buffer.wait()
@@ -52,7 +65,8 @@ class BatchCollector:
                 pending.items.append(item)
                 self._router.route(item.topic, item.payload, item.received_at, pending.batch)
             left = deadline - time.monotonic()
-            if len(pending.batch.readings) >= self._max_rows or len(pending.items) >= self._max_rows or left <= 0:
+            full = len(pending.batch.readings) >= self._max_rows or len(pending.items) >= self._max_rows
+            if full or left <= 0 or (self._writer_idle() and not len(self._buffer)):
                 return pending
             if not await self._buffer.wait(left):
                 return pending
