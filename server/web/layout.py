@@ -24,6 +24,20 @@ class SiteView(BaseModel):
     location: Point | None
 
 
+class ZoneShape(BaseModel):
+    id: str
+    name: str
+    points: list[tuple[float, float]]
+    """polygon corners as [x, y] fractions of the frame"""
+
+
+class LineShape(BaseModel):
+    id: str
+    name: str
+    start: tuple[float, float]
+    end: tuple[float, float]
+
+
 class CameraView(BaseModel):
     id: str
     name: str
@@ -31,6 +45,9 @@ class CameraView(BaseModel):
     location: Point | None
     zones: list[str]
     lines: list[str]
+    zone_shapes: list[ZoneShape]
+    """zones and lines in normalised coordinates, for the detection overlay"""
+    line_shapes: list[LineShape]
 
 
 class Threshold(BaseModel):
@@ -95,6 +112,15 @@ def build_layout(config: StreamsConfig) -> Layout:
                 location=_point(c.location),
                 zones=[zone.id for zone in c.zones],
                 lines=[line.id for line in c.lines],
+                zone_shapes=[
+                    ZoneShape(id=z.id, name=z.name or z.id, points=[(p[0], p[1]) for p in z.points]) for z in c.zones
+                ],
+                line_shapes=[
+                    LineShape(
+                        id=ln.id, name=ln.name or ln.id, start=(ln.start[0], ln.start[1]), end=(ln.end[0], ln.end[1])
+                    )
+                    for ln in c.lines
+                ],
             )
             for c in config.cameras
             if c.enabled

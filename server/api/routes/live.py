@@ -1,4 +1,5 @@
-"""Live view: WebRTC offer/answer per camera, viewer close, status, and the JPEG/MJPEG fallback."""
+"""Live view: WebRTC offer/answer per camera, viewer close, status, the JPEG/MJPEG fallback, and the
+detection overlay stream (a WebSocket per camera: recent detections, then each new one)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,22 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, WebSocket, WebSocketDisconnect, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from server.auth.deps import CurrentPrincipal
 from server.auth.roles import Role
 from server.live.hub import BadOfferError, LiveHub, TooManyViewersError, UnknownCameraError
+from server.overlay.fanout import DetectionFanout, OverlaySubscription
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/live", tags=["live"])
 
 BOUNDARY = "ioc-frame"
+UNKNOWN_CAMERA = 4404
+TRY_AGAIN_LATER = 1013
 
 
 def get_hub(request: Request) -> LiveHub:
@@ -114,3 +118,72 @@ async def _mjpeg_parts(hub: LiveHub, camera_id: str, request: Request) -> AsyncI
         yield f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
         yield jpeg + b"\r\n"
         await asyncio.sleep(0.5)
+
+
+class OverlayStatus(BaseModel):
+    clients: int
+    published: int
+    delivered: int
+    stale: int
+    cut_off: int
+    """overlay clients dropped for falling behind"""
+
+
+def get_overlay(request: Request) -> DetectionFanout:
+    overlay: DetectionFanout | None = getattr(request.app.state, "overlay", None)
+    if overlay is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the detection overlay is not running")
+    return overlay
+
+
+@router.get("/overlay/status")
+async def overlay_status(overlay: Annotated[DetectionFanout, Depends(get_overlay)]) -> OverlayStatus:
+    return OverlayStatus(**overlay.stats())
+
+
+@router.websocket("/{camera_id}/detections")
+async def detections(websocket: WebSocket, camera_id: str) -> None:
+    """The camera's detections for the overlay: `{"type": "snapshot", "detections": [...]}` (the last
+    few seconds), then `{"type": "detection", "detection": {...}}` as each event is stored."""
+    overlay: DetectionFanout | None = getattr(websocket.app.state, "overlay", None)
+    await websocket.accept()
+    if overlay is None:
+        await websocket.close(code=TRY_AGAIN_LATER, reason="the detection overlay is not running")
+        return
+    if camera_id not in {camera.id for camera in websocket.app.state.ioc.config.cameras}:
+        await websocket.close(code=UNKNOWN_CAMERA, reason="no such camera")
+        return
+    try:
+        subscription = overlay.subscribe(camera_id)
+    except ConnectionRefusedError as exc:
+        await websocket.close(code=TRY_AGAIN_LATER, reason=str(exc))
+        return
+    gone = asyncio.create_task(_until_disconnect(websocket))
+    try:
+        while (message := await _next_unless(subscription, gone)) is not None:
+            await websocket.send_json(message)
+        if not gone.done():
+            await websocket.close(code=TRY_AGAIN_LATER, reason="too slow: reconnect")
+    except WebSocketDisconnect:
+        pass
+    finally:
+        gone.cancel()
+        overlay.unsubscribe(subscription)
+
+
+async def _until_disconnect(websocket: WebSocket) -> None:
+    """Returns when the client goes away (whatever it sends meanwhile is ignored)."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def _next_unless(subscription: OverlaySubscription, gone: asyncio.Task[None]) -> dict[str, Any] | None:
+    """The next message, or None once the client has gone or was cut off."""
+    if gone.done():
+        return None
+    getter = asyncio.create_task(subscription.next())
+    await asyncio.wait({getter, gone}, return_when=asyncio.FIRST_COMPLETED)
+    if not getter.done():
+        getter.cancel()
+        return None
+    return getter.result()

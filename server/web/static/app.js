@@ -32,6 +32,7 @@ const App = {
   showLogin() {
     this.stopTimers();
     ConfigBanner.clear();
+    Overlay.stopAll();
     Live.stopAll();
     Alerts.disconnect();
     document.getElementById("login").classList.remove("hidden");
@@ -102,8 +103,13 @@ const App = {
   buildWall() {
     const wall = document.getElementById("wall");
     Live.stopAll();
+    Overlay.stopAll();
     wall.innerHTML = "";
-    this.layout.cameras.forEach((camera) => wall.appendChild(Live.tile(camera)));
+    this.layout.cameras.forEach((camera) => {
+      const tile = Live.tile(camera);
+      wall.appendChild(tile);
+      Overlay.attach(tile, camera);
+    });
   },
 
   async refresh() {

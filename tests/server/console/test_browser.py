@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.server.console.conftest import ADMIN_PASSWORD, CAMERA_PASSWORD, PASSWORDS, LiveServer
+from tests.server.console.overlay_events import detection_event, events_topic
 from tests.server.helpers import Publisher
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -166,3 +167,43 @@ def test_refused_streams_yaml_edit_shows_a_banner_until_fixed(served_console: Li
     assert page.locator("#config-error").is_hidden()  # type: ignore[attr-defined]
     assert page.inner_text("#config-error .lines") == ""  # type: ignore[attr-defined]
     assert not any(CAMERA_PASSWORD in body for body in bodies), "the camera password reached the browser"
+
+
+# The alpha of the detection canvas where the left edge of the event's box is drawn (x1 = 0.30, mid-height).
+BOX_EDGE_ALPHA = """() => {
+  const view = Overlay.views['cam-1'];
+  const r = Overlay.contentRect(view, view.boxes), ratio = window.devicePixelRatio || 1;
+  const x = Math.round((r.x + 0.30 * r.w) * ratio), y = Math.round((r.y + 0.5 * r.h) * ratio);
+  return Math.max(...view.boxes.getContext('2d').getImageData(x - 2, y - 2, 5, 5).data.filter((_, i) => i % 4 === 3));
+}"""
+
+
+def test_detection_overlay_draws_over_the_live_video(
+    served_console: LiveServer, page: object, mqtt_broker: object
+) -> None:
+    """Zones from the layout are drawn over the video; a detection event published over MQTT is drawn
+    (box, label) on the overlay canvas, read back with getImageData, and fades out."""
+    prefix = served_console.app.state.ioc.config.mqtt.topic_prefix
+    log_in(page, served_console.url, "viewer", PASSWORDS[pytest.importorskip("server.auth.roles").Role.VIEWER])
+    page.wait_for_function("() => document.querySelector('.tile video')?.videoWidth > 0", timeout=20000)  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "() => Overlay.views['cam-1']?.socket?.readyState === WebSocket.OPEN", timeout=10000
+    )
+    shapes = page.evaluate("() => Overlay.paintedPixels('cam-1', 'shapes')")  # type: ignore[attr-defined]
+    assert shapes > 1000, "the camera's zone is not drawn"
+    assert page.evaluate("() => Overlay.paintedPixels('cam-1')") == 0  # type: ignore[attr-defined]
+
+    publisher = Publisher(mqtt_broker.host, mqtt_broker.port)  # type: ignore[attr-defined]
+    try:
+        started = time.monotonic()
+        publisher.publish(events_topic(prefix), detection_event(track_id=42).model_dump_json())
+        page.wait_for_function("() => Overlay.paintedPixels('cam-1') > 200", timeout=5000, polling=50)  # type: ignore[attr-defined]
+        drawn_after = time.monotonic() - started
+        assert page.evaluate(BOX_EDGE_ALPHA) > 0, "nothing drawn on the box's edge"  # type: ignore[attr-defined]
+        page.screenshot(path=str(ARTIFACTS / "overlay.png"))  # type: ignore[attr-defined]
+        assert drawn_after < 2.0, f"the detection took {drawn_after:.2f}s to be drawn"
+        assert page.evaluate("() => Overlay.views['cam-1'].received") == 1  # type: ignore[attr-defined]
+    finally:
+        publisher.close()
+    # It fades: about 1.5 s after it arrived nothing of it is left.
+    page.wait_for_function("() => Overlay.paintedPixels('cam-1') === 0", timeout=4000)  # type: ignore[attr-defined]
