@@ -25,29 +25,38 @@ class Settings(BaseSettings):
     database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/ioc", description="libpq URL")
     mqtt_url: str = Field(default="mqtt://127.0.0.1:1883", description="broker URL, mqtt:// or mqtts://")
     config: Path = Field(default=Path("streams.yaml"), description="path to streams.yaml")
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
+    host: str = Field(default="127.0.0.1", description="address to listen on (0.0.0.0: every interface)")
+    port: int = Field(default=8000, ge=1, le=65535, description="HTTP port of the API and console")
 
-    migrate_on_start: bool = True
+    migrate_on_start: bool = Field(default=True, description="apply pending migrations at start")
     ingest_enabled: bool = Field(default=True, description="subscribe to MQTT (off: API only)")
-    mqtt_client_id: str = Field(default_factory=_default_client_id, min_length=1, max_length=64)
+    mqtt_client_id: str = Field(
+        default_factory=_default_client_id,
+        min_length=1,
+        max_length=64,
+        description="MQTT client id; its persistent session keeps unacked messages across restarts",
+    )
     mqtt_shared_group: str | None = Field(
         default=None, description="override of streams.yaml mqtt.shared_group; empty: plain subscriptions"
     )
     mqtt_receive_maximum: int = Field(default=2000, ge=1, le=65535, description="unacked messages in flight")
-    mqtt_session_expiry_s: int = Field(default=86400, ge=0)
+    mqtt_session_expiry_s: int = Field(default=86400, ge=0, description="the broker keeps the session this long")
 
-    batch_max_rows: int = Field(default=5000, ge=1, le=100_000)
-    batch_max_delay_ms: int = Field(default=50, ge=1, le=10_000)
+    batch_max_rows: int = Field(default=5000, ge=1, le=100_000, description="rows per database transaction, at most")
+    batch_max_delay_ms: int = Field(
+        default=50, ge=1, le=10_000, description="longest wait to fill a batch while the writer is busy"
+    )
     max_future_skew_s: float = Field(default=300, ge=0, description="readings further in the future are rejected")
-    dead_letter_max_bytes: int = Field(default=4096, ge=64, le=1_048_576)
-    snapshot_max_bytes: int = Field(default=2_000_000, ge=1024)
+    dead_letter_max_bytes: int = Field(
+        default=4096, ge=64, le=1_048_576, description="raw payload kept per dead letter"
+    )
+    snapshot_max_bytes: int = Field(default=2_000_000, ge=1024, description="larger snapshots are refused")
 
-    pool_min_size: int = Field(default=2, ge=1)
-    pool_max_size: int = Field(default=8, ge=1)
-    pool_max_waiting: int = Field(default=64, ge=1)
-    db_timeout_s: float = Field(default=5.0, gt=0)
-    retention_interval_s: float = Field(default=3600, gt=0)
+    pool_min_size: int = Field(default=2, ge=1, description="database connections kept open")
+    pool_max_size: int = Field(default=8, ge=1, description="database connections at most")
+    pool_max_waiting: int = Field(default=64, ge=1, description="requests queued for a connection before 503")
+    db_timeout_s: float = Field(default=5.0, gt=0, description="connection and query timeout")
+    retention_interval_s: float = Field(default=3600, gt=0, description="how often old data is removed")
     config_reload_interval_s: float = Field(default=2.0, gt=0, description="how often streams.yaml is checked")
 
     @field_validator("database_url", "mqtt_url")

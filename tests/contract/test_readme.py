@@ -20,6 +20,13 @@ def test_config_reference_in_readme_is_current() -> None:
     assert embed_reference(text) == text, "run: python -m contract.config.reference --write README.md"
 
 
+def test_settings_reference_in_readme_is_current() -> None:
+    from ioc.settings_reference import embed_settings
+
+    text = README.read_text(encoding="utf-8")
+    assert embed_settings(text) == text, "run: python -m ioc.settings_reference --write README.md"
+
+
 def _examples() -> list[tuple[str, str]]:
     return EXAMPLE.findall(README.read_text(encoding="utf-8"))
 
