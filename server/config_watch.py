@@ -72,7 +72,10 @@ class ConfigWatcher:
         except OSError as exc:
             self._refuse(f"{path}: cannot read the file: {exc.strerror}", f"unreadable:{exc.errno}")
             return False
-        if digest in (self.status.digest, self._refused_digest):
+        if digest == self.status.digest:
+            self._clear_error()  # the file is back to what runs: nothing is refused any more
+            return False
+        if digest == self._refused_digest:
             return False
         try:
             config = await asyncio.to_thread(load_config, path)
@@ -83,8 +86,7 @@ class ConfigWatcher:
         for target in self._targets():
             await target.reload(config)
         self.status.digest, self.status.loaded_at = digest, utc_now()
-        self.status.error = self.status.error_at = None
-        self._refused_digest = None
+        self._clear_error()
         logger.info(
             "reloaded %s: %d cameras, %d sensors, %d rules",
             path,
@@ -93,6 +95,12 @@ class ConfigWatcher:
             len(config.rules),
         )
         return True
+
+    def _clear_error(self) -> None:
+        if self.status.error is not None:
+            logger.info("%s matches the running config again", self.status.path)
+        self.status.error = self.status.error_at = None
+        self._refused_digest = None
 
     def _refuse(self, message: str, digest: str) -> None:
         if digest == self._refused_digest:

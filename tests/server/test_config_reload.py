@@ -65,6 +65,10 @@ async def test_valid_edit_applies_and_broken_edit_is_refused(
         assert status["sensors"] == 7, "the running config stays"
         assert f"{streams_path}:{line}:" in caplog.text
 
+        # Restoring exactly the running content clears the refusal.
+        streams_path.write_text(broken.replace("kind: rain", "kind: rainfall"), encoding="utf-8")
+        await wait_until(lambda: _status_is(client, error=None, sensors=7), 10, "the refusal cleared")
+
         # The running config still ingests, the new sensor included.
         before = await stored("sal-new")
         publisher.publish_all([(new_topic, b"2.5")])
