@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 from contract.config import Sensor
 from contract.config.sensors import FiwarePayload, JsonPathPayload
@@ -19,18 +21,25 @@ from server.ingest.fiware import entities_of, read_entity
 from server.store.records import StoredReading
 
 RawReading = tuple[Any, Any]  # (value, time or None) as found in the payload
+_INT_LIMIT = 2**53  # integers a float holds exactly
 
 
-@dataclass(frozen=True)
-class SensorReadingOutcome:
-    """One raw reading of a message: stored as `reading`, or rejected with `rejected`."""
+@dataclass(slots=True)
+class DecodeSink:
+    """Where decoding puts its results: accepted readings (appended in place to the batch's list)
+    and rejected ones with their sensor id (for dead letters). No per-reading outcome objects."""
 
-    sensor_id: str | None
-    reading: StoredReading | None = None
-    rejected: Rejected | None = None
+    readings: list[StoredReading]
+    rejected: list[tuple[str | None, Rejected]] = field(default_factory=list)
 
 
 def parse_json(payload: bytes) -> Any:
+    """orjson first (3x faster); the standard parser for what orjson refuses but JSON-ish
+    senders do send (NaN/Infinity become `not_finite` later, UTF-16 text, huge integers)."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -38,21 +47,40 @@ def parse_json(payload: bytes) -> Any:
 
 
 def as_number(value: Any) -> float:
+    kind = type(value)
+    if kind is float and math.isfinite(value):  # the common cases first, without the checks below
+        return value  # type: ignore[no-any-return]
+    if kind is int and -_INT_LIMIT < value < _INT_LIMIT:
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Rejected(Reason.WRONG_TYPE, f"value must be a number, got {type(value).__name__} {str(value)[:40]!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
     if not math.isfinite(number):
         raise Rejected(Reason.NOT_FINITE, f"value {number} is not a finite number")
     return number
 
 
+def _parse_time(value: Any) -> datetime:
+    if type(value) is str:
+        try:
+            fast = datetime.fromisoformat(value)  # 3.11: 'Z' and '+00:00' read as UTC directly
+        except ValueError:
+            fast = None
+        if fast is not None and fast.tzinfo is UTC:
+            return fast
+    try:
+        return parse_timestamp(value)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise Rejected(Reason.BAD_TIME, str(exc)) from exc
+
+
 def as_time(value: Any, received_at: datetime, max_skew: timedelta) -> datetime:
     if value is None:
         return received_at
-    try:
-        time = parse_timestamp(value)
-    except (ValueError, OverflowError, OSError) as exc:
-        raise Rejected(Reason.BAD_TIME, str(exc)) from exc
+    time = _parse_time(value)
     if time - received_at > max_skew:
         raise Rejected(Reason.FUTURE_TIME, f"time {time.isoformat()} is more than {max_skew} after arrival")
     return time
@@ -64,15 +92,21 @@ class ReadingValidator:
     def __init__(self, max_future_skew: timedelta) -> None:
         self.max_skew = max_future_skew
 
-    def accept(self, sensor: Sensor, raw: RawReading, received_at: datetime) -> StoredReading:
-        value = as_number(raw[0])
-        if sensor.convert is not None:
-            value = value * sensor.convert.scale + sensor.convert.offset
-        if sensor.range is not None and not sensor.range.min <= value <= sensor.range.max:
-            raise Rejected(
-                Reason.OUT_OF_RANGE, f"{value:g} {sensor.unit} outside [{sensor.range.min:g}, {sensor.range.max:g}]"
-            )
-        return StoredReading(sensor.id, as_time(raw[1], received_at, self.max_skew), value, received_at)
+    def accept(self, sensor: Sensor, raw_value: Any, raw_time: Any, received_at: datetime) -> StoredReading:
+        value = as_number(raw_value)
+        convert = sensor.convert
+        if convert is not None:
+            value = value * convert.scale + convert.offset
+        bounds = sensor.range
+        if bounds is not None and not bounds.min <= value <= bounds.max:
+            raise Rejected(Reason.OUT_OF_RANGE, f"{value:g} {sensor.unit} outside [{bounds.min:g}, {bounds.max:g}]")
+        return StoredReading(sensor.id, as_time(raw_time, received_at, self.max_skew), value, received_at)
+
+    def accept_into(self, sink: DecodeSink, sensor: Sensor, raw: RawReading, received_at: datetime) -> None:
+        try:
+            sink.readings.append(self.accept(sensor, raw[0], raw[1], received_at))
+        except Rejected as rejected:
+            sink.rejected.append((sensor.id, rejected))
 
 
 def _native(document: Any) -> list[RawReading]:
@@ -113,55 +147,42 @@ def raw_readings(sensor: Sensor, payload: bytes) -> list[RawReading]:
     return _native(document)
 
 
-def batch_readings(document: dict[str, Any]) -> list[tuple[Any, RawReading]]:
-    """A gateway batch `{"readings": [{"sensor": id, "value": v, "ts": t}, ...]}`."""
-    items = document.get("readings")
-    if not isinstance(items, list) or not items:
-        raise Rejected(Reason.WRONG_TYPE, "'readings' must be a non-empty list")
-    result: list[tuple[Any, RawReading]] = []
-    for item in items:
-        if not isinstance(item, dict) or "sensor" not in item or "value" not in item:
-            result.append((None, (None, None)))
-        else:
-            result.append((item["sensor"], (item["value"], item.get("ts"))))
-    return result
-
-
 def decode_batch(
     document: dict[str, Any],
     find_sensor: Callable[[str], Sensor | None],
     validator: ReadingValidator,
     received_at: datetime,
-) -> list[SensorReadingOutcome]:
-    outcomes: list[SensorReadingOutcome] = []
-    for sensor_id, raw in batch_readings(document):
-        sensor = find_sensor(sensor_id) if isinstance(sensor_id, str) else None
-        if sensor_id is None:
-            rejected = Rejected(Reason.MISSING_FIELD, "batch item needs 'sensor' and 'value'")
-            outcomes.append(SensorReadingOutcome(None, rejected=rejected))
-        elif sensor is None:
-            rejected = Rejected(Reason.UNKNOWN_SENSOR, f"sensor '{str(sensor_id)[:64]}' is not in streams.yaml")
-            outcomes.append(SensorReadingOutcome(None, rejected=rejected))
-        else:
-            outcomes.append(_accept_one(validator, sensor, raw, received_at))
-    return outcomes
-
-
-def _accept_one(
-    validator: ReadingValidator, sensor: Sensor, raw: RawReading, received_at: datetime
-) -> SensorReadingOutcome:
-    try:
-        return SensorReadingOutcome(sensor.id, reading=validator.accept(sensor, raw, received_at))
-    except Rejected as rejected:
-        return SensorReadingOutcome(sensor.id, rejected=rejected)
+    sink: DecodeSink,
+) -> None:
+    """A gateway batch `{"readings": [{"sensor": id, "value": v, "ts": t}, ...]}` into `sink`."""
+    items = document.get("readings")
+    if not isinstance(items, list) or not items:
+        raise Rejected(Reason.WRONG_TYPE, "'readings' must be a non-empty list")
+    accept, readings, rejected = validator.accept, sink.readings, sink.rejected
+    for item in items:
+        if type(item) is not dict or item.get("sensor") is None or "value" not in item:
+            rejected.append((None, Rejected(Reason.MISSING_FIELD, "batch item needs 'sensor' and 'value'")))
+            continue
+        sensor_id = item["sensor"]
+        sensor = find_sensor(sensor_id) if type(sensor_id) is str else None
+        if sensor is None:
+            reason = Rejected(Reason.UNKNOWN_SENSOR, f"sensor '{str(sensor_id)[:64]}' is not in streams.yaml")
+            rejected.append((None, reason))
+            continue
+        try:
+            readings.append(accept(sensor, item["value"], item.get("ts"), received_at))
+        except Rejected as problem:
+            rejected.append((sensor.id, problem))
 
 
 def decode_sensor(
-    sensor: Sensor, payload: bytes, validator: ReadingValidator, received_at: datetime
-) -> list[SensorReadingOutcome]:
+    sensor: Sensor, payload: bytes, validator: ReadingValidator, received_at: datetime, sink: DecodeSink
+) -> None:
     """Every reading of a message on a sensor's topic; a message-level problem rejects it whole."""
     try:
         raws = raw_readings(sensor, payload)
     except Rejected as rejected:
-        return [SensorReadingOutcome(sensor.id, rejected=rejected)]
-    return [_accept_one(validator, sensor, raw, received_at) for raw in raws]
+        sink.rejected.append((sensor.id, rejected))
+        return
+    for raw in raws:
+        validator.accept_into(sink, sensor, raw, received_at)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from contract.config import Sensor, StreamsConfig
 from contract.topics import Topics
-from server.ingest.decode import ReadingValidator, SensorReadingOutcome, decode_batch, decode_sensor, parse_json
+from server.ingest.decode import DecodeSink, ReadingValidator, decode_batch, decode_sensor, parse_json
 from server.ingest.edge import decode_camera_status, decode_edge_status, decode_event, decode_snapshot, stored_event
 from server.ingest.errors import Reason, Rejected
 from server.store.base import WriteBatch
@@ -103,21 +103,24 @@ class MessageRouter:
     ) -> None:
         if not sensor.enabled:
             raise Rejected(Reason.DISABLED_SENSOR, f"sensor '{sensor.id}' is disabled in streams.yaml")
+        sink = DecodeSink(batch.readings)
         if sensor.payload.format == "native" and payload.lstrip().startswith(b"{") and b'"readings"' in payload:
             document = parse_json(payload)
             if isinstance(document, dict) and "readings" in document:
-                outcomes = decode_batch(document, self._sensors.get, self._validator, received_at)
-                self._collect(outcomes, topic, payload, received_at, batch)
+                decode_batch(document, self._sensors.get, self._validator, received_at, sink)
+                self._collect(sink, topic, payload, received_at, batch)
                 return
-        self._collect(decode_sensor(sensor, payload, self._validator, received_at), topic, payload, received_at, batch)
+        decode_sensor(sensor, payload, self._validator, received_at, sink)
+        self._collect(sink, topic, payload, received_at, batch)
 
     def _unknown_sensor_topic(
         self, sensor_id: str, topic: str, payload: bytes, received_at: datetime, batch: WriteBatch
     ) -> None:
         document = parse_json(payload) if payload.lstrip().startswith(b"{") else None
         if isinstance(document, dict) and "readings" in document:
-            outcomes = decode_batch(document, self._sensors.get, self._validator, received_at)
-            self._collect(outcomes, topic, payload, received_at, batch)
+            sink = DecodeSink(batch.readings)
+            decode_batch(document, self._sensors.get, self._validator, received_at, sink)
+            self._collect(sink, topic, payload, received_at, batch)
             return
         raise Rejected(Reason.UNKNOWN_SENSOR, f"sensor '{sensor_id[:64]}' is not in streams.yaml")
 
@@ -125,23 +128,14 @@ class MessageRouter:
         document = parse_json(payload)
         if not isinstance(document, dict):
             raise Rejected(Reason.WRONG_TYPE, "a gateway message is an object {'readings': [...]}")
-        outcomes = decode_batch(document, self._sensors.get, self._validator, received_at)
-        self._collect(outcomes, topic, payload, received_at, batch)
+        sink = DecodeSink(batch.readings)
+        decode_batch(document, self._sensors.get, self._validator, received_at, sink)
+        self._collect(sink, topic, payload, received_at, batch)
 
-    def _collect(
-        self,
-        outcomes: list[SensorReadingOutcome],
-        topic: str,
-        payload: bytes,
-        received_at: datetime,
-        batch: WriteBatch,
-    ) -> None:
-        for outcome in outcomes:
-            if outcome.reading is not None:
-                batch.readings.append(outcome.reading)
-            elif outcome.rejected is not None:
-                letter = self.dead_letter(topic, payload, received_at, outcome.rejected, outcome.sensor_id)
-                batch.dead_letters.append(letter)
+    def _collect(self, sink: DecodeSink, topic: str, payload: bytes, received_at: datetime, batch: WriteBatch) -> None:
+        """Dead letters for the readings `sink` rejected (accepted ones are already in the batch)."""
+        for sensor_id, rejected in sink.rejected:
+            batch.dead_letters.append(self.dead_letter(topic, payload, received_at, rejected, sensor_id))
 
     def _camera_message(
         self, camera_id: str, leaf: str, payload: bytes, received_at: datetime, batch: WriteBatch

@@ -62,17 +62,17 @@ class PgStore(PgQueries):
         return WriteResult(readings, events)
 
     async def _write_readings(self, cur: AsyncCursor, readings: list[StoredReading]) -> list[StoredReading]:
+        """Insert in one statement with binary array parameters (text arrays cost 4x the client
+        CPU: every element is escaped); the database returns keys only when some rows were not new."""
         if not readings:
             return []
-        columns: tuple[list[object], list[object], list[object], list[object]] = ([], [], [], [])
-        for reading in readings:
-            columns[0].append(reading.sensor_id)
-            columns[1].append(reading.time)
-            columns[2].append(reading.value)
-            columns[3].append(reading.received_at)
-        await cur.execute(sql.INSERT_READINGS, columns)
+        sensor_ids, times, values, received = (list(column) for column in zip(*readings, strict=True))
+        await cur.execute(sql.INSERT_READINGS, (sensor_ids, times, values, received, len(readings)))
         rows = await cur.fetchall()
-        return [StoredReading(str(r[0]), _dt(r[1]), float(str(r[2])), _dt(r[3])) for r in rows]
+        new = next(int(str(row[0])) for row in rows if row[0] is not None)
+        if new == len(readings):
+            return readings
+        return _first_of_keys(readings, {(str(row[1]), _dt(row[2])) for row in rows if row[0] is None})
 
     async def _write_events(self, cur: AsyncCursor, events: list[StoredEvent]) -> list[StoredEvent]:
         if not events:
@@ -118,6 +118,18 @@ class PgStore(PgQueries):
                         letter.payload_size if letter.payload_size is not None else len(letter.payload),
                     )
                 )
+
+
+def _first_of_keys(readings: list[StoredReading], new_keys: set[tuple[str, datetime]]) -> list[StoredReading]:
+    """The readings whose keys were inserted, each key once: its first occurrence in the batch is
+    the row the database kept (a duplicate later in the same statement is skipped)."""
+    result: list[StoredReading] = []
+    for reading in readings:
+        key = (reading.sensor_id, reading.time)
+        if key in new_keys:
+            new_keys.discard(key)
+            result.append(reading)
+    return result
 
 
 def _dt(value: object) -> datetime:

@@ -2,36 +2,49 @@
 
 from __future__ import annotations
 
-_ROLLUP_UPSERT = """
-{name} AS (
-    INSERT INTO {table} AS r (sensor_id, bucket, min, max, sum, count, last, last_time)
-    SELECT sensor_id, bucket, min(value), max(value), sum(value), count(*),
-           (array_agg(value ORDER BY time DESC))[1], max(time)
-    FROM (SELECT sensor_id, date_bin('{width}', time, TIMESTAMPTZ '2000-01-01') AS bucket, time, value
-          FROM new_rows) AS b
-    GROUP BY sensor_id, bucket
+_ROLLUP_MERGE = """
     ON CONFLICT (sensor_id, bucket) DO UPDATE SET
         min = least(r.min, excluded.min),
         max = greatest(r.max, excluded.max),
         sum = r.sum + excluded.sum,
         count = r.count + excluded.count,
         last = CASE WHEN excluded.last_time >= r.last_time THEN excluded.last ELSE r.last END,
-        last_time = greatest(r.last_time, excluded.last_time)
-)"""
+        last_time = greatest(r.last_time, excluded.last_time)"""
 
+# One statement per batch: the raw rows (binary arrays, duplicates skipped by the primary key),
+# the 1-minute deltas of the rows that were really new, the 1-hour deltas from those minute deltas
+# (a few hundred rows instead of every reading again), and -- only when some rows were not new --
+# the keys of those that were, so the caller can tell new from redelivered. The usual batch
+# returns one row, (count of new rows, NULL, NULL): the count gate is evaluated once, before the
+# key scan; otherwise also (NULL, sensor_id, time) for every new row.
 INSERT_READINGS = (
     """
 WITH new_rows AS (
     INSERT INTO readings (sensor_id, time, value, received_at)
-    SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::float8[], %s::timestamptz[])
+    SELECT * FROM unnest(%b::text[], %b::timestamptz[], %b::float8[], %b::timestamptz[])
     ON CONFLICT DO NOTHING
-    RETURNING sensor_id, time, value, received_at
-),"""
-    + _ROLLUP_UPSERT.format(name="m", table="readings_1m", width="1 minute")
-    + ","
-    + _ROLLUP_UPSERT.format(name="h", table="readings_1h", width="1 hour")
+    RETURNING sensor_id, time, value
+), minute AS (
+    SELECT sensor_id, date_bin('1 minute', time, TIMESTAMPTZ '2000-01-01') AS bucket, min(value) AS min,
+           max(value) AS max, sum(value) AS sum, count(*) AS count,
+           (array_agg(value ORDER BY time DESC))[1] AS last, max(time) AS last_time
+    FROM new_rows GROUP BY 1, 2
+), m AS (
+    INSERT INTO readings_1m AS r (sensor_id, bucket, min, max, sum, count, last, last_time)
+    SELECT sensor_id, bucket, min, max, sum, count, last, last_time FROM minute"""
+    + _ROLLUP_MERGE
     + """
-SELECT sensor_id, time, value, received_at FROM new_rows
+), h AS (
+    INSERT INTO readings_1h AS r (sensor_id, bucket, min, max, sum, count, last, last_time)
+    SELECT sensor_id, date_bin('1 hour', bucket, TIMESTAMPTZ '2000-01-01'), min(min), max(max), sum(sum),
+           sum(count)::bigint, (array_agg(last ORDER BY last_time DESC))[1], max(last_time)
+    FROM minute GROUP BY 1, 2"""
+    + _ROLLUP_MERGE
+    + """
+)
+SELECT count(*), NULL::text, NULL::timestamptz FROM new_rows
+UNION ALL
+SELECT NULL, sensor_id, time FROM new_rows WHERE (SELECT count(*) FROM new_rows) < %b
 """
 )
 
