@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 
 from contract.config import StreamsConfig, load_config
 from contract.timeutil import utc_now
+from server.api.errors import install_error_handlers
 from server.api.routers import api_routers
 from server.config_watch import ConfigStatus, ConfigWatcher, Reloadable, file_digest
 from server.db.migrate import migrate
@@ -55,6 +56,7 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
+    install_error_handlers(app)
     ui = (console or Console()).install(app)
     for router in [*api_routers(), _alerts_router()] if routers is None else routers:
         app.include_router(router, dependencies=POLICY)

@@ -9,6 +9,7 @@ const API = {
     if (!response.ok) {
       let detail = response.statusText;
       try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
+      if (Array.isArray(detail)) detail = detail.map((item) => item.msg || JSON.stringify(item)).join("; ");
       const error = new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
       error.status = response.status;
       throw error;
