@@ -15,8 +15,8 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
-from schemathesis.schemas import APIOperation
 from schemathesis.core.failures import FailureGroup
+from schemathesis.schemas import APIOperation
 
 from tests.fixtures.services import DatabaseFactory, MosquittoBroker, free_port
 
