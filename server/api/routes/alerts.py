@@ -25,10 +25,10 @@ from server.alerts.core import TooManySilencesError
 from server.alerts.engine import AlertEngine
 from server.alerts.matching import SilenceRecord
 from server.alerts.repository import AlertQuery
+from server.api.websockets import next_unless, until_disconnect
 from server.auth.deps import CurrentPrincipal
 from server.auth.roles import Principal, Role
 from server.notify.cap.render import render_cap
-from server.notify.hub import Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -225,9 +225,9 @@ async def alert_stream(websocket: WebSocket) -> None:
     except ConnectionRefusedError as exc:
         await websocket.close(code=1013, reason=str(exc))
         return
-    gone = asyncio.create_task(_until_disconnect(websocket))
+    gone = asyncio.create_task(until_disconnect(websocket))
     try:
-        while (message := await _next_unless(subscription, gone)) is not None:
+        while (message := await next_unless(subscription.next, gone)) is not None:
             await websocket.send_json(message)
         if not gone.done():
             await websocket.close(code=1013, reason="too slow: reconnect for a fresh snapshot")
@@ -236,24 +236,6 @@ async def alert_stream(websocket: WebSocket) -> None:
     finally:
         gone.cancel()
         component.hub.unsubscribe(subscription)
-
-
-async def _until_disconnect(websocket: WebSocket) -> None:
-    """Returns when the client goes away (whatever it sends meanwhile is ignored)."""
-    while (await websocket.receive())["type"] != "websocket.disconnect":
-        pass
-
-
-async def _next_unless(subscription: Subscription, gone: asyncio.Task[None]) -> dict[str, Any] | None:
-    """The next message, or None once the client has disconnected: a quiet stream still notices."""
-    if gone.done():
-        return None
-    getter = asyncio.create_task(subscription.next())
-    await asyncio.wait({getter, gone}, return_when=asyncio.FIRST_COMPLETED)
-    if not getter.done():
-        getter.cancel()
-        return None
-    return getter.result()
 
 
 def _uuid(alert_id: str) -> str:

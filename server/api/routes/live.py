@@ -12,10 +12,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, WebSoc
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from server.api.websockets import next_unless, until_disconnect
 from server.auth.deps import CurrentPrincipal
 from server.auth.roles import Role
 from server.live.hub import BadOfferError, LiveHub, TooManyViewersError, UnknownCameraError
-from server.overlay.fanout import DetectionFanout, OverlaySubscription
+from server.overlay.fanout import DetectionFanout
 
 logger = logging.getLogger(__name__)
 
@@ -158,9 +159,9 @@ async def detections(websocket: WebSocket, camera_id: str) -> None:
     except ConnectionRefusedError as exc:
         await websocket.close(code=TRY_AGAIN_LATER, reason=str(exc))
         return
-    gone = asyncio.create_task(_until_disconnect(websocket))
+    gone = asyncio.create_task(until_disconnect(websocket))
     try:
-        while (message := await _next_unless(subscription, gone)) is not None:
+        while (message := await next_unless(subscription.next, gone)) is not None:
             await websocket.send_json(message)
         if not gone.done():
             await websocket.close(code=TRY_AGAIN_LATER, reason="too slow: reconnect")
@@ -169,21 +170,3 @@ async def detections(websocket: WebSocket, camera_id: str) -> None:
     finally:
         gone.cancel()
         overlay.unsubscribe(subscription)
-
-
-async def _until_disconnect(websocket: WebSocket) -> None:
-    """Returns when the client goes away (whatever it sends meanwhile is ignored)."""
-    while (await websocket.receive())["type"] != "websocket.disconnect":
-        pass
-
-
-async def _next_unless(subscription: OverlaySubscription, gone: asyncio.Task[None]) -> dict[str, Any] | None:
-    """The next message, or None once the client has gone or was cut off."""
-    if gone.done():
-        return None
-    getter = asyncio.create_task(subscription.next())
-    await asyncio.wait({getter, gone}, return_when=asyncio.FIRST_COMPLETED)
-    if not getter.done():
-        getter.cancel()
-        return None
-    return getter.result()
