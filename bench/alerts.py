@@ -24,7 +24,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,8 @@ import paho.mqtt.client as mqtt
 import psycopg
 import websockets
 from paho.mqtt.enums import CallbackAPIVersion
+
+from ioc.netutil import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -62,22 +63,6 @@ class Plan:
 
 
 # --------------------------------------------------------------------------- services
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return
-        time.sleep(0.05)
-    raise SystemExit(f"bench/alerts.py: nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
 def mosquitto_config(workdir: Path, port: int) -> Path:
@@ -108,7 +93,7 @@ def mosquitto(workdir: Path) -> Iterator[int]:
     command = [binary, "-c", str(mosquitto_config(workdir, port))]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_port(port)
+        wait_for_port("127.0.0.1", port)
         yield port
     finally:
         stop(process)

@@ -41,15 +41,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.query import DEFAULT_ADMIN, ISSUE_SET, QUICK_SET, copy_rate, run_chart_bench, temp_database  # noqa: E402
+from ioc.netutil import free_port  # noqa: E402
 
 PREFIX = "bench"
 SENSORS = 500
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

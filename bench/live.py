@@ -31,7 +31,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, wait_for_port  # noqa: E402
+from ioc.netutil import free_port, wait_for_port  # noqa: E402
 from server.live.hub import LiveHub  # noqa: E402
 from server.live.pull import SourceSpec  # noqa: E402
 from server.live.settings import LiveSettings  # noqa: E402

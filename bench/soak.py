@@ -35,9 +35,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, wait_for_port  # noqa: E402
 from bench.query import DEFAULT_ADMIN, temp_database  # noqa: E402
 from ioc.demo.services import MosquittoService  # noqa: E402
+from ioc.netutil import free_port, wait_for_port  # noqa: E402
 
 WORKER = "soak-edge"
 PREFIX = "soak"

@@ -8,18 +8,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import warnings
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
+
+from ioc.netutil import free_port, wait_for_port
 
 log = logging.getLogger(__name__)
 
@@ -31,24 +30,6 @@ class Service(Protocol):
     description: str
 
     def stop(self) -> None: ...
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the process exited with code {process.returncode} before listening on {port}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:g}s")
 
 
 class ExternalService:
@@ -105,7 +86,7 @@ class MosquittoService:
         self._process = subprocess.Popen(
             [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        wait_for_port(port, 10, self._process)
+        wait_for_port("127.0.0.1", port, 10, self._process)
         self.url = f"mqtt://127.0.0.1:{port}"
         self.description = f"Mosquitto ({binary}) on 127.0.0.1:{port}"
 
@@ -136,7 +117,7 @@ class AmqttService:
         self._process = subprocess.Popen(
             [sys.executable, "-c", self.SCRIPT, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        wait_for_port(port, 15, self._process)
+        wait_for_port("127.0.0.1", port, 15, self._process)
         self.url = f"mqtt://127.0.0.1:{port}"
         self.description = f"embedded amqtt broker on 127.0.0.1:{port}"
 
