@@ -5,11 +5,21 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from contract.config.types import Duration, GeoPoint, Identifier, NormalizedPoint, StrictModel
 from contract.geometry import polygon_problem
 from contract.redact import redact_url
+
+
+def _simple_polygon(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    problem = polygon_problem(points)
+    if problem is not None:
+        raise ValueError(problem)
+    return points
+
+
+Polygon = Annotated[list[NormalizedPoint], AfterValidator(_simple_polygon)]
 
 
 class RtspSource(StrictModel):
@@ -91,35 +101,19 @@ class Zone(StrictModel):
     id: Identifier
     name: str | None = None
     """label shown to people"""
-    points: list[NormalizedPoint]
+    points: Polygon
     """polygon corners, at least 3, as [x, y] fractions of the frame"""
     classes: list[str] | None = Field(default=None, description="defaults to the camera's classes")
     inertia_frames: int = Field(default=3, ge=1, le=100, description="frames inside before 'entered' counts")
     loiter_time: Duration | None = Field(default=None, description="raise a loitering event after this")
     occupancy_threshold: int | None = Field(default=None, ge=1, le=10000)
 
-    @field_validator("points")
-    @classmethod
-    def _simple_polygon(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        problem = polygon_problem(points)
-        if problem is not None:
-            raise ValueError(problem)
-        return points
-
 
 class Mask(StrictModel):
     """An area to ignore for motion and detection (timestamps, trees, sky)."""
 
-    points: list[NormalizedPoint]
+    points: Polygon
     """polygon corners, at least 3, as [x, y] fractions of the frame"""
-
-    @field_validator("points")
-    @classmethod
-    def _simple_polygon(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        problem = polygon_problem(points)
-        if problem is not None:
-            raise ValueError(problem)
-        return points
 
 
 class CountingLine(StrictModel):
