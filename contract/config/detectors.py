@@ -28,7 +28,7 @@ class OnnxDetector(StrictModel):
     """back-end: `ultralytics` or `onnx`"""
     model: str = Field(min_length=1)
     imgsz: int = Field(default=640, ge=32, le=2048, multiple_of=32)
-    threads: int = Field(default=0, ge=0, le=64, description="0: onnxruntime's default")
+    threads: int = Field(default=0, ge=0, le=64, description="inference threads; 0: one thread that sleeps when idle")
     max_batch: int = Field(default=8, ge=1, le=64)
 
 
