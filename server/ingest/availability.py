@@ -65,6 +65,13 @@ class AvailabilityTracker:
                 changes.append(AvailabilityChange(sensor_id, False, now))
         return changes
 
+    def last_seen(self, sensor_id: str) -> datetime | None:
+        return self._last_seen.get(sensor_id)
+
+    @property
+    def sensor_ids(self) -> list[str]:
+        return list(self._timeouts)
+
     def is_online(self, sensor_id: str) -> bool | None:
         return self._online.get(sensor_id)
 

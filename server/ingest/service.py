@@ -24,7 +24,7 @@ from server.ingest.router import MessageRouter
 from server.ingest.writer import BatchCollector, BatchWriter, Pending
 from server.metrics import Metrics
 from server.settings import Settings
-from server.store.base import Store, WriteResult
+from server.store.base import Store, StoreUnavailableError, WriteResult
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ class IngestService:
             self._subscriber.set_topics(*self._topic_filters())
 
     async def start(self) -> None:
+        await self._seed_availability()
         loop = asyncio.get_running_loop()
         self._buffer = InboundBuffer(loop, capacity=2 * self._settings.mqtt_receive_maximum + 1000)
         shared, plain = self._topic_filters()
@@ -114,6 +115,15 @@ class IngestService:
             asyncio.create_task(self._watch_availability(), name="ingest-availability"),
         ]
         self._subscriber.start()
+
+    async def _seed_availability(self) -> None:
+        """After a restart, silence is counted from each sensor's last stored reading, not from now."""
+        try:
+            latest = await self._store.latest_readings(self.availability.sensor_ids)
+        except StoreUnavailableError:
+            logger.warning("database unavailable at start: sensor silence is counted from now")
+            return
+        self.availability.seed({sensor_id: reading.received_at for sensor_id, reading in latest.items()})
 
     async def stop(self) -> None:
         if self._subscriber is not None:

@@ -94,6 +94,34 @@ async def test_observers_see_committed_new_data_once(
         assert await count_rows(pg_database, "SELECT count(*) FROM readings") == 3
 
 
+async def test_availability_after_restart_counts_from_the_last_stored_reading(
+    pg_database: str, mqtt_broker: object, publisher: Publisher, tmp_path: Path, topic_prefix: str
+) -> None:
+    streams = write_streams(tmp_path, topic_prefix, interval="1h")
+    settings = make_settings(pg_database, mqtt_broker.url, streams)  # type: ignore[attr-defined]
+    async with running_app(settings):
+        publisher.publish_all([(f"{topic_prefix}/sensors/sal-1", json.dumps({"value": 1.0}))])
+        await wait_until(lambda: _stored(pg_database), 10, "the reading")
+    app = create_app(settings, components=[])
+    async with running_app(settings, app):
+        ingest = app.state.ioc.ingest
+        stored = await _received_at(pg_database)
+        assert ingest.availability.last_seen("sal-1") == stored, "seeded from the database at start"
+        assert ingest.availability.last_seen("pm25") is None, "never reported: silence counts from start"
+
+
+async def _stored(database_url: str) -> bool:
+    return await count_rows(database_url, "SELECT count(*) FROM readings") > 0
+
+
+async def _received_at(database_url: str) -> object:
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        row = await (await conn.execute("SELECT received_at FROM readings WHERE sensor_id = 'sal-1'")).fetchone()
+        return row[0] if row else None
+
+
 async def _has(items: list[object], count: int) -> bool:
     await asyncio.sleep(0)
     return len(items) >= count
