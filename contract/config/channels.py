@@ -29,6 +29,8 @@ class MqttChannel(StrictModel):
     """MQTT topic prefix for alert state (default `<prefix>/alerts`)"""
     qos: Literal[0, 1, 2] = 1
     """MQTT QoS of alert messages"""
+    clear_resolved_after: PositiveDuration | None = Field(default=timedelta(hours=24))
+    """clear a resolved alert's retained message this long after publishing it; null keeps it"""
 
 
 class WebhookChannel(StrictModel):

@@ -34,7 +34,8 @@ def build_notifiers(
     for channel in config.channels:
         if isinstance(channel, MqttChannel):
             prefix = config.mqtt.topic_prefix
-            notifiers[channel.id] = MqttNotifier(channel, broker_url, prefix, f"{client_id}-alerts-{channel.id}")
+            client = f"{client_id}-alerts-{channel.id}"
+            notifiers[channel.id] = MqttNotifier(channel, broker_url, prefix, client, utc_now, store=repository)
         elif isinstance(channel, WebhookChannel):
             notifiers[channel.id] = WebhookNotifier(channel, utc_now, dead_letters=repository.save_dead_letter)
     return notifiers

@@ -15,6 +15,7 @@ from server.alerts.matching import SilenceRecord
 from server.alerts.model import Alert, AlertChange, HistoryEntry
 from server.alerts.repository import AlertQuery, Restored
 from server.alerts.state import RuleState
+from server.notify.mqtt import RetainedResolved
 from server.notify.webhook import DeadLetter
 
 ALERT_COLUMNS = (
@@ -53,6 +54,15 @@ INSERT_DEAD = """
 INSERT INTO alert_dead_deliveries (delivery_id, channel_id, alert_id, action, attempts, error, time)
 VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
 """
+
+SELECT_RETAINED = """
+SELECT channel_id, alert_id::text AS alert_id, topic, published_at FROM alert_retained_resolved WHERE channel_id = %s
+"""
+UPSERT_RETAINED = """
+INSERT INTO alert_retained_resolved (channel_id, alert_id, topic, published_at) VALUES (%s, %s, %s, %s)
+ON CONFLICT (channel_id, alert_id) DO UPDATE SET topic = EXCLUDED.topic, published_at = EXCLUDED.published_at
+"""
+DELETE_RETAINED = "DELETE FROM alert_retained_resolved WHERE channel_id = %s AND alert_id = ANY(%s::uuid[])"
 
 
 def alert_row(alert: Alert) -> tuple[Any, ...]:
@@ -161,6 +171,21 @@ class PgAlertRepository:
                 (letter.delivery_id, letter.channel_id, letter.alert_id, letter.action, letter.attempts,
                  letter.error, letter.at),
             )  # fmt: skip
+
+    async def retained_resolved(self, channel_id: str) -> list[RetainedResolved]:
+        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(SELECT_RETAINED, (channel_id,))
+            return [RetainedResolved(**row) for row in await cur.fetchall()]
+
+    async def save_retained_resolved(self, entry: RetainedResolved) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(UPSERT_RETAINED, (entry.channel_id, entry.alert_id, entry.topic, entry.published_at))
+
+    async def forget_retained_resolved(self, channel_id: str, alert_ids: Sequence[str]) -> None:
+        if not alert_ids:
+            return
+        async with self._pool.connection() as conn:
+            await conn.execute(DELETE_RETAINED, (channel_id, list(alert_ids)))
 
     async def alerts(self, query: AlertQuery) -> list[Alert]:
         clause, params = where(query)

@@ -13,6 +13,7 @@ from server.alerts.core import StateKey
 from server.alerts.matching import SilenceRecord
 from server.alerts.model import Alert, AlertChange, HistoryEntry
 from server.alerts.state import RuleState
+from server.notify.mqtt import RetainedResolved
 from server.notify.webhook import DeadLetter
 
 MAX_MEMORY_ALERTS = 10_000
@@ -46,6 +47,12 @@ class AlertRepository(Protocol):
 
     async def save_dead_letter(self, letter: DeadLetter) -> None: ...
 
+    async def retained_resolved(self, channel_id: str) -> list[RetainedResolved]: ...
+
+    async def save_retained_resolved(self, entry: RetainedResolved) -> None: ...
+
+    async def forget_retained_resolved(self, channel_id: str, alert_ids: Sequence[str]) -> None: ...
+
     async def alerts(self, query: AlertQuery) -> list[Alert]: ...
 
     async def alert(self, alert_id: str) -> Alert | None: ...
@@ -72,6 +79,7 @@ class MemoryRepository:
         self._states: dict[StateKey, RuleState] = {}
         self._silences: dict[str, SilenceRecord] = {}
         self.dead_letters: deque[DeadLetter] = deque(maxlen=1000)
+        self._retained: dict[tuple[str, str], RetainedResolved] = {}
 
     async def restore(self) -> Restored:
         alerts = [alert for alert in self._alerts.values() if alert.open]
@@ -95,6 +103,16 @@ class MemoryRepository:
 
     async def save_dead_letter(self, letter: DeadLetter) -> None:
         self.dead_letters.append(letter)
+
+    async def retained_resolved(self, channel_id: str) -> list[RetainedResolved]:
+        return [entry for (channel, _), entry in self._retained.items() if channel == channel_id]
+
+    async def save_retained_resolved(self, entry: RetainedResolved) -> None:
+        self._retained[(entry.channel_id, entry.alert_id)] = entry
+
+    async def forget_retained_resolved(self, channel_id: str, alert_ids: Sequence[str]) -> None:
+        for alert_id in alert_ids:
+            self._retained.pop((channel_id, alert_id), None)
 
     async def alerts(self, query: AlertQuery) -> list[Alert]:
         found = [alert for alert in self._alerts.values() if query_matches(alert, query)]
