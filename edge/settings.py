@@ -18,6 +18,7 @@ class EdgeSettings(BaseSettings):
     worker_id: str = Field(min_length=1, description="this worker's id in streams.yaml edge_workers")
     spool_dir: Path | None = Field(default=None, description="overrides edge_workers[].spool_dir")
     snapshot_dir: Path | None = Field(default=None, description="overrides edge_workers[].snapshot_dir")
+    snapshot_cap_mb: int | None = Field(default=None, ge=1, description="overrides edge_workers[].snapshot_cap_mb")
     reload_interval_s: float = Field(default=2.0, gt=0, description="how often streams.yaml is checked")
     stats_interval_s: float | None = Field(default=None, gt=0, description="overrides edge_workers[].stats_interval")
     reconnect_initial_s: float = Field(default=0.5, gt=0)
@@ -33,3 +34,8 @@ class EdgeSettings(BaseSettings):
         if self.snapshot_dir is not None:
             return self.snapshot_dir
         return Path(worker.snapshot_dir) if worker and worker.snapshot_dir else None
+
+    def snapshot_cap_bytes(self, worker: EdgeWorker | None) -> int:
+        """The size cap of the snapshot directory in bytes (1 GiB unless configured)."""
+        megabytes = self.snapshot_cap_mb or (worker.snapshot_cap_mb if worker else 1024)
+        return megabytes * 1024 * 1024

@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 from contract import __version__
@@ -24,6 +24,7 @@ from edge.pipeline import CameraPipeline
 from edge.publish.mqtt import MqttPublisher, PublisherOptions
 from edge.publish.spool import EventSpool
 from edge.settings import EdgeSettings
+from edge.snapshot_store import SnapshotStore
 from edge.source.supervisor import CameraStatus, CameraSupervisor, ReconnectPolicy
 from edge.stats import RateWindow, camera_stats
 
@@ -83,6 +84,11 @@ class EdgeWorker:
         offline = EdgeStatusPayload(worker_id=self.worker_id, state="offline").to_json()
         options = PublisherOptions(f"ioc-edge-{self.worker_id}", self.topics.edge_status(self.worker_id), offline)
         self.publisher = MqttPublisher(endpoint, self.spool, options)
+        snapshot_dir = settings.snapshot_path(worker)
+        self.snapshots: SnapshotStore | None = None
+        if snapshot_dir is not None:
+            self.snapshots = SnapshotStore(snapshot_dir, settings.snapshot_cap_bytes(worker))
+        self._snapshot_stats_logged: tuple[object, ...] = ()
         self.cameras: dict[str, RunningCamera] = {}
         self.config_error: str | None = None
         self._detectors: dict[str, Detector] = {}
@@ -113,6 +119,8 @@ class EdgeWorker:
 
     def start(self) -> None:
         self.publisher.start()
+        if self.snapshots is not None:
+            self.snapshots.start()
         self._loop.start()
         for camera in self.config.cameras_for_worker(self.worker_id):
             self._start_camera(camera)
@@ -132,6 +140,8 @@ class EdgeWorker:
         for camera_id in list(self.cameras):
             self._stop_camera(camera_id, "worker stopped")
         self._loop.stop()
+        if self.snapshots is not None:
+            self.snapshots.stop()
         offline = EdgeStatusPayload(worker_id=self.worker_id, state="offline", ts=utc_now()).to_json()
         self.publisher.stop([(self.topics.edge_status(self.worker_id), offline)])
         self.spool.close()
@@ -204,6 +214,8 @@ class EdgeWorker:
         self._listeners.append(listener)
 
     def _emit(self, event: DetectionEventPayload) -> None:
+        if self.snapshots is not None:
+            self.snapshots.offer(event)
         for listener in self._listeners:
             listener(event)
         self.publisher.enqueue_event(self.topics.camera_events(event.camera_id), event.to_json())
@@ -246,3 +258,23 @@ class EdgeWorker:
 
     def publish_stats(self) -> None:
         self.publisher.publish_volatile(self.topics.edge_stats(self.worker_id), self.stats().to_json())
+        self._log_snapshot_stats()
+
+    def _log_snapshot_stats(self) -> None:
+        """The snapshot directory's counters (not in EdgeStatsPayload yet), logged when they change."""
+        if self.snapshots is None:
+            return
+        stats = astuple(self.snapshots.stats)
+        if stats == self._snapshot_stats_logged:
+            return
+        self._snapshot_stats_logged = stats
+        s = self.snapshots.stats
+        logger.info(
+            "edge worker %s: snapshots written %d (%d bytes), deleted over the cap %d, write errors %d, dropped %d",
+            self.worker_id,
+            s.written,
+            s.bytes_written,
+            s.deleted,
+            s.write_errors,
+            s.dropped,
+        )

@@ -24,6 +24,9 @@ class EdgeWorker(StrictModel):
     name: str | None = None
     """label shown to people"""
     snapshot_dir: str | None = Field(default=None, description="where snapshots are written")
+    snapshot_cap_mb: int = Field(
+        default=1024, ge=1, description="size cap of snapshot_dir in MiB: the oldest snapshots are deleted above it"
+    )
     spool_dir: str | None = Field(default=None, description="where events wait while the broker is down")
     spool_max_events: int = Field(default=100000, ge=100, le=10_000_000)
     stats_interval: PositiveDuration = Field(default=timedelta(seconds=30))

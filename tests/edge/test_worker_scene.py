@@ -3,6 +3,7 @@ lost, reordered or doubled across a broker restart."""
 
 from __future__ import annotations
 
+import base64
 import time
 from pathlib import Path
 from typing import Any
@@ -42,12 +43,16 @@ def test_people_lines_and_loitering_on_the_real_clip(
     config = write_yaml(
         tmp_path / "streams.yaml", streams_yaml(topic_prefix, [camera("hall", server.url("hall"), **HALL)], model_path)
     )
-    worker = run_worker(config, mqtt_broker.url)
+    worker = run_worker(config, mqtt_broker.url, snapshot_dir=tmp_path / "snapshots")
     assert recorder.wait_for(status_of("hall", "online"), 15)
     seen = recorder.wait_for(events_of("object_seen"), 20, count=3)
     assert len(seen) >= 3 and all(e["label"] == "person" for e in seen)
     snapshot = seen[0]["snapshot"]
     assert snapshot["data_b64"] and len(snapshot["sha256"]) == 64
+    assert worker.snapshots is not None and worker.snapshots.flush()
+    day = seen[0]["ts"][:10]  # the event's UTC date
+    on_disk = tmp_path / "snapshots" / "hall" / day / f"{seen[0]['id']}.jpg"
+    assert on_disk.read_bytes() == base64.b64decode(snapshot["data_b64"])
     assert recorder.wait_for(events_of("loitering"), 20)
     crossings = []
     deadline = time.monotonic() + 60
