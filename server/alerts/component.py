@@ -4,7 +4,7 @@ and before the ingest (which then calls it as an observer), stopped in reverse o
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -15,7 +15,7 @@ from server.alerts.core import RuleEngine
 from server.alerts.engine import AlertEngine
 from server.alerts.pg_repository import PgAlertRepository
 from server.alerts.repository import AlertRepository
-from server.notify.base import Dispatcher, Notifier
+from server.notify.base import Dispatcher, Notifier, Routes
 from server.notify.hub import AlertHub
 from server.notify.mqtt import MqttNotifier
 from server.notify.webhook import WebhookNotifier
@@ -26,18 +26,51 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+MAX_CLIENT_ID = 64
 
-def build_notifiers(
-    config: StreamsConfig, repository: AlertRepository, broker_url: str, client_id: str
+PushChannel = MqttChannel | WebhookChannel
+ChannelSpec = tuple[PushChannel, str]
+"""A push channel and the topic prefix it was built under: a notifier is rebuilt when either changes."""
+
+
+def channel_specs(config: StreamsConfig) -> dict[str, ChannelSpec]:
+    return {
+        channel.id: (channel, config.mqtt.topic_prefix if isinstance(channel, MqttChannel) else "")
+        for channel in config.channels
+        if isinstance(channel, MqttChannel | WebhookChannel)
+    }
+
+
+class NotifierFactory:
+    """Builds a channel's notifier; MQTT client ids get a generation suffix after the first, so a
+    replacement never kicks the client it replaces off the broker while that one flushes."""
+
+    def __init__(self, repository: AlertRepository, broker_url: str, client_id: str) -> None:
+        self.repository = repository
+        self.broker_url = broker_url
+        self.client_id = client_id
+
+    def build(self, spec: ChannelSpec, generation: int) -> Notifier:
+        channel, prefix = spec
+        if isinstance(channel, WebhookChannel):
+            return WebhookNotifier(channel, utc_now, dead_letters=self.repository.save_dead_letter)
+        suffix = f"-{generation}" if generation else ""
+        client = f"{self.client_id}-alerts-{channel.id}"[: MAX_CLIENT_ID - len(suffix)] + suffix
+        return MqttNotifier(channel, self.broker_url, prefix, client, utc_now, store=self.repository)
+
+
+def rebuilt(
+    specs: dict[str, ChannelSpec],
+    current: Mapping[str, Notifier],
+    current_specs: Mapping[str, ChannelSpec],
+    build: Callable[[ChannelSpec], Notifier],
 ) -> dict[str, Notifier]:
+    """Notifiers for `specs`: the current one where its channel is unchanged, a new one otherwise."""
     notifiers: dict[str, Notifier] = {}
-    for channel in config.channels:
-        if isinstance(channel, MqttChannel):
-            prefix = config.mqtt.topic_prefix
-            client = f"{client_id}-alerts-{channel.id}"
-            notifiers[channel.id] = MqttNotifier(channel, broker_url, prefix, client, utc_now, store=repository)
-        elif isinstance(channel, WebhookChannel):
-            notifiers[channel.id] = WebhookNotifier(channel, utc_now, dead_letters=repository.save_dead_letter)
+    for channel_id, spec in specs.items():
+        kept = current.get(channel_id)
+        unchanged = kept is not None and current_specs.get(channel_id) == spec
+        notifiers[channel_id] = kept if unchanged and kept is not None else build(spec)
     return notifiers
 
 
@@ -52,6 +85,9 @@ class AlertComponent:
         self.tick_interval_s = tick_interval_s
         self.hub = AlertHub()
         self._engine: AlertEngine | None = None
+        self._factory: NotifierFactory | None = None
+        self._specs: dict[str, ChannelSpec] = {}
+        self._generation = 0
 
     @property
     def engine(self) -> AlertEngine:
@@ -61,14 +97,28 @@ class AlertComponent:
 
     async def start(self, state: AppState) -> None:
         repository = PgAlertRepository(state.pool)
-        notifiers = build_notifiers(state.config, repository, state.settings.mqtt_url, state.settings.mqtt_client_id)
+        self._factory = NotifierFactory(repository, state.settings.mqtt_url, state.settings.mqtt_client_id)
+        self._specs = channel_specs(state.config)
+        notifiers = {channel_id: self._factory.build(spec, 0) for channel_id, spec in self._specs.items()}
         dispatcher = Dispatcher(self.hub, notifiers, dashboard_ids(state.config))
         self._engine = AlertEngine(RuleEngine(state.config), repository, dispatcher, utc_now, self.tick_interval_s)
         await self._engine.open()
 
     async def reload(self, config: StreamsConfig) -> None:
-        """streams.yaml changed: new rules apply to the next observation (channels need a restart)."""
-        await self.engine.reload(config)
+        """streams.yaml changed: changed, added and removed channels get new notifiers (the replaced
+        ones finish their deliveries in the background); new rules apply to the next observation."""
+        specs = channel_specs(config)
+        self._generation += 1
+        factory, generation = self._factory, self._generation
+        assert factory is not None, "start() the component first"
+        notifiers = rebuilt(
+            specs, self.engine.dispatcher.notifiers, self._specs, lambda spec: factory.build(spec, generation)
+        )
+        await self.engine.reload(config, Routes(notifiers, dashboard_ids(config)))
+        changed = sorted(cid for cid in specs.keys() | self._specs.keys() if specs.get(cid) != self._specs.get(cid))
+        self._specs = specs
+        if changed:
+            logger.info("alert channels reloaded: %s", ", ".join(changed))
 
     async def stop(self) -> None:
         self.hub.close()

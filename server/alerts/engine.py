@@ -20,7 +20,7 @@ from server.alerts.matching import SilenceRecord
 from server.alerts.model import AlertChange
 from server.alerts.observations import CameraSample, DetectionSample, Observation, SensorSample
 from server.alerts.repository import AlertRepository
-from server.notify.base import Dispatcher
+from server.notify.base import Dispatcher, Routes
 from server.store.records import CameraStatus, StoredEvent, StoredReading
 
 logger = logging.getLogger(__name__)
@@ -168,7 +168,10 @@ class AlertEngine:
                 await self.repository.save_silence(expired)
             return expired
 
-    async def reload(self, config: StreamsConfig) -> None:
-        """Hot reload: new rules apply to the next observation; removed rules' alerts resolve."""
+    async def reload(self, config: StreamsConfig, routes: Routes | None = None) -> None:
+        """Hot reload: new channels (`routes`) first, then new rules for the next observation;
+        removed rules' alerts resolve. One step: no change is dispatched half-way through."""
         async with self._lock:
+            if routes is not None:
+                await self.dispatcher.replace(routes)
             await self._commit(self.core.reload(config, self.clock()))

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 MAX_QUEUED = 10_000
 MAX_SWEEP_INTERVAL_S = 60.0
 MIN_SWEEP_INTERVAL_S = 0.05
+RETIRE_FLUSH_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,11 +196,23 @@ class MqttNotifier:
         with self._unacked_lock:
             return not self._unacked
 
-    async def close(self) -> None:
+    async def retire(self) -> None:
+        """Replaced by a reload: let the broker acknowledge what is queued, then disconnect. Pending
+        clears stay in the store for the channel's next notifier."""
+        await self._stop_sweeper()
+        if not await self.flush(timeout=RETIRE_FLUSH_S):
+            logger.warning("mqtt channel %s: retired with unacknowledged messages", self.channel_id)
+        await self.close()
+
+    async def _stop_sweeper(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
+            self._sweeper = None
+
+    async def close(self) -> None:
+        await self._stop_sweeper()
         self._client.disconnect()
         self._client.loop_stop()
 

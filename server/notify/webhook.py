@@ -165,10 +165,20 @@ class WebhookNotifier:
                     "webhook %s: could not store the dead letter for alert %s", self.channel_id, change.payload.id
                 )
 
-    async def drain(self, timeout: float) -> None:
-        """Wait (at most `timeout`) for deliveries in flight, e.g. in tests and at shutdown."""
+    async def drain(self, timeout: float | None) -> None:
+        """Wait (at most `timeout`, None: until done) for deliveries in flight, e.g. in tests and at shutdown."""
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def retire(self) -> None:
+        """Replaced by a reload: every delivery in flight runs to success or its dead letter, then close.
+        Retries keep the URL and secret they started with (what the alert was sent under)."""
+        await self.drain(timeout=None)
+        await self.close()
 
     async def close(self) -> None:
         await self.drain(timeout=2.0)
