@@ -88,7 +88,12 @@ class AlertEngine:
     # ----------------------------------------------------------------- IngestObserver
 
     async def on_readings(self, readings: Sequence[StoredReading]) -> None:
-        await self.observe([sample_of_reading(reading) for reading in readings])
+        """Readings of sensors no rule watches are skipped before any sample is built (most of a
+        gateway's traffic); a batch with none watched never takes the lock."""
+        watched = self.core.index.watches_sensor
+        samples = [sample_of_reading(reading) for reading in readings if watched(reading.sensor_id)]
+        if samples:
+            await self.observe(samples)
 
     async def on_events(self, events: Sequence[StoredEvent]) -> None:
         await self.observe([sample_of_event(event) for event in events])

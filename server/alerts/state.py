@@ -41,6 +41,11 @@ class RuleState:
     def durable_key(self) -> tuple[Phase, datetime | None, datetime | None]:
         return (self.phase, self.since, self.fired_at)
 
+    def seen(self, value: float, at: datetime) -> RuleState:
+        """This state with a new reading: `replace(state, value=, last_seen=)` without its
+        per-call field introspection (about 4x the cost on the per-reading path)."""
+        return RuleState(self.phase, self.since, self.fired_at, value, at, self.samples, self.tracks)
+
 
 @dataclass(frozen=True, slots=True)
 class Step:

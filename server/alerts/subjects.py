@@ -116,6 +116,10 @@ class RuleIndex:
         for camera_id in rule.cameras:
             self._by_camera[camera_id].append((rule, camera_subject(rule, self.config, camera_id, "camera")))
 
+    def watches_sensor(self, sensor_id: str) -> bool:
+        """Whether some enabled rule evaluates this sensor's readings."""
+        return sensor_id in self._by_sensor
+
     def all_targets(self) -> Iterator[Target]:
         for targets in (*self._by_sensor.values(), *self._by_camera.values()):
             yield from targets

@@ -6,7 +6,6 @@ the first reading that met the raise level, with no reading in between that brok
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from contract.config.rules import Bound, RuleBase, ThresholdRule
@@ -27,7 +26,7 @@ class ThresholdEvaluator:
         if not isinstance(observation, SensorSample) or is_stale(state, observation.at):
             return Step(state)
         value = observation.value
-        seen = replace(state, value=value, last_seen=observation.at)
+        seen = state.seen(value, observation.at)
         return advance(
             seen,
             raising=bound_holds(threshold.raise_, value),
