@@ -1,6 +1,6 @@
 """Edge worker benchmark. Prints RESULT lines; baselines are measured in the same run.
 
-    .venv/bin/python bench/edge.py --quick
+    .venv/bin/python bench/edge.py --quick [--only static|cameras|batch]
 
 All figures are CPU-time based (getrusage of this process), so that other work on a shared host
 changes them little; wall-clock figures are printed alongside for reference only.
@@ -102,7 +102,9 @@ class Cameras:
             pipeline = CameraPipeline(camera, "bench", detector.names, lambda _e: None, "bench")
             self.loop.add(pipeline)
             policy = ReconnectPolicy()
-            supervisor = CameraSupervisor(camera, pipeline.queue, pipeline.counters, lambda *_: None, policy, REPO)
+            supervisor = CameraSupervisor(
+                camera, pipeline.queue, pipeline.counters, lambda *_: None, policy, REPO, pipeline.is_tracking
+            )
             self.pipelines.append(pipeline)
             self.supervisors.append(supervisor)
 
@@ -302,7 +304,9 @@ def batch_speedup(detector: Detector, frames: Sequence[npt.NDArray[np.uint8]], r
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs (under a minute)")
+    parser.add_argument("--only", choices=["static", "cameras", "batch"], help="measure one figure only")
     args = parser.parse_args()
+    wanted = {args.only} if args.only else {"static", "cameras", "batch"}
     model = find("IOC_TEST_MODEL", REPO.parent / "shared/models/yolo11n_int8_320.onnx")
     video = find("IOC_TEST_VIDEO", REPO.parent / "shared/data/vtest.avi")
     work = Path(tempfile.gettempdir()) / "ioc-bench-edge"
@@ -317,12 +321,17 @@ def main() -> int:
 
     capture = cv2.VideoCapture(str(video))
     frames = [np.asarray(cv2.resize(capture.read()[1], (1280, 720)), np.uint8) for _ in range(8)]
-    speedup = batch_speedup(detector, frames, 3 if args.quick else 9)
-    ratio = static_ratio(static, detector, 150.0 if args.quick else 600.0, 3)
-    cameras = cameras_per_cores(busy, detector, 5.0 if args.quick else 20.0, 3 if args.quick else 8)
-    print(f"RESULT edge_static_cpu_ratio {ratio:.2f} ratio")
-    print(f"RESULT edge_cameras_per_2_cores {cameras} cameras")
-    print(f"RESULT detector_batch_speedup {speedup:.2f} ratio")
+    results: dict[str, str] = {}
+    if "batch" in wanted:
+        speedup = batch_speedup(detector, frames, 3 if args.quick else 9)
+        results["batch"] = f"RESULT detector_batch_speedup {speedup:.2f} ratio"
+    if "static" in wanted:
+        ratio = static_ratio(static, detector, 150.0 if args.quick else 600.0, 3)
+        results["static"] = f"RESULT edge_static_cpu_ratio {ratio:.2f} ratio"
+    if "cameras" in wanted:
+        cameras = cameras_per_cores(busy, detector, 5.0 if args.quick else 20.0, 3 if args.quick else 8)
+        results["cameras"] = f"RESULT edge_cameras_per_2_cores {cameras} cameras"
+    print("\n".join(results[key] for key in ("static", "cameras", "batch") if key in results))
     return 0
 
 

@@ -1,12 +1,15 @@
 """The motion gate: cheap frame differencing on a small grey frame, masks respected.
 
 No motion means no detection, except a periodic refresh (so stationary objects stay tracked) and a
-short tail after the last motion (so objects that stop or leave are still seen going).
+short tail after the last motion (so objects that stop or leave are still seen going). The refresh
+backs off while the scene is idle (no motion, nothing tracked): each idle refresh doubles the
+interval, up to REFRESH_BACKOFF_MAX times `motion.refresh_interval`; motion or a tracked object
+brings it back to the configured interval at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import av
 import cv2
@@ -20,6 +23,12 @@ GreyImage = npt.NDArray[np.uint8]
 
 MOTION_WIDTH = 160
 _BACKGROUND_ALPHA = 0.2
+REFRESH_BACKOFF_MAX = 4  # an idle camera is refreshed at least every 4 x motion.refresh_interval
+
+
+def nothing_tracked() -> bool:
+    """The default for a gate that is not told about tracked objects."""
+    return False
 
 
 def motion_size(width: int, height: int) -> tuple[int, int]:
@@ -59,16 +68,29 @@ class MotionGate:
     """Decides, for each sampled frame, whether the detector should look at it."""
 
     def __init__(
-        self, settings: MotionSettings, masks: Sequence[Mask], size: tuple[int, int], tail_s: float = 3.0
+        self,
+        settings: MotionSettings,
+        masks: Sequence[Mask],
+        size: tuple[int, int],
+        tail_s: float = 3.0,
+        tracking: Callable[[], bool] = nothing_tracked,
     ) -> None:
+        """`tracking` says whether the camera has tracked objects (read from another thread)."""
         self._settings = settings
         self._mask = mask_image(masks, size)
         self._counted_pixels = max(int(np.count_nonzero(self._mask)), 1)
         self._background: npt.NDArray[np.float32] | None = None
         self._refresh_s = settings.refresh_interval.total_seconds()
+        self._interval_s = self._refresh_s
         self._tail_s = tail_s
+        self._tracking = tracking
         self._last_detect: float | None = None
         self._last_motion: float | None = None
+
+    @property
+    def refresh_interval_s(self) -> float:
+        """The current refresh interval: the configured one, or longer while the scene is idle."""
+        return self._interval_s
 
     def changed_fraction(self, grey: GreyImage) -> float:
         """The fraction of unmasked pixels that changed against the running background."""
@@ -89,8 +111,15 @@ class MotionGate:
         if self.changed_fraction(grey) >= self._settings.min_area:
             self._last_motion = now
         in_tail = self._last_motion is not None and now - self._last_motion <= self._tail_s
-        refresh_due = self._last_detect is None or now - self._last_detect >= self._refresh_s
-        if in_tail or refresh_due:
+        active = in_tail or self._tracking()
+        if active:
+            self._interval_s = self._refresh_s
+        if self._last_detect is None:
             self._last_detect = now
             return True
-        return False
+        if not in_tail and now - self._last_detect < self._interval_s:
+            return False
+        if not active:  # an idle refresh: the next one comes later
+            self._interval_s = min(self._interval_s * 2, self._refresh_s * REFRESH_BACKOFF_MAX)
+        self._last_detect = now
+        return True

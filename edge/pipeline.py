@@ -51,6 +51,7 @@ class CameraPipeline:
         self._tracker = CameraTracker(camera.detect.fps, names)
         self._snapshots = BestSnapshots(camera.snapshot_quality)
         self._sequence = 0
+        self.tracked = 0  # objects tracked after the last detected frame (read by the capture thread)
 
     def keep(self, detections: Detections, width: int, height: int) -> Detections:
         """The camera's classes, confidence, minimum area and masks."""
@@ -74,12 +75,17 @@ class CameraPipeline:
         for obj in objects:
             self._snapshots.offer(frame.image, obj)
         drafts = self.events.update(objects, frame.ts)
+        self.tracked = self.events.lifecycle.active
         for draft in drafts:
             self._emit(self._payload(draft))
             if draft.kind == "object_gone" and draft.obj is not None:
                 self._snapshots.forget(draft.obj.track_id)
         self.counters.events += len(drafts)
         return len(drafts)
+
+    def is_tracking(self) -> bool:
+        """Whether any object is tracked (seen and not yet gone); safe to call from any thread."""
+        return self.tracked > 0
 
     def _payload(self, draft: EventDraft) -> DetectionEventPayload:
         self._sequence += 1

@@ -193,7 +193,13 @@ class EdgeWorker:
             return
         pipeline = CameraPipeline(camera, self.worker_id, names, self._emit, self._run_id)
         supervisor = CameraSupervisor(
-            camera, pipeline.queue, pipeline.counters, self._publish_camera_status, self._policy, self.base_dir
+            camera,
+            pipeline.queue,
+            pipeline.counters,
+            self._publish_camera_status,
+            self._policy,
+            self.base_dir,
+            pipeline.is_tracking,
         )
         self.cameras[camera.id] = RunningCamera(camera, pipeline, supervisor)
         self._loop.add(pipeline)

@@ -16,7 +16,7 @@ import numpy as np
 from contract.config import Camera
 from contract.config.cameras import DetectSettings
 from contract.payloads import CameraState
-from edge.motion import MotionGate, motion_size, small_grey
+from edge.motion import MotionGate, motion_size, nothing_tracked, small_grey
 from edge.source.backoff import Backoff
 from edge.source.frames import DropOldestQueue, FrameSampler, SampledFrame
 from edge.source.stream import DecodedFrame, SourceError, VideoStream
@@ -69,8 +69,12 @@ class CameraSupervisor:
         on_status: StatusListener,
         policy: ReconnectPolicy,
         base_dir: Path,
+        tracking: Callable[[], bool] = nothing_tracked,
     ) -> None:
+        """`tracking` says whether the camera has tracked objects (the motion gate's refresh backs
+        off only while it has none)."""
         self.camera = camera
+        self._tracking = tracking
         self._queue = queue
         self._counters = counters
         self._on_status = on_status
@@ -140,7 +144,8 @@ class CameraSupervisor:
         self._failing_since = None
         self._backoff.reset()
         self._set_status(CameraStatus("online", width=width, height=height))
-        return MotionGate(self.camera.motion, self.camera.masks, motion_size(width, height))
+        size = motion_size(width, height)
+        return MotionGate(self.camera.motion, self.camera.masks, size, tracking=self._tracking)
 
     def _sample(self, decoded: DecodedFrame, gate: MotionGate) -> None:
         self._counters.frames_sampled += 1

@@ -40,6 +40,39 @@ def test_motion_gate_holds_a_static_scene_except_for_the_refresh() -> None:
     assert decisions[0] and decisions[50]
 
 
+def test_motion_gate_backs_off_the_refresh_while_idle_up_to_four_intervals() -> None:
+    motion = gate(refresh=10.0)
+    detected = [t / 5 for t in range(1000) if motion.should_detect(grey(), t / 5)]  # 200 s, 5 fps
+    assert detected == [0.0, 10.0, 30.0, 70.0, 110.0, 150.0, 190.0]  # 10, 20, 40, then capped at 40
+    assert motion.refresh_interval_s == 40.0
+
+
+def test_motion_gate_refresh_returns_to_normal_at_once_on_motion() -> None:
+    motion = gate(refresh=10.0)
+    for t in range(0, 700):  # 140 s idle: backed off to 40 s
+        motion.should_detect(grey(), t / 5)
+    assert motion.refresh_interval_s == 40.0
+    assert motion.should_detect(grey(60), 140.0)  # motion: detected, interval back to 10 s
+    assert motion.refresh_interval_s == 10.0
+    later = [t / 5 for t in range(701, 800) if motion.should_detect(grey(60), t / 5)]
+    assert later[0] == 140.2 and 141.0 in later  # the tail after motion
+    tail_end = max(t for t in later if t < 145.0)
+    assert [t for t in later if t > 145.0] == [round(tail_end + 10.0, 1)]  # refreshed 10 s later, not 40
+
+
+def test_motion_gate_keeps_the_normal_refresh_while_objects_are_tracked() -> None:
+    tracked = [True]
+    settings = MotionSettings(refresh_interval=timedelta(seconds=10))
+    motion = MotionGate(settings, [], SIZE, tail_s=1.0, tracking=lambda: tracked[0])
+    detected = [t / 5 for t in range(300) if motion.should_detect(grey(), t / 5)]  # 60 s
+    assert detected == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0]
+    tracked[0] = False
+    idle = [t / 5 for t in range(300, 1000) if motion.should_detect(grey(), t / 5)]
+    assert idle == [60.0, 80.0, 120.0, 160.0]  # backs off once nothing is tracked
+    tracked[0] = True
+    assert motion.should_detect(grey(), 170.0)  # a track: the interval is 10 s again, at once
+
+
 def test_motion_gate_opens_on_a_moving_box() -> None:
     motion = gate()
     motion.should_detect(grey(10), 0.0)
@@ -54,6 +87,17 @@ def test_motion_inside_a_mask_is_ignored() -> None:
     open_gate = gate()
     open_gate.changed_fraction(grey(10))
     assert open_gate.changed_fraction(grey(60)) > 0.05
+
+
+def test_motion_only_inside_a_mask_never_opens_the_gate() -> None:
+    """A box moving back and forth inside a masked left half: only the first frame and the
+    refreshes are detected, exactly as for a static scene; the same motion unmasked opens it."""
+    left_half = Mask(points=[(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)])
+    masked, open_gate = gate(masks=[left_half]), gate()
+    frames = [grey(10 + (t % 10) * 5) for t in range(100)]  # x 10..55: inside the left half
+    masked_decisions = [masked.should_detect(frame, t * 0.2) for t, frame in enumerate(frames)]
+    assert [t * 0.2 for t, d in enumerate(masked_decisions) if d] == [0.0, 10.0]
+    assert sum(open_gate.should_detect(frame, t * 0.2) for t, frame in enumerate(frames)) > 90
 
 
 def test_spool_keeps_order_drops_oldest_when_full_and_survives_reopen(tmp_path: Path) -> None:
