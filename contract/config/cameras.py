@@ -91,7 +91,9 @@ class MotionSettings(StrictModel):
     threshold: int = Field(default=25, ge=1, le=255, description="pixel difference that counts as change")
     min_area: float = Field(default=0.002, gt=0, lt=1, description="changed fraction of the frame that is motion")
     refresh_interval: Duration = Field(
-        default=timedelta(seconds=10), description="detect at least this often without motion"
+        default=timedelta(seconds=10),
+        description="detect this often without motion while something is tracked; on an idle scene the "
+        "interval doubles after each refresh, up to 4 times this",
     )
 
 
