@@ -89,6 +89,18 @@ class CameraStats(BaseModel):
     inferences: int | None = Field(default=None, description="frames sent to the detector since start")
 
 
+class SnapshotDirStats(BaseModel):
+    """Counters of the worker's snapshot directory (since start)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    written: int = 0
+    bytes_written: int = 0
+    deleted: int = Field(default=0, description="oldest files removed to stay under the size cap")
+    write_errors: int = 0
+    dropped: int = Field(default=0, description="snapshots not written because the writer fell behind")
+
+
 class EdgeStatsPayload(Payload):
     """Periodic figures on `<prefix>/edge/<worker_id>/stats`."""
 
@@ -97,6 +109,7 @@ class EdgeStatsPayload(Payload):
     cameras: list[CameraStats] = Field(default_factory=list)
     spool_depth: int = 0
     spool_dropped: int = 0
+    snapshots: SnapshotDirStats | None = Field(default=None, description="when a snapshot_dir is set")
 
 
 EventKind = Literal[

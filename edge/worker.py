@@ -8,13 +8,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import astuple, dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from contract import __version__
 from contract.config import Camera, ConfigError, StreamsConfig, load_config
 from contract.mqtturl import parse_mqtt_url
-from contract.payloads import CameraStatusPayload, DetectionEventPayload, EdgeStatsPayload, EdgeStatusPayload
+from contract.payloads import (
+    CameraStatusPayload,
+    DetectionEventPayload,
+    EdgeStatsPayload,
+    EdgeStatusPayload,
+    SnapshotDirStats,
+)
 from contract.timeutil import utc_now
 from contract.topics import Topics
 from edge.detect.loop import DetectionLoop
@@ -88,7 +94,6 @@ class EdgeWorker:
         self.snapshots: SnapshotStore | None = None
         if snapshot_dir is not None:
             self.snapshots = SnapshotStore(snapshot_dir, settings.snapshot_cap_bytes(worker))
-        self._snapshot_stats_logged: tuple[object, ...] = ()
         self.cameras: dict[str, RunningCamera] = {}
         self.config_error: str | None = None
         self._detectors: dict[str, Detector] = {}
@@ -260,27 +265,8 @@ class EdgeWorker:
             cameras=cameras,
             spool_depth=self.spool.depth,
             spool_dropped=self.spool.dropped,
+            snapshots=SnapshotDirStats(**asdict(self.snapshots.stats)) if self.snapshots is not None else None,
         )
 
     def publish_stats(self) -> None:
         self.publisher.publish_volatile(self.topics.edge_stats(self.worker_id), self.stats().to_json())
-        self._log_snapshot_stats()
-
-    def _log_snapshot_stats(self) -> None:
-        """The snapshot directory's counters (not in EdgeStatsPayload yet), logged when they change."""
-        if self.snapshots is None:
-            return
-        stats = astuple(self.snapshots.stats)
-        if stats == self._snapshot_stats_logged:
-            return
-        self._snapshot_stats_logged = stats
-        s = self.snapshots.stats
-        logger.info(
-            "edge worker %s: snapshots written %d (%d bytes), deleted over the cap %d, write errors %d, dropped %d",
-            self.worker_id,
-            s.written,
-            s.bytes_written,
-            s.deleted,
-            s.write_errors,
-            s.dropped,
-        )

@@ -53,6 +53,8 @@ def test_people_lines_and_loitering_on_the_real_clip(
     day = seen[0]["ts"][:10]  # the event's UTC date
     on_disk = tmp_path / "snapshots" / "hall" / day / f"{seen[0]['id']}.jpg"
     assert on_disk.read_bytes() == base64.b64decode(snapshot["data_b64"])
+    figures = worker.stats().snapshots
+    assert figures is not None and figures.written >= 1 and figures.write_errors == 0, "published in the stats"
     assert recorder.wait_for(events_of("loitering"), 20)
     crossings = []
     deadline = time.monotonic() + 60
