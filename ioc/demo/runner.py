@@ -22,7 +22,7 @@ from contract.config import load_config
 from contract.mqtturl import parse_mqtt_url
 from contract.topics import Topics
 from ioc.demo.config import DEMO_WORKER, DemoInputs, find_model, find_video, write_demo_config
-from ioc.demo.services import Service, ServiceStack, start_broker, start_database
+from ioc.demo.services import Service, ServiceStack, die_with_parent, start_broker, start_database
 from ioc.sim.publisher import SensorSimulator
 
 T = TypeVar("T")
@@ -87,6 +87,7 @@ class ChildProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the demo, which stops the parts in order
+            preexec_fn=die_with_parent(),  # noqa: PLW1509 - and if the demo dies, so do they
         )
 
     def alive(self) -> bool:

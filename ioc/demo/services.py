@@ -8,12 +8,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -30,6 +33,18 @@ class Service(Protocol):
     description: str
 
     def stop(self) -> None: ...
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A hook for `Popen(preexec_fn=...)`: Linux sends the child SIGTERM when the demo dies, even by
+    SIGKILL. libc is loaded here, in the parent: the hook itself only makes one system call."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    pr_set_pdeathsig = 1
+    return functools.partial(prctl, pr_set_pdeathsig, signal.SIGTERM)
 
 
 class ExternalService:
@@ -84,7 +99,10 @@ class MosquittoService:
             lines.append("user root")
         config.write_text("\n".join(lines) + "\n")
         self._process = subprocess.Popen(
-            [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [binary, "-c", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(),  # noqa: PLW1509 - one prctl call in the child
         )
         wait_for_port("127.0.0.1", port, 10, self._process)
         self.url = f"mqtt://127.0.0.1:{port}"
@@ -115,7 +133,10 @@ class AmqttService:
     def __init__(self) -> None:
         port = free_port()
         self._process = subprocess.Popen(
-            [sys.executable, "-c", self.SCRIPT, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [sys.executable, "-c", self.SCRIPT, str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=die_with_parent(),  # noqa: PLW1509 - one prctl call in the child
         )
         wait_for_port("127.0.0.1", port, 15, self._process)
         self.url = f"mqtt://127.0.0.1:{port}"

@@ -25,6 +25,7 @@ READY = re.compile(r"IOC Monitor is running: (http://\S+)\s+\(login: (\S+) / (\S
 
 class DemoProcess:
     def __init__(self, workdir: Path, port: int) -> None:
+        self.workdir = workdir
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "ioc.cli", "demo", "--port", str(port), "--no-browser", "--workdir", str(workdir)],
@@ -57,7 +58,13 @@ def demo(tmp_path: Path) -> Iterator[DemoProcess]:
     process = DemoProcess(tmp_path / "demo", free_port())
     yield process
     if process.process.poll() is None:
+        for part in process.descendants():
+            part.kill()
         process.process.kill()
+    # The embedded PostgreSQL is a daemon (pg_ctl): stop the one left by a killed demo.
+    for leftover in psutil.process_iter(["cmdline"]):
+        if str(process.workdir) in " ".join(leftover.info["cmdline"] or []):
+            leftover.terminate()
 
 
 def _open(opener: urllib.request.OpenerDirector, url: str, body: dict[str, str] | None = None) -> object:
@@ -98,3 +105,15 @@ def test_demo_runs_everything_and_stops_cleanly(demo: DemoProcess) -> None:
     assert "stopped." in tail
     time.sleep(1)
     assert not [part for part in parts if part.is_running() and part.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_parts_die_with_the_demo_even_when_it_is_killed(demo: DemoProcess) -> None:
+    if not os.environ.get("IOC_TEST_VIDEO"):
+        pytest.skip("IOC_TEST_VIDEO is not set: the demo camera needs a clip")
+    demo.wait_ready(timeout=150)
+    parts = demo.descendants()
+    assert parts
+    demo.process.kill()  # no chance to clean up: the kernel must stop the parts (parent-death signal)
+    demo.process.wait(timeout=10)
+    _, alive = psutil.wait_procs(parts, timeout=30)
+    assert not [part for part in alive if part.status() != psutil.STATUS_ZOMBIE], [p.cmdline() for p in alive]
