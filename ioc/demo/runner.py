@@ -22,7 +22,7 @@ from contract.config import load_config
 from contract.mqtturl import parse_mqtt_url
 from contract.topics import Topics
 from ioc.demo.config import DEMO_WORKER, DemoInputs, find_model, find_video, write_demo_config
-from ioc.demo.services import Service, ServiceStack, die_with_parent, start_broker, start_database
+from ioc.demo.services import Service, ServiceStack, die_with_parent, start_broker, start_database, stop_process
 from ioc.sim.publisher import SensorSimulator
 
 T = TypeVar("T")
@@ -94,13 +94,7 @@ class ChildProcess:
         return self.process.poll() is None
 
     def stop(self, timeout: float = 15.0) -> None:
-        if self.alive():
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, signal.SIGINT, timeout)
         self._log.close()
 
 

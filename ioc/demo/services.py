@@ -47,6 +47,18 @@ def die_with_parent() -> Callable[[], None] | None:
     return functools.partial(prctl, pr_set_pdeathsig, signal.SIGTERM)
 
 
+def stop_process(process: subprocess.Popen[bytes], sig: int, timeout: float) -> None:
+    """Ask a child to stop with `sig`; kill it if it has not exited after `timeout` seconds."""
+    if process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class ExternalService:
     """A service the user runs; the demo only passes its URL on."""
 
@@ -109,11 +121,7 @@ class MosquittoService:
         self.description = f"Mosquitto ({binary}) on 127.0.0.1:{port}"
 
     def stop(self) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
+        stop_process(self._process, signal.SIGTERM, timeout=5)
 
 
 class AmqttService:
@@ -143,11 +151,7 @@ class AmqttService:
         self.description = f"embedded amqtt broker on 127.0.0.1:{port}"
 
     def stop(self) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
+        stop_process(self._process, signal.SIGTERM, timeout=5)
 
 
 def start_database(url: str | None, workdir: Path) -> Service:
