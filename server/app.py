@@ -152,9 +152,13 @@ async def _background(job: Coroutine[Any, Any, None], name: str) -> AsyncIterato
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # A library awaited inside the job may swallow one cancellation (psycopg does while a query
+        # runs) and the loop would then sleep on: cancel until the task is really done.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("background task %s failed", name, exc_info=task.exception())
 
 
 @contextlib.asynccontextmanager
