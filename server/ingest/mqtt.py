@@ -46,6 +46,8 @@ class MqttSubscriber:
         self._generation = 0
         self._lock = threading.Lock()
         self.connected = False
+        self.subscribed = False
+        """True once the broker acknowledged the subscriptions of the current connection."""
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=True
         )
@@ -57,6 +59,7 @@ class MqttSubscriber:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
 
     @property
     def generation(self) -> int:
@@ -112,6 +115,7 @@ class MqttSubscriber:
         with self._lock:
             self._generation += 1
             self.connected = True
+            self.subscribed = False
         options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE)
         topics = [(topic, options) for topic in [*self._shared, *self._plain]]
         client.subscribe(topics)
@@ -121,6 +125,9 @@ class MqttSubscriber:
             flags.session_present,
             len(topics),
         )
+
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int, _reasons: Any, _props: Any) -> None:
+        self.subscribed = True
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any) -> None:
         with self._lock:

@@ -65,6 +65,11 @@ class IngestService:
         return self._subscriber is not None and self._subscriber.connected
 
     @property
+    def mqtt_subscribed(self) -> bool:
+        """Connected and subscribed: messages published from now on reach this server."""
+        return self._subscriber is not None and self._subscriber.connected and self._subscriber.subscribed
+
+    @property
     def pending(self) -> int:
         return len(self._buffer) if self._buffer is not None else 0
 

@@ -125,7 +125,7 @@ async def running_app(settings: Settings, app: FastAPI | None = None) -> AsyncIt
 
 async def _connected(app: FastAPI) -> bool:
     ingest = app.state.ioc.ingest
-    return ingest is None or bool(ingest.mqtt_connected)
+    return ingest is None or bool(ingest.mqtt_subscribed)  # connected is not enough: SUBACK may be pending
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
