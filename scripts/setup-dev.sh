@@ -16,5 +16,7 @@ fi
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
+# A CPU build of torch first, so ultralytics does not pull a CUDA build (several GB of nvidia-* wheels).
+.venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install -q "torch==${IOC_TORCH_VERSION:-2.13.0}"
 .venv/bin/python -m pip install -q -e '.[all]'
 echo "== ready: $(.venv/bin/python --version), $(.venv/bin/ioc --version)"
