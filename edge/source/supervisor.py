@@ -17,7 +17,7 @@ from contract.config import Camera
 from contract.config.cameras import DetectSettings
 from contract.payloads import CameraState
 from edge.motion import MotionGate, motion_size, nothing_tracked, small_grey
-from edge.source.backoff import Backoff
+from contract.backoff import Backoff
 from edge.source.frames import DropOldestQueue, FrameSampler, SampledFrame
 from edge.source.stream import DecodedFrame, SourceError, VideoStream
 from edge.stats import CameraCounters
