@@ -14,7 +14,7 @@ from contract.config import Mask, OnnxDetector
 from contract.config.cameras import MotionSettings
 from edge.motion import MotionGate
 from edge.publish.spool import EventSpool
-from edge.source.backoff import Backoff
+from contract.backoff import Backoff
 from edge.source.frames import DropOldestQueue, FrameSampler
 from edge.source.stream import SourceRejectedError, translate_error
 
