@@ -5,50 +5,69 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI
+from psycopg_pool import AsyncConnectionPool
 
 from contract.config import StreamsConfig, load_config
 from contract.timeutil import utc_now
 from server.api.errors import install_error_handlers
 from server.api.routers import api_routers
+from server.auth.policy import RoutePolicy
+from server.auth.service import AuthService
+from server.auth.settings import AuthSettings
+from server.auth.store import AuthStore
 from server.config_watch import ConfigStatus, ConfigWatcher, Reloadable, file_digest
 from server.db.migrate import migrate
 from server.db.pool import create_pool
-from server.db.timescale import detect_features
+from server.db.timescale import DatabaseFeatures, detect_features
 from server.ingest.observers import IngestObserver, ObserverFanout
 from server.ingest.service import IngestService
+from server.live.hub import LiveHub
+from server.live.settings import LiveSettings
 from server.metrics import Metrics
+from server.overlay.fanout import DetectionFanout, OverlaySettings
 from server.settings import Settings
-from server.state import AppState, Component
+from server.state import Component, Services
 from server.store.pg import PgStore
 from server.store.retention import apply_retention, retention_by_table
-from server.web.console import POLICY, Console
+from server.web.console import POLICY, install_console, live_sources
+
+if TYPE_CHECKING:
+    from server.alerts.component import AlertComponent
 
 logger = logging.getLogger(__name__)
-
-ComponentFactory = Callable[[], Component]
 
 
 def create_app(
     settings: Settings,
     *,
-    routers: Sequence[APIRouter] | None = None,
-    components: Sequence[ComponentFactory] | None = None,
+    auth: AuthSettings | None = None,
+    live: LiveSettings | None = None,
+    overlay: OverlaySettings | None = None,
+    alerts: bool = True,
     observers: Sequence[IngestObserver] = (),
-    console: Console | None = None,
+    routers: Sequence[APIRouter] | None = None,
 ) -> FastAPI:
-    """The FastAPI app. `routers` defaults to `api_routers()`; `components` are built per app start.
-    Every router is included behind the access policy; `console` (auth, live view, web UI) always runs."""
+    """The FastAPI app, the one composition root: its lifespan builds one `Services` object from the
+    settings the entry point made (`auth` and `live` default to their `IOC_AUTH_*` / `IOC_LIVE_*`
+    environment, read here once), and routes reach it only through `server.api.deps`.
+    `routers` defaults to `api_routers()` plus the alerts API; every router is behind the access
+    policy and the console (auth, live view, web UI) is always installed. `alerts=False` runs no
+    alert engine (its routes answer 503); `observers` see committed data before the built-in ones."""
+    parts = _Parts(auth or AuthSettings(), live or LiveSettings(), overlay or OverlaySettings(), alerts)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        factories = _default_components() if components is None else components
-        async with _running(settings, [ui, *(factory() for factory in factories)], observers) as state:
-            app.state.ioc = state
-            yield
+        async with _running(settings, parts, observers) as services:
+            app.state.ioc = services
+            try:
+                yield
+            finally:
+                app.state.ioc = None
 
     app = FastAPI(
         title="IOC Monitor",
@@ -57,16 +76,18 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    ui = (console or Console()).install(app)
+    install_console(app)
     for router in [*api_routers(), _alerts_router()] if routers is None else routers:
         app.include_router(router, dependencies=POLICY)
     return app
 
 
-def _default_components() -> list[ComponentFactory]:
-    from server.alerts.component import AlertComponent
-
-    return [AlertComponent]
+@dataclass(frozen=True)
+class _Parts:
+    auth: AuthSettings
+    live: LiveSettings
+    overlay: OverlaySettings
+    alerts: bool
 
 
 def _alerts_router() -> APIRouter:
@@ -76,9 +97,7 @@ def _alerts_router() -> APIRouter:
 
 
 @contextlib.asynccontextmanager
-async def _running(
-    settings: Settings, components: list[Component], observers: Sequence[IngestObserver]
-) -> AsyncIterator[AppState]:
+async def _running(settings: Settings, parts: _Parts, observers: Sequence[IngestObserver]) -> AsyncIterator[Services]:
     digest = file_digest(settings.config)
     config = load_config(settings.config)
     status = ConfigStatus(settings.config, digest, utc_now())
@@ -91,17 +110,76 @@ async def _running(
     try:
         async with pool.connection() as conn:
             features = await detect_features(conn)
-        metrics = Metrics()
-        store = PgStore(pool, features)
-        state = AppState(settings, config, metrics, pool, store, features, ObserverFanout(observers), status)
-        async with _components(state, components), _ingest(state), _retention(state), _config_watch(state):
-            yield state
+        services = _services(settings, parts, config, status, pool, features, observers)
+        await services.auth.ensure_bootstrap_admin()
+        services.alerts = _alert_component(parts)
+        components: list[Component] = [] if services.alerts is None else [services.alerts]
+        async with (
+            _live(services),
+            _components(services, components),
+            _ingest(services),
+            _retention(services),
+            _config_watch(services),
+        ):
+            yield services
     finally:
         await pool.close()
 
 
+def _services(
+    settings: Settings,
+    parts: _Parts,
+    config: StreamsConfig,
+    status: ConfigStatus,
+    pool: AsyncConnectionPool,
+    features: DatabaseFeatures,
+    observers: Sequence[IngestObserver],
+) -> Services:
+    metrics = Metrics()
+    overlay = DetectionFanout(parts.overlay, metrics=metrics)
+    return Services(
+        settings=settings,
+        config=config,
+        metrics=metrics,
+        pool=pool,
+        store=PgStore(pool, features),
+        features=features,
+        observers=ObserverFanout([*observers, overlay], on_failure=metrics.observer_failures.inc),
+        config_status=status,
+        auth=AuthService(AuthStore(pool), parts.auth),
+        route_policy=RoutePolicy(),
+        live=LiveHub(parts.live, live_sources(config), metrics=metrics),
+        overlay=overlay,
+    )
+
+
+def _alert_component(parts: _Parts) -> AlertComponent | None:
+    from server.alerts.component import AlertComponent
+
+    return AlertComponent() if parts.alerts else None
+
+
 @contextlib.asynccontextmanager
-async def _components(state: AppState, components: list[Component]) -> AsyncIterator[None]:
+async def _live(services: Services) -> AsyncIterator[None]:
+    logger.info("live view ready: %d cameras", len(services.live.camera_ids))
+    try:
+        yield
+    finally:
+        await services.live.stop()
+
+
+class _LiveFollower:
+    """Reloadable: the live hub follows the cameras of streams.yaml."""
+
+    def __init__(self, hub: LiveHub) -> None:
+        self._hub = hub
+
+    async def reload(self, config: StreamsConfig) -> None:
+        await self._hub.reconfigure(live_sources(config))
+
+
+@contextlib.asynccontextmanager
+async def _components(state: Services, components: list[Component]) -> AsyncIterator[None]:
     started: list[Component] = []
     try:
         for component in components:
@@ -117,7 +195,7 @@ async def _components(state: AppState, components: list[Component]) -> AsyncIter
 
 
 @contextlib.asynccontextmanager
-async def _ingest(state: AppState) -> AsyncIterator[None]:
+async def _ingest(state: Services) -> AsyncIterator[None]:
     if not state.settings.ingest_enabled:
         yield
         return
@@ -131,14 +209,14 @@ async def _ingest(state: AppState) -> AsyncIterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def _config_watch(state: AppState) -> AsyncIterator[None]:
+async def _config_watch(state: Services) -> AsyncIterator[None]:
     """streams.yaml edits reach the ingest and every component that can reload."""
 
     def apply(config: StreamsConfig) -> None:
         state.config = config
 
     def targets() -> list[Reloadable]:
-        parts: list[object] = [state.ingest, *state.components]
+        parts: list[object] = [state.ingest, _LiveFollower(state.live), *state.components]
         return [part for part in parts if isinstance(part, Reloadable)]
 
     watcher = ConfigWatcher(state.config_status, apply, targets, state.settings.config_reload_interval_s)
@@ -162,7 +240,7 @@ async def _background(job: Coroutine[Any, Any, None], name: str) -> AsyncIterato
 
 
 @contextlib.asynccontextmanager
-async def _retention(state: AppState) -> AsyncIterator[None]:
+async def _retention(state: Services) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             try:

@@ -49,11 +49,13 @@ def run_server(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.auth.settings import AuthSettings
+    from server.live.settings import LiveSettings
     from server.settings import Settings
 
     _configure_logging(args.log_level)
     settings = Settings(**_overrides(args))
-    app = create_app(settings)
+    app = create_app(settings, auth=AuthSettings(), live=LiveSettings())
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level.lower())
     return 0
 

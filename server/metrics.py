@@ -35,3 +35,19 @@ class Metrics:
         self.pool_waiting = Gauge("ioc_db_pool_waiting", "callers waiting for a connection", registry=r)
         self.observer_failures = Counter("ioc_observer_failures", "exceptions raised by ingest observers", registry=r)
         self.sensors_online = Gauge("ioc_sensors_online", "sensors currently online", registry=r)
+        self.live_viewers = Gauge("ioc_live_viewers", "live viewers (WebRTC peer connections) now", registry=r)
+        self.live_refused = Counter(
+            "ioc_live_viewers_refused", "live viewers refused: the viewer limit was reached", registry=r
+        )
+        self.live_open_failures = Counter(
+            "ioc_live_open_failures", "failed attempts to open a camera for live view", ["camera"], registry=r
+        )
+        self.overlay_cut_off = Counter(
+            "ioc_overlay_clients_cut_off", "overlay clients dropped for falling behind", registry=r
+        )
+        self.overlay_refused = Counter(
+            "ioc_overlay_clients_refused", "overlay clients refused: the per-camera limit was reached", registry=r
+        )
+        self.overlay_stale = Counter(
+            "ioc_overlay_events_stale", "detection events too old to draw, not fanned out", registry=r
+        )

@@ -1,24 +1,39 @@
-"""What the app lifespan owns, and the extension point for components (the alert engine)."""
+"""The composition root's product: one typed `Services` object, built by the app lifespan from the
+settings the entry point made, and the extension point for components.
+
+Routes never look services up on `app.state` themselves: `services_of(conn)` is the one lookup and
+`server.api.deps` has one `Annotated` dependency per service. `config` is replaced on every
+accepted streams.yaml edit, so a dependency that reads it per request follows reloads.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from fastapi import HTTPException, status
 from psycopg_pool import AsyncConnectionPool
+from starlette.requests import HTTPConnection
 
 from contract.config import StreamsConfig
+from server.auth.policy import RoutePolicy
+from server.auth.service import AuthService
 from server.config_watch import ConfigStatus
 from server.db.timescale import DatabaseFeatures
 from server.ingest.observers import ObserverFanout
 from server.ingest.service import IngestService
+from server.live.hub import LiveHub
 from server.metrics import Metrics
+from server.overlay.fanout import DetectionFanout
 from server.settings import Settings
 from server.store.pg import PgStore
 
+if TYPE_CHECKING:
+    from server.alerts.component import AlertComponent
+
 
 @dataclass
-class AppState:
+class Services:
     settings: Settings
     config: StreamsConfig
     metrics: Metrics
@@ -27,17 +42,36 @@ class AppState:
     features: DatabaseFeatures
     observers: ObserverFanout
     config_status: ConfigStatus
+    auth: AuthService
+    route_policy: RoutePolicy
+    live: LiveHub
+    overlay: DetectionFanout
+    alerts: AlertComponent | None = None
     ingest: IngestService | None = None
     components: list[Component] = field(default_factory=list)
+    """every started component, the alert component included (in start order)"""
+
+
+AppState = Services
+"""The former name, kept for components typed against it."""
 
 
 class Component(Protocol):
     """Something started after the database and before the ingest, stopped in reverse order.
 
     A component that also implements `IngestObserver` is registered as an observer before the
-    ingest starts (the alert engine does both).
+    ingest starts (the alert engine does both); one that implements `Reloadable` follows
+    streams.yaml edits.
     """
 
-    async def start(self, state: AppState) -> None: ...
+    async def start(self, state: Services) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+def services_of(conn: HTTPConnection) -> Services:
+    """The running app's services (HTTP and WebSocket); 503 while the app is not started."""
+    services: Services | None = getattr(conn.app.state, "ioc", None)
+    if services is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the server is starting")
+    return services

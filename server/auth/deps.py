@@ -17,6 +17,7 @@ from starlette.requests import HTTPConnection
 from server.auth.policy import RoutePolicy, template_of
 from server.auth.roles import Principal, Role
 from server.auth.service import AuthService
+from server.state import services_of
 
 logger = logging.getLogger(__name__)
 
@@ -26,13 +27,11 @@ POLICY_VIOLATION = 1008
 
 
 def auth_service(conn: HTTPConnection) -> AuthService:
-    service: AuthService = conn.app.state.auth
-    return service
+    return services_of(conn).auth
 
 
 def route_policy(conn: HTTPConnection) -> RoutePolicy:
-    policy: RoutePolicy = conn.app.state.route_policy
-    return policy
+    return services_of(conn).route_policy
 
 
 def _credentials(conn: HTTPConnection) -> tuple[str | None, str | None]:

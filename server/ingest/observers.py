@@ -12,7 +12,7 @@ after a crash and redelivery (at-least-once), so observers should be idempotent 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -57,9 +57,11 @@ class NullObserver:
 class ObserverFanout:
     """Calls every observer in order; an observer's exception is logged and counted, never raised."""
 
-    def __init__(self, observers: Sequence[IngestObserver]) -> None:
+    def __init__(self, observers: Sequence[IngestObserver], on_failure: Callable[[], object] = lambda: None) -> None:
         self._observers = list(observers)
+        self._on_failure = on_failure
         self.failures = 0
+        """also reported through `on_failure` (the app counts it in `ioc_observer_failures`)"""
 
     def add(self, observer: IngestObserver) -> None:
         self._observers.append(observer)
@@ -92,4 +94,5 @@ class ObserverFanout:
             await call
         except Exception:
             self.failures += 1
+            self._on_failure()
             logger.exception("observer %s failed in %s", type(observer).__name__, name)

@@ -24,6 +24,7 @@ from server.live.jpeg import keyframe_to_jpeg
 from server.live.pull import CameraPull, SourceSpec
 from server.live.settings import LiveSettings
 from server.live.webrtc import add_sendonly_video, drop_mdns_candidates, gather_extra_addresses, rtc_configuration
+from server.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +56,42 @@ class Viewer:
 
 
 class LiveHub:
-    def __init__(self, settings: LiveSettings, sources: Mapping[str, SourceSpec]) -> None:
+    def __init__(
+        self, settings: LiveSettings, sources: Mapping[str, SourceSpec], metrics: Metrics | None = None
+    ) -> None:
         self.settings = settings
-        self._pulls = {
-            camera_id: CameraPull(spec, settings.open_timeout_s, settings.read_timeout_s, settings.reopen_max_backoff_s)
-            for camera_id, spec in sources.items()
-        }
+        self._metrics = metrics
+        self._pulls = {camera_id: self._new_pull(spec) for camera_id, spec in sources.items()}
         self._viewers: dict[str, Viewer] = {}
+
+    def _new_pull(self, spec: SourceSpec) -> CameraPull:
+        settings, metrics = self.settings, self._metrics
+        failures = metrics.live_open_failures.labels(spec.camera_id).inc if metrics is not None else None
+        return CameraPull(
+            spec, settings.open_timeout_s, settings.read_timeout_s, settings.reopen_max_backoff_s, on_failure=failures
+        )
+
+    @property
+    def camera_ids(self) -> list[str]:
+        return sorted(self._pulls)
+
+    async def reconfigure(self, sources: Mapping[str, SourceSpec]) -> None:
+        """Follow a reloaded streams.yaml: a removed or changed camera's viewers are closed with its
+        pull (a changed one gets a new pull), an added camera becomes viewable."""
+        for camera_id, pull in list(self._pulls.items()):
+            if sources.get(camera_id) != pull.spec:
+                await self._remove(camera_id)
+        added = [camera_id for camera_id in sources if camera_id not in self._pulls]
+        for camera_id in added:
+            self._pulls[camera_id] = self._new_pull(sources[camera_id])
+        if added:
+            logger.info("live view: cameras %s added or changed", ", ".join(sorted(added)))
+
+    async def _remove(self, camera_id: str) -> None:
+        for viewer in [v for v in self._viewers.values() if v.camera_id == camera_id]:
+            await self.close_viewer(viewer.id)
+        await self._pulls.pop(camera_id).close()
+        logger.info("camera %s: removed from live view (streams.yaml changed)", camera_id)
 
     def pull(self, camera_id: str) -> CameraPull:
         pull = self._pulls.get(camera_id)
@@ -73,6 +103,8 @@ class LiveHub:
         """Answer a browser's (fully gathered) offer; returns (viewer id, answer SDP)."""
         pull = self.pull(camera_id)
         if len(self._viewers) >= self.settings.max_viewers:
+            if self._metrics is not None:
+                self._metrics.live_refused.inc()
             raise TooManyViewersError(f"{len(self._viewers)} live viewers already; try again later")
         if "m=video" not in offer_sdp:
             raise BadOfferError("the offer has no video section")
@@ -80,6 +112,7 @@ class LiveHub:
         track = pull.subscribe()
         viewer = Viewer(uuid.uuid4().hex, camera_id, pc, track, user, time.monotonic())
         self._viewers[viewer.id] = viewer
+        self._count_viewers()
         try:
             add_sendonly_video(pc, track)
             await pc.setRemoteDescription(RTCSessionDescription(drop_mdns_candidates(offer_sdp), "offer"))
@@ -102,12 +135,17 @@ class LiveHub:
         viewer = self._viewers.pop(viewer_id, None)
         if viewer is None:
             return False
+        self._count_viewers()
         pull = self._pulls[viewer.camera_id]
         await pull.unsubscribe(viewer.track)
         with contextlib.suppress(Exception):
             await viewer.pc.close()
         logger.info("camera %s: viewer %s left; %d watching", viewer.camera_id, viewer_id[:8], pull.viewers)
         return True
+
+    def _count_viewers(self) -> None:
+        if self._metrics is not None:
+            self._metrics.live_viewers.set(len(self._viewers))
 
     def viewer(self, viewer_id: str) -> Viewer | None:
         return self._viewers.get(viewer_id)

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -99,8 +100,16 @@ class PullTrack(MediaStreamTrack):
 class CameraPull:
     """Owns the RTSP session of one camera while it has viewers."""
 
-    def __init__(self, spec: SourceSpec, open_timeout_s: float, read_timeout_s: float, max_backoff_s: float) -> None:
+    def __init__(
+        self,
+        spec: SourceSpec,
+        open_timeout_s: float,
+        read_timeout_s: float,
+        max_backoff_s: float,
+        on_failure: Callable[[], object] | None = None,
+    ) -> None:
         self.spec = spec
+        self._on_failure = on_failure
         self._open_timeout_s = open_timeout_s
         self._read_timeout_s = read_timeout_s
         self._max_backoff_s = max_backoff_s
@@ -187,6 +196,8 @@ class CameraPull:
         except (av.FFmpegError, OSError, TimeoutError) as exc:
             self.stats.failures += 1
             self._failures_in_row += 1
+            if self._on_failure is not None:
+                self._on_failure()
             if self._failures_in_row == 1:
                 logger.warning("camera %s: cannot open %s: %s", self.spec.camera_id, self.spec.redacted, exc)
             return False

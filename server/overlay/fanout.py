@@ -20,6 +20,7 @@ from typing import Any
 
 from contract.timeutil import utc_now
 from server.ingest.observers import NullObserver
+from server.metrics import Metrics
 from server.overlay.model import OverlayDetection
 from server.store.records import StoredEvent
 
@@ -63,9 +64,15 @@ class OverlaySubscription:
 
 
 class DetectionFanout(NullObserver):
-    def __init__(self, settings: OverlaySettings | None = None, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        settings: OverlaySettings | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.settings = settings or OverlaySettings()
         self._clock = clock
+        self._metrics = metrics
         self._clients: dict[str, set[OverlaySubscription]] = {}
         self._recent: dict[str, deque[tuple[float, Message]]] = {}
         self.published = 0
@@ -83,6 +90,8 @@ class DetectionFanout(NullObserver):
         """A new client of `camera_id`; its queue starts with the camera's recent detections."""
         clients = self._clients.setdefault(camera_id, set())
         if len(clients) >= self.settings.max_clients_per_camera:
+            if self._metrics is not None:
+                self._metrics.overlay_refused.inc()
             raise ConnectionRefusedError(f"{len(clients)} overlay clients are watching camera '{camera_id}'")
         subscription = OverlaySubscription(camera_id, self.settings.queue_size)
         since = time.monotonic() - self.settings.recent_s
@@ -101,6 +110,8 @@ class DetectionFanout(NullObserver):
     def publish(self, event: StoredEvent) -> None:
         if (self._clock() - event.time).total_seconds() > self.settings.max_age_s:
             self.stale += 1
+            if self._metrics is not None:
+                self._metrics.overlay_stale.inc()
             return
         detection = OverlayDetection.of(event).model_dump(mode="json")
         recent = self._recent.setdefault(event.camera_id, deque(maxlen=self.settings.recent_max))
@@ -112,6 +123,8 @@ class DetectionFanout(NullObserver):
                 self.delivered += 1
             else:
                 self.cut_off += 1
+                if self._metrics is not None:
+                    self._metrics.overlay_cut_off.inc()
                 self.unsubscribe(subscription)
 
     async def on_events(self, events: Sequence[StoredEvent]) -> None:

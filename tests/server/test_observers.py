@@ -57,7 +57,7 @@ async def test_observers_see_committed_new_data_once(
     recorder = Recorder(pg_database)
     streams = write_streams(tmp_path, topic_prefix, interval="0.3s")  # sal-1 offline after 0.9 s of silence
     settings = make_settings(pg_database, mqtt_broker.url, streams)  # type: ignore[attr-defined]
-    app = create_app(settings, components=[], observers=[Broken(), recorder])
+    app = create_app(settings, alerts=False, observers=[Broken(), recorder])
     async with running_app(settings, app) as client:
         sal = f"{topic_prefix}/sensors/sal-1"
         first = json.dumps({"value": 1.0, "ts": NOW.isoformat()})
@@ -102,7 +102,7 @@ async def test_availability_after_restart_counts_from_the_last_stored_reading(
     async with running_app(settings):
         publisher.publish_all([(f"{topic_prefix}/sensors/sal-1", json.dumps({"value": 1.0}))])
         await wait_until(lambda: _stored(pg_database), 10, "the reading")
-    app = create_app(settings, components=[])
+    app = create_app(settings, alerts=False)
     async with running_app(settings, app):
         ingest = app.state.ioc.ingest
         stored = await _received_at(pg_database)

@@ -14,17 +14,18 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
+from starlette.requests import HTTPConnection
 
 from contract.payloads import AlertPayload, AlertState
 from contract.timeutil import utc_now
 from server.alerts.book import AlertClosedError, AlertNotFoundError
-from server.alerts.component import AlertComponent
 from server.alerts.core import TooManySilencesError
 from server.alerts.engine import AlertEngine
 from server.alerts.matching import SilenceRecord
 from server.alerts.repository import AlertQuery
+from server.api.deps import get_alerts
 from server.api.websockets import next_unless, until_disconnect
 from server.auth.deps import CurrentPrincipal
 from server.auth.roles import Principal, Role
@@ -35,15 +36,8 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["alerts"])
 
 
-def alert_component(app_state: Any) -> AlertComponent:
-    for component in getattr(app_state, "components", []):
-        if isinstance(component, AlertComponent):
-            return component
-    raise HTTPException(503, "the alert engine is not running")
-
-
-def get_engine(request: Request) -> AlertEngine:
-    return alert_component(request.app.state.ioc).engine
+def get_engine(conn: HTTPConnection) -> AlertEngine:
+    return get_alerts(conn).engine
 
 
 EngineDep = Annotated[AlertEngine, Depends(get_engine)]
@@ -218,7 +212,7 @@ async def expire_silence(engine: EngineDep, silence_id: str, principal: CurrentP
 
 @router.websocket("/alerts/stream")
 async def alert_stream(websocket: WebSocket) -> None:
-    component = alert_component(websocket.app.state.ioc)
+    component = get_alerts(websocket)
     await websocket.accept()
     try:
         subscription = component.hub.subscribe()

@@ -6,17 +6,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, HTTPException, Request, Response, WebSocket, WebSocketDisconnect, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from server.api.deps import LiveDep, OverlayDep
 from server.api.websockets import next_unless, until_disconnect
 from server.auth.deps import CurrentPrincipal
 from server.auth.roles import Role
 from server.live.hub import BadOfferError, LiveHub, TooManyViewersError, UnknownCameraError
-from server.overlay.fanout import DetectionFanout
+from server.state import services_of
 
 logger = logging.getLogger(__name__)
 
@@ -27,14 +28,7 @@ UNKNOWN_CAMERA = 4404
 TRY_AGAIN_LATER = 1013
 
 
-def get_hub(request: Request) -> LiveHub:
-    hub: LiveHub | None = getattr(request.app.state, "live", None)
-    if hub is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "live view is not running")
-    return hub
-
-
-HubDep = Annotated[LiveHub, Depends(get_hub)]
+HubDep = LiveDep
 
 
 class Offer(BaseModel):
@@ -130,15 +124,8 @@ class OverlayStatus(BaseModel):
     """overlay clients dropped for falling behind"""
 
 
-def get_overlay(request: Request) -> DetectionFanout:
-    overlay: DetectionFanout | None = getattr(request.app.state, "overlay", None)
-    if overlay is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the detection overlay is not running")
-    return overlay
-
-
 @router.get("/overlay/status")
-async def overlay_status(overlay: Annotated[DetectionFanout, Depends(get_overlay)]) -> OverlayStatus:
+async def overlay_status(overlay: OverlayDep) -> OverlayStatus:
     return OverlayStatus(**overlay.stats())
 
 
@@ -146,12 +133,10 @@ async def overlay_status(overlay: Annotated[DetectionFanout, Depends(get_overlay
 async def detections(websocket: WebSocket, camera_id: str) -> None:
     """The camera's detections for the overlay: `{"type": "snapshot", "detections": [...]}` (the last
     few seconds), then `{"type": "detection", "detection": {...}}` as each event is stored."""
-    overlay: DetectionFanout | None = getattr(websocket.app.state, "overlay", None)
+    services = services_of(websocket)
+    overlay = services.overlay
     await websocket.accept()
-    if overlay is None:
-        await websocket.close(code=TRY_AGAIN_LATER, reason="the detection overlay is not running")
-        return
-    if camera_id not in {camera.id for camera in websocket.app.state.ioc.config.cameras}:
+    if camera_id not in {camera.id for camera in services.config.cameras}:
         await websocket.close(code=UNKNOWN_CAMERA, reason="no such camera")
         return
     try:

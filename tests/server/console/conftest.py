@@ -20,7 +20,6 @@ from server.auth.service import AuthService
 from server.auth.settings import AuthSettings
 from server.live.settings import LiveSettings
 from server.settings import Settings
-from server.web.console import Console
 from tests.fixtures.services import free_port
 from tests.server.helpers import make_settings
 
@@ -85,11 +84,11 @@ def write_console_streams(directory: Path, prefix: str, camera_url: str) -> Path
 
 def console_app(settings: Settings, **auth: object) -> FastAPI:
     live = LiveSettings(host_addresses=["127.0.0.1"], read_timeout_s=3.0, reopen_max_backoff_s=1.0)
-    return create_app(settings, console=Console(fast_auth(**auth), live))
+    return create_app(settings, auth=fast_auth(**auth), live=live)
 
 
 async def add_users(app: FastAPI) -> None:
-    service: AuthService = app.state.auth
+    service: AuthService = app.state.ioc.auth
     for role, password in PASSWORDS.items():
         await service.create_user(role.value, password, role, display_name=role.value.title(), language="vi")
 

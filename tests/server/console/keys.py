@@ -13,7 +13,7 @@ from server.auth.tokens import new_api_key
 
 async def api_key_headers(app: FastAPI, role: Role = Role.ADMIN) -> dict[str, str]:
     """`X-API-Key` headers for a fresh key with `role` (the app's lifespan must be running)."""
-    service: AuthService = app.state.auth
+    service: AuthService = app.state.ioc.auth
     fresh = new_api_key()
     await service.store.create_api_key(
         f"test-{role.value}-{uuid.uuid4().hex[:8]}", fresh.prefix, fresh.sha256, role, None
