@@ -14,6 +14,7 @@ from types import ModuleType
 
 from contract import __version__
 from contract.config import ConfigError, load_config
+from contract.redact import install_log_redaction
 
 Runner = Callable[[argparse.Namespace], int]
 
@@ -132,6 +133,7 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    install_log_redaction()  # every subcommand's log records lose URL credentials (and known secrets)
     arguments = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(arguments[0] if arguments else None)
     args = parser.parse_args(arguments)

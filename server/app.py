@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from psycopg_pool import AsyncConnectionPool
 
 from contract.config import StreamsConfig, load_config
+from contract.redact import install_log_redaction, secrets_of
 from contract.timeutil import utc_now
 from server.api.errors import install_error_handlers
 from server.api.routers import api_routers
@@ -150,6 +151,7 @@ def _services(
         route_policy=RoutePolicy(),
         live=LiveHub(parts.live, live_sources(config), metrics=metrics),
         overlay=overlay,
+        redactor=install_log_redaction(secrets_of(settings, parts.auth, parts.live, config)),
     )
 
 
@@ -213,6 +215,7 @@ async def _config_watch(state: Services) -> AsyncIterator[None]:
     """streams.yaml edits reach the ingest and every component that can reload."""
 
     def apply(config: StreamsConfig) -> None:
+        state.redactor.add(secrets_of(config))
         state.config = config
 
     def targets() -> list[Reloadable]:

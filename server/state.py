@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.requests import HTTPConnection
 
 from contract.config import StreamsConfig
+from contract.redact import SecretRedactor
 from server.auth.policy import RoutePolicy
 from server.auth.service import AuthService
 from server.config_watch import ConfigStatus
@@ -46,6 +47,8 @@ class Services:
     route_policy: RoutePolicy
     live: LiveHub
     overlay: DetectionFanout
+    redactor: SecretRedactor
+    """the process's log redactor, knowing the secrets of the settings and the running config"""
     alerts: AlertComponent | None = None
     ingest: IngestService | None = None
     components: list[Component] = field(default_factory=list)

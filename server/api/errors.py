@@ -1,5 +1,6 @@
 """Errors translated at one boundary, so that every 422 has the documented shape (a list of
-`{loc, msg, type}`, as FastAPI's own validation errors) and bad input never becomes a 500."""
+`{loc, msg, type}`, as FastAPI's own validation errors) and bad input never becomes a 500.
+Every error text passes the process's secret redactor (`contract.redact`) on its way out."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 
+from contract.redact import SecretRedactor
+
 logger = logging.getLogger(__name__)
 
 
@@ -18,8 +21,16 @@ def validation_error(message: str, location: list[str | int] | None = None) -> J
     return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+def _redactor(request: Request) -> SecretRedactor:
+    services = getattr(request.app.state, "ioc", None)
+    redactor = getattr(services, "redactor", None)
+    return redactor if isinstance(redactor, SecretRedactor) else SecretRedactor()
+
+
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if isinstance(exc.detail, str):
+        exc = HTTPException(exc.status_code, _redactor(request).redact(exc.detail), exc.headers)
     if exc.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT and isinstance(exc.detail, str):
         return validation_error(exc.detail)
     return await http_exception_handler(request, exc)
@@ -28,7 +39,8 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 async def _data_error(request: Request, exc: Exception) -> Response:
     """The database refused a value the request carried (a NUL character, a number out of range)."""
     logger.info("%s %s: the database refused a value: %s", request.method, request.url.path, type(exc).__name__)
-    return validation_error(f"a value cannot be stored: {str(exc).splitlines()[0][:200]}")
+    first_line = _redactor(request).redact(str(exc).splitlines()[0][:200])
+    return validation_error(f"a value cannot be stored: {first_line}")
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -3,12 +3,14 @@ viewable (or gone) without a restart, through the same API a browser uses."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.fixtures.services import MosquittoBroker, free_port
-from tests.server.console.conftest import console_app
+from tests.server.console.conftest import CAMERA_PASSWORD, console_app
 from tests.server.helpers import make_settings, running_app, wait_until
 
 ADDED_CAMERA = """
@@ -27,7 +29,7 @@ async def _live_cameras(client: httpx.AsyncClient) -> set[str]:
 
 
 async def test_cameras_added_removed_and_changed_in_streams_yaml_are_followed(
-    pg_database: str, mqtt_broker: MosquittoBroker, streams_with_camera: Path
+    pg_database: str, mqtt_broker: MosquittoBroker, streams_with_camera: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = make_settings(pg_database, mqtt_broker.url, streams_with_camera, config_reload_interval_s=0.2)
     app = console_app(settings)
@@ -43,10 +45,14 @@ async def test_cameras_added_removed_and_changed_in_streams_yaml_are_followed(
         snapshot = await client.get("/api/live/cam-2/snapshot.jpg")
         assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
 
-        unreachable = f"rtsp://127.0.0.1:{free_port()}/cam"
+        caplog.set_level(logging.INFO, logger="server.live")
+        unreachable = f"rtsp://viewer:{CAMERA_PASSWORD}@127.0.0.1:{free_port()}/cam"
         changed = added.replace(f'url: "{url}"', f'url: "{unreachable}"', 1)  # cam-2's block comes first
         streams_with_camera.write_text(changed, encoding="utf-8")
         await wait_until(lambda: _status_has_failures(client, "cam-2"), 20, "cam-2 pulled from its new URL")
+        # PyAV's error names the URL with its password: the log shows it redacted.
+        assert "cam-2: cannot open rtsp://viewer:***@" in caplog.text
+        assert CAMERA_PASSWORD not in caplog.text
 
         streams_with_camera.write_text(text, encoding="utf-8")
         await wait_until(lambda: _lacks(client, "cam-2"), 10, "cam-2 gone from the live view")
