@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from typing import Any
 
 _OPTIONS: list[tuple[str, str, str]] = [
@@ -46,18 +47,45 @@ def _configure_logging(level: str) -> None:
 
 
 def run_server(args: argparse.Namespace) -> int:
+    """Settings and streams.yaml are checked here, before uvicorn starts: a broken file is printed
+    as `file:line` errors and the command exits 1 (no start-up traceback)."""
     import uvicorn
+    from pydantic import ValidationError
 
+    from contract.config import ConfigError, load_config
     from server.app import create_app
     from server.auth.settings import AuthSettings
     from server.live.settings import LiveSettings
     from server.settings import Settings
 
     _configure_logging(args.log_level)
-    settings = Settings(**_overrides(args))
-    app = create_app(settings, auth=AuthSettings(), live=LiveSettings())
+    try:
+        settings = Settings(**_overrides(args))
+        auth, live = AuthSettings(), LiveSettings()
+    except ValidationError as exc:
+        print(f"ioc server: invalid settings:\n{_settings_errors(exc)}", file=sys.stderr)
+        return 2
+    try:
+        load_config(settings.config)
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 1
+    app = create_app(settings, auth=auth, live=live)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level.lower())
     return 0
+
+
+def _settings_errors(exc: Exception) -> str:
+    """One line per bad setting (`IOC_PORT: Input should be ...`); values are not repeated."""
+    from pydantic import ValidationError
+
+    assert isinstance(exc, ValidationError)
+    title = exc.title
+    prefix = {"Settings": "IOC_", "AuthSettings": "IOC_AUTH_", "LiveSettings": "IOC_LIVE_"}.get(title, "")
+    return "\n".join(
+        f"  {prefix}{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+        for error in exc.errors(include_url=False, include_input=False)
+    )
 
 
 def run_migrate(args: argparse.Namespace) -> int:

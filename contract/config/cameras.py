@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from contract.config.types import Duration, GeoPoint, Identifier, NormalizedPoint, StrictModel
+from contract.config.types import Duration, GeoPoint, Identifier, NormalizedPoint, StrictModel, check_url
 from contract.geometry import polygon_problem
 from contract.redact import redact_url
 
@@ -38,9 +38,7 @@ class RtspSource(StrictModel):
     @field_validator("url")
     @classmethod
     def _rtsp_scheme(cls, url: str) -> str:
-        if not url.startswith(("rtsp://", "rtsps://")):
-            raise ValueError(f"an RTSP source needs an rtsp:// or rtsps:// URL, got '{redact_url(url)}'")
-        return url
+        return check_url(url, ("rtsp", "rtsps"), "an RTSP source")
 
     @property
     def redacted_url(self) -> str:

@@ -7,8 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from contract.config.types import Identifier, PositiveDuration, StrictModel
-from contract.redact import redact_url
+from contract.config.types import Identifier, PositiveDuration, StrictModel, check_url
 
 
 class DashboardChannel(StrictModel):
@@ -49,9 +48,7 @@ class WebhookChannel(StrictModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f"a webhook URL starts with http:// or https://, got '{redact_url(url)}'")
-        return url
+        return check_url(url, ("http", "https"), "a webhook")
 
     @field_validator("secret")
     @classmethod

@@ -5,14 +5,32 @@ They run after the structure is valid, and do no I/O.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from contract.config.errors import ConfigIssue, Location
 from contract.config.root import IMPLICIT_DASHBOARD, StreamsConfig
 from contract.config.rules import CameraOfflineRule, CameraRuleBase, LineCrossedRule, NoDataRule, RuleBase
 
-Check = Callable[[StreamsConfig], Iterator[ConfigIssue]]
+
+@dataclass(frozen=True)
+class KnownIds:
+    """The ids each section defines: the config's, plus those of items left out for structure
+    errors (`contract.config.partial`), so a reference to one of those is not called unknown."""
+
+    config: StreamsConfig
+    left_out: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
+
+    def __call__(self, section: str) -> set[str]:
+        items = getattr(self.config, section)
+        ids = set(items) if isinstance(items, dict) else {item.id for item in items}
+        return ids | set(self.left_out.get(section, ()))
+
+
+Check = Callable[[StreamsConfig, KnownIds], Iterator[ConfigIssue]]
 
 
 def _duplicates(section: str, ids: Iterable[str], prefix: Location = ()) -> Iterator[ConfigIssue]:
@@ -23,7 +41,7 @@ def _duplicates(section: str, ids: Iterable[str], prefix: Location = ()) -> Iter
             yield ConfigIssue((*prefix, section, index, "id"), f"duplicate id '{item_id}'")
 
 
-def unique_ids(config: StreamsConfig) -> Iterator[ConfigIssue]:
+def unique_ids(config: StreamsConfig, known: KnownIds) -> Iterator[ConfigIssue]:
     yield from _duplicates("sites", (s.id for s in config.sites))
     yield from _duplicates("edge_workers", (w.id for w in config.edge_workers))
     yield from _duplicates("cameras", (c.id for c in config.cameras))
@@ -39,46 +57,53 @@ def unique_ids(config: StreamsConfig) -> Iterator[ConfigIssue]:
 def _unknown(kind: str, value: str, known: Iterable[str], owner: str = "") -> str:
     names = sorted(set(known))
     listing = ", ".join(names) if names else "none are defined"
-    return f"unknown {kind} '{value}'{owner} (known: {listing})"
+    return f"unknown {kind} '{value}'{owner}{did_you_mean(value, names)} (known: {listing})"
 
 
-def cameras_reference_known_things(config: StreamsConfig) -> Iterator[ConfigIssue]:
-    sites = {s.id for s in config.sites}
-    workers = {w.id for w in config.edge_workers}
+def did_you_mean(value: str, names: Sequence[str]) -> str:
+    """`; did you mean 'x'?` for a close name, when there is a choice (one name is listed anyway)."""
+    if len(names) < 2:
+        return ""
+    close = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def cameras_reference_known_things(config: StreamsConfig, known: KnownIds) -> Iterator[ConfigIssue]:
+    sites, workers, detectors = known("sites"), known("edge_workers"), known("detectors")
     for index, camera in enumerate(config.cameras):
         if camera.site not in sites:
             yield ConfigIssue(("cameras", index, "site"), _unknown("site", camera.site, sites))
         if camera.worker not in workers:
             yield ConfigIssue(("cameras", index, "worker"), _unknown("edge worker", camera.worker, workers))
-        if camera.detect.enabled and camera.detect.detector not in config.detectors:
+        if camera.detect.enabled and camera.detect.detector not in detectors:
             yield ConfigIssue(
                 ("cameras", index, "detect", "detector"),
-                _unknown("detector", camera.detect.detector, config.detectors),
+                _unknown("detector", camera.detect.detector, detectors),
             )
 
 
-def sensors_reference_known_sites(config: StreamsConfig) -> Iterator[ConfigIssue]:
-    sites = {s.id for s in config.sites}
+def sensors_reference_known_sites(config: StreamsConfig, known: KnownIds) -> Iterator[ConfigIssue]:
+    sites = known("sites")
     for index, sensor in enumerate(config.sensors):
         if sensor.site not in sites:
             yield ConfigIssue(("sensors", index, "site"), _unknown("site", sensor.site, sites))
 
 
-def _rule_sensor_issues(index: int, rule: RuleBase, config: StreamsConfig) -> Iterator[ConfigIssue]:
-    sensors = {s.id for s in config.sensors}
+def _rule_sensor_issues(index: int, rule: RuleBase, config: StreamsConfig, known: KnownIds) -> Iterator[ConfigIssue]:
+    sensors = known("sensors")
     for position, sensor_id in enumerate(getattr(rule, "sensors", [])):
         if sensor_id not in sensors:
             yield ConfigIssue(("rules", index, "sensors", position), _unknown("sensor", sensor_id, sensors))
     kind = getattr(rule, "sensor_kind", None)
     site = getattr(rule, "site", None)
-    if site is not None and config.site(site) is None:
-        yield ConfigIssue(("rules", index, "site"), _unknown("site", site, (s.id for s in config.sites)))
+    if site is not None and site not in known("sites"):
+        yield ConfigIssue(("rules", index, "site"), _unknown("site", site, known("sites")))
     if kind is not None and not any(s.kind == kind and (site is None or s.site == site) for s in config.sensors):
         yield ConfigIssue(("rules", index, "sensor_kind"), f"no sensor of kind '{kind}' matches this rule")
 
 
-def _rule_camera_issues(index: int, rule: RuleBase, config: StreamsConfig) -> Iterator[ConfigIssue]:
-    cameras = {c.id for c in config.cameras}
+def _rule_camera_issues(index: int, rule: RuleBase, config: StreamsConfig, known: KnownIds) -> Iterator[ConfigIssue]:
+    cameras = known("cameras")
     if isinstance(rule, NoDataRule | CameraOfflineRule):
         for position, camera_id in enumerate(rule.cameras):
             if camera_id not in cameras:
@@ -86,29 +111,31 @@ def _rule_camera_issues(index: int, rule: RuleBase, config: StreamsConfig) -> It
     if not isinstance(rule, CameraRuleBase):
         return
     camera = config.camera(rule.camera)
+    if camera is None and rule.camera in cameras:
+        return  # a camera left out for its structure errors
     if camera is None:
         yield ConfigIssue(("rules", index, "camera"), _unknown("camera", rule.camera, cameras))
         return
     if isinstance(rule, LineCrossedRule):
         if camera.line(rule.line) is None:
-            known = (line.id for line in camera.lines)
-            yield ConfigIssue(("rules", index, "line"), _unknown("line", rule.line, known, f" on camera '{camera.id}'"))
+            lines = (line.id for line in camera.lines)
+            yield ConfigIssue(("rules", index, "line"), _unknown("line", rule.line, lines, f" on camera '{camera.id}'"))
         return
     zone_id: str = rule.zone  # type: ignore[attr-defined]
     if camera.zone(zone_id) is None:
-        known = (zone.id for zone in camera.zones)
-        yield ConfigIssue(("rules", index, "zone"), _unknown("zone", zone_id, known, f" on camera '{camera.id}'"))
+        zones = (zone.id for zone in camera.zones)
+        yield ConfigIssue(("rules", index, "zone"), _unknown("zone", zone_id, zones, f" on camera '{camera.id}'"))
 
 
-def rules_reference_known_things(config: StreamsConfig) -> Iterator[ConfigIssue]:
-    channels = {c.id for c in config.channels} | {IMPLICIT_DASHBOARD}
+def rules_reference_known_things(config: StreamsConfig, known: KnownIds) -> Iterator[ConfigIssue]:
+    channels = known("channels") | {IMPLICIT_DASHBOARD}
     for index, rule in enumerate(config.rules):
         for field in ("channels", "escalate_to"):
             for position, channel_id in enumerate(getattr(rule, field)):
                 if channel_id not in channels:
                     yield ConfigIssue(("rules", index, field, position), _unknown("channel", channel_id, channels))
-        yield from _rule_sensor_issues(index, rule, config)
-        yield from _rule_camera_issues(index, rule, config)
+        yield from _rule_sensor_issues(index, rule, config, known)
+        yield from _rule_camera_issues(index, rule, config, known)
 
 
 CROSS_CHECKS: tuple[Check, ...] = (
@@ -119,5 +146,7 @@ CROSS_CHECKS: tuple[Check, ...] = (
 )
 
 
-def run_cross_checks(config: StreamsConfig) -> list[ConfigIssue]:
-    return [issue for check in CROSS_CHECKS for issue in check(config)]
+def run_cross_checks(config: StreamsConfig, left_out: Mapping[str, frozenset[str]] | None = None) -> list[ConfigIssue]:
+    """Every cross-check issue; `left_out`: ids of items validation left out, per section."""
+    known = KnownIds(config, left_out or {})
+    return [issue for check in CROSS_CHECKS for issue in check(config, known)]

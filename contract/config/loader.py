@@ -17,7 +17,9 @@ from pydantic_core import ErrorDetails
 
 from contract.config.checks import run_cross_checks
 from contract.config.errors import ConfigError, ConfigIssue, Location
+from contract.config.partial import cross_issues_of_part, valid_part
 from contract.config.root import StreamsConfig
+from contract.config.suggest import allowed_keys, suggestion
 
 _ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _INT_TAG = "tag:yaml.org,2002:int"
@@ -111,7 +113,10 @@ def _message(error: ErrorDetails) -> str:
     kind = error["type"]
     loc = error["loc"]
     if kind == "extra_forbidden":
-        return f"unknown key '{loc[-1]}'" if loc else "unknown key"
+        if not loc:
+            return "unknown key"
+        key = str(loc[-1])
+        return f"unknown key '{key}'{suggestion(key, allowed_keys(StreamsConfig, tuple(loc[:-1])))}"
     if kind == "missing":
         return "this key is required"
     message = error["msg"]
@@ -154,12 +159,21 @@ def parse_config(text: str, filename: str = "streams.yaml", env: Mapping[str, st
     try:
         config = StreamsConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(filename, _by_line(issues + _validation_issues(exc, data, document.lines))) from exc
-    for issue in run_cross_checks(config):
-        issues.append(ConfigIssue(issue.location, issue.message, _line_for(issue.location, document.lines)))
+        issues += _validation_issues(exc, data, document.lines)
+        part = valid_part(data)  # cross checks of the valid rest: every error in one run
+        if part is not None:
+            issues += _located(
+                cross_issues_of_part(part, run_cross_checks(part.config, part.left_out_ids)), document.lines
+            )
+        raise ConfigError(filename, _by_line(issues)) from exc
+    issues += _located(run_cross_checks(config), document.lines)
     if issues:
         raise ConfigError(filename, _by_line(issues))
     return config
+
+
+def _located(issues: list[ConfigIssue], lines: Mapping[Location, int]) -> list[ConfigIssue]:
+    return [ConfigIssue(issue.location, issue.message, _line_for(issue.location, lines)) for issue in issues]
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> StreamsConfig:

@@ -110,3 +110,25 @@ NormalizedPoint = Annotated[
     tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]],
     Field(description="x, y as fractions of the frame width and height (0..1)"),
 ]
+
+
+def check_url(url: str, schemes: tuple[str, ...], what: str) -> str:
+    """A URL with one of `schemes`, a host and a port in 1-65535 (when given); errors never show
+    the URL's password."""
+    from urllib.parse import urlsplit
+
+    from contract.redact import redact_url
+
+    shown = redact_url(url)
+    parts = urlsplit(url)
+    if parts.scheme not in schemes:
+        raise ValueError(f"{what} needs an {' or '.join(s + '://' for s in schemes)} URL, got '{shown}'")
+    if not parts.hostname:
+        raise ValueError(f"{what} URL '{shown}' has no host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{what} URL '{shown}' has an invalid port (1-65535)") from None
+    if port == 0:
+        raise ValueError(f"{what} URL '{shown}' has an invalid port (1-65535)")
+    return url

@@ -105,8 +105,10 @@ def test_all_errors_are_reported_at_once_in_line_order() -> None:
         .replace("kind: salinity", "kind: salt")
     )
     errors = _errors(text)
-    assert len(errors) == 1, "structure errors come first; cross checks wait for a valid structure"
-    assert errors[0].startswith("streams.yaml:18: sensors[0].kind: Input should be 'salinity'")
+    assert len(errors) == 3, "structure errors and cross checks are reported in one run"
+    assert errors[0] == "streams.yaml:9: cameras[0].site: unknown site 'soc-trang' (known: long-phu)"
+    assert errors[1].startswith("streams.yaml:18: sensors[0].kind: Input should be 'salinity'")
+    assert errors[2] == "streams.yaml:24: rules[0].sensors[0]: unknown sensor 'sal-9' (known: sal-1)"
     text = text.replace("kind: salt", "kind: salinity")
     assert _errors(text) == [
         "streams.yaml:9: cameras[0].site: unknown site 'soc-trang' (known: long-phu)",
