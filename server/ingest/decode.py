@@ -15,6 +15,7 @@ import orjson
 from contract.config import Sensor
 from contract.config.sensors import FiwarePayload, JsonPathPayload
 from contract.jsonpath import parse_json_path, resolve_json_path
+from contract.numbers import parse_number
 from contract.timeutil import parse_timestamp
 from server.ingest.errors import Reason, Rejected
 from server.ingest.fiware import entities_of, read_entity
@@ -93,10 +94,14 @@ class ReadingValidator:
         self.max_skew = max_future_skew
 
     def accept(self, sensor: Sensor, raw_value: Any, raw_time: Any, received_at: datetime) -> StoredReading:
+        if not sensor.enabled:  # on its own topic, through a gateway or in a batch alike
+            raise Rejected(Reason.DISABLED_SENSOR, f"sensor '{sensor.id}' is disabled in streams.yaml")
         value = as_number(raw_value)
         convert = sensor.convert
         if convert is not None:
             value = value * convert.scale + convert.offset
+            if not math.isfinite(value):
+                raise Rejected(Reason.NOT_FINITE, f"value {raw_value!r} converted to {sensor.unit} is not finite")
         bounds = sensor.range
         if bounds is not None and not bounds.min <= value <= bounds.max:
             raise Rejected(Reason.OUT_OF_RANGE, f"{value:g} {sensor.unit} outside [{bounds.min:g}, {bounds.max:g}]")
@@ -136,7 +141,7 @@ def raw_readings(sensor: Sensor, payload: bytes) -> list[RawReading]:
     if mapping.format == "number":
         text = payload.decode("utf-8", errors="replace").strip()
         try:
-            return [(float(text), None)]
+            return [(parse_number(text), None)]
         except ValueError as exc:
             raise Rejected(Reason.WRONG_TYPE, f"payload {text[:40]!r} is not a number") from exc
     document = parse_json(payload)

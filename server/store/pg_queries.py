@@ -72,7 +72,7 @@ class PgQueries:
         source = source or "readings_1m"
         expr = self.bucket_expr("bucket")
         query = (
-            f"SELECT {expr} AS b, min(min), max(max), sum(sum) / sum(count), sum(count),"
+            f"SELECT {expr} AS b, min(min), max(max), (sum(sum::numeric) / sum(count))::float8, sum(count),"
             " (array_agg(last ORDER BY last_time DESC))[1]"
             f" FROM {source} WHERE sensor_id = %(sensor)s AND bucket >= %(start)s AND bucket < %(end)s"
             " GROUP BY b ORDER BY b"

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-_ROLLUP_MERGE = """
+FLOAT8_MAX = "1.7976931348623157e308"
+
+
+def finite(numeric: str) -> str:
+    """A numeric expression as float8, clamped to the float8 range: a sum of readings near the
+    limit (two of 1.7e308 in a minute) stays finite instead of failing the whole batch."""
+    return f"least(greatest({numeric}, -{FLOAT8_MAX}::numeric), {FLOAT8_MAX}::numeric)::float8"
+
+
+_ROLLUP_MERGE = f"""
     ON CONFLICT (sensor_id, bucket) DO UPDATE SET
         min = least(r.min, excluded.min),
         max = greatest(r.max, excluded.max),
-        sum = r.sum + excluded.sum,
+        sum = {finite("r.sum::numeric + excluded.sum::numeric")},
         count = r.count + excluded.count,
         last = CASE WHEN excluded.last_time >= r.last_time THEN excluded.last ELSE r.last END,
         last_time = greatest(r.last_time, excluded.last_time)"""
@@ -26,7 +35,9 @@ WITH new_rows AS (
     RETURNING sensor_id, time, value
 ), minute AS (
     SELECT sensor_id, date_bin('1 minute', time, TIMESTAMPTZ '2000-01-01') AS bucket, min(value) AS min,
-           max(value) AS max, sum(value) AS sum, count(*) AS count,
+           max(value) AS max, """
+    + finite("sum(value::numeric)")
+    + """ AS sum, count(*) AS count,
            (array_agg(value ORDER BY time DESC))[1] AS last, max(time) AS last_time
     FROM new_rows GROUP BY 1, 2
 ), m AS (
@@ -36,7 +47,9 @@ WITH new_rows AS (
     + """
 ), h AS (
     INSERT INTO readings_1h AS r (sensor_id, bucket, min, max, sum, count, last, last_time)
-    SELECT sensor_id, date_bin('1 hour', bucket, TIMESTAMPTZ '2000-01-01'), min(min), max(max), sum(sum),
+    SELECT sensor_id, date_bin('1 hour', bucket, TIMESTAMPTZ '2000-01-01'), min(min), max(max), """
+    + finite("sum(sum::numeric)")
+    + """,
            sum(count)::bigint, (array_agg(last ORDER BY last_time DESC))[1], max(last_time)
     FROM minute GROUP BY 1, 2"""
     + _ROLLUP_MERGE
