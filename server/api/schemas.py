@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class Health(BaseModel):
@@ -74,6 +74,10 @@ class CameraOut(BaseModel):
 
 
 class EventOut(BaseModel):
+    """A stored event (`server.store.records.StoredEvent`, read by attribute) as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     camera_id: str
     time: datetime
@@ -88,8 +92,18 @@ class EventOut(BaseModel):
     line: str | None
     direction: str | None
     count: int | None
+    count_in: int | None
+    """a line's running count of crossings in its 'in' direction"""
+    count_out: int | None
+    threshold: int | None
+    """the zone occupancy threshold an occupancy event exceeded"""
     dwell_s: float | None
-    snapshot_url: str | None
+    snapshot_sha256: str | None = Field(default=None, exclude=True)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def snapshot_url(self) -> str | None:
+        return f"/api/events/{self.id}/snapshot" if self.snapshot_sha256 else None
 
 
 class EventPage(BaseModel):

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from contract.payloads import CameraStatusPayload, DetectionEventPayload, EdgeStatusPayload
 from server.ingest.errors import Reason, Rejected
-from server.store.records import CameraStatus, Snapshot, StoredEvent
+from server.store.records import EVENT_FIELDS, CameraStatus, Snapshot, StoredEvent
 
 
 def _validation_detail(exc: ValidationError) -> str:
@@ -50,23 +50,15 @@ def decode_snapshot(event: DetectionEventPayload, max_bytes: int) -> Snapshot:
     return Snapshot(ref.sha256, ref.content_type, data, ref.width, ref.height)
 
 
+_FROM_PAYLOAD = tuple(name for name in EVENT_FIELDS if name in DetectionEventPayload.model_fields)
+"""the stored fields the payload carries under the same name (all but time, receipt and snapshot)"""
+
+
 def stored_event(event: DetectionEventPayload, received_at: datetime, snapshot: Snapshot | None) -> StoredEvent:
     return StoredEvent(
-        id=event.id,
-        camera_id=event.camera_id,
+        **{name: getattr(event, name) for name in _FROM_PAYLOAD},
         time=event.ts,
-        kind=event.kind,
         received_at=received_at,
-        worker_id=event.worker_id,
-        label=event.label,
-        confidence=event.confidence,
-        box=event.box,
-        track_id=event.track_id,
-        zone=event.zone,
-        line=event.line,
-        direction=event.direction,
-        count=event.count,
-        dwell_s=event.dwell_s,
         snapshot_sha256=snapshot.sha256 if snapshot else None,
     )
 

@@ -113,7 +113,7 @@ class DetectionFanout(NullObserver):
             if self._metrics is not None:
                 self._metrics.overlay_stale.inc()
             return
-        detection = OverlayDetection.of(event).model_dump(mode="json")
+        detection = OverlayDetection.model_validate(event).model_dump(mode="json")
         recent = self._recent.setdefault(event.camera_id, deque(maxlen=self.settings.recent_max))
         recent.append((time.monotonic(), detection))
         self.published += 1

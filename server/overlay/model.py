@@ -1,22 +1,22 @@
-"""What an overlay client receives for one detection event: geometry and labels, nothing secret."""
+"""What an overlay client receives for one detection event: geometry and labels, nothing secret.
+Read from the stored record by attribute (`OverlayDetection.model_validate(event)`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
-
-from server.store.records import StoredEvent
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class OverlayDetection(BaseModel):
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
     id: str
     camera_id: str
     kind: str
-    ts: datetime
+    ts: datetime = Field(validation_alias="time")
     """the frame's time (edge clock)"""
-    lag_ms: int
-    """server receipt minus frame time: how late the overlay draws it relative to the picture"""
+    received_at: datetime = Field(exclude=True)
     label: str | None = None
     confidence: float | None = None
     box: tuple[float, float, float, float] | None = None
@@ -26,23 +26,12 @@ class OverlayDetection(BaseModel):
     line: str | None = None
     direction: str | None = None
     count: int | None = None
+    count_in: int | None = None
+    count_out: int | None = None
     dwell_s: float | None = None
 
-    @classmethod
-    def of(cls, event: StoredEvent) -> OverlayDetection:
-        return cls(
-            id=event.id,
-            camera_id=event.camera_id,
-            kind=event.kind,
-            ts=event.time,
-            lag_ms=round((event.received_at - event.time).total_seconds() * 1000),
-            label=event.label,
-            confidence=event.confidence,
-            box=event.box,
-            track_id=event.track_id,
-            zone=event.zone,
-            line=event.line,
-            direction=event.direction,
-            count=event.count,
-            dwell_s=event.dwell_s,
-        )
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def lag_ms(self) -> int:
+        """server receipt minus frame time: how late the overlay draws it relative to the picture"""
+        return round((self.received_at - self.ts).total_seconds() * 1000)

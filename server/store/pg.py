@@ -12,7 +12,7 @@ from server.db.timescale import DatabaseFeatures
 from server.store import sql
 from server.store.base import StoreRejectedError, StoreUnavailableError, WriteBatch, WriteResult
 from server.store.pg_queries import PgQueries
-from server.store.records import StoredEvent, StoredReading
+from server.store.records import EVENT_FIELDS, StoredEvent, StoredReading
 
 logger = logging.getLogger(__name__)
 
@@ -20,24 +20,8 @@ AsyncCursor = psycopg.AsyncCursor[tuple[object, ...]]
 
 
 def _event_row(event: StoredEvent) -> tuple[object, ...]:
-    return (
-        event.id,
-        event.camera_id,
-        event.time,
-        event.kind,
-        event.worker_id,
-        event.label,
-        event.confidence,
-        list(event.box) if event.box is not None else None,
-        event.track_id,
-        event.zone,
-        event.line,
-        event.direction,
-        event.count,
-        event.dwell_s,
-        event.snapshot_sha256,
-        event.received_at,
-    )
+    """The row in `EVENT_FIELDS` order; the box as a list (PostgreSQL `real[]`)."""
+    return tuple(list(event.box) if name == "box" and event.box else getattr(event, name) for name in EVENT_FIELDS)
 
 
 class PgStore(PgQueries):

@@ -11,7 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from server.db.timescale import DatabaseFeatures
 from server.store.base import Bucket, EventQuery
-from server.store.records import CameraStatus, DeadLetter, Snapshot, StoredEvent, StoredReading
+from server.store.records import EVENT_FIELDS, CameraStatus, DeadLetter, Snapshot, StoredEvent, StoredReading
 from server.store.sql import EVENT_COLUMNS
 
 _ORIGIN = "TIMESTAMPTZ '2000-01-01'"
@@ -19,25 +19,10 @@ _GROUP_COLUMNS = {"zone": "zone", "line": "line", "label": "label"}
 
 
 def _event(row: Sequence[Any]) -> StoredEvent:
-    box = tuple(float(v) for v in row[7]) if row[7] is not None else None
-    return StoredEvent(
-        id=row[0],
-        camera_id=row[1],
-        time=row[2],
-        kind=row[3],
-        worker_id=row[4],
-        label=row[5],
-        confidence=row[6],
-        box=box if box is None or len(box) == 4 else None,
-        track_id=row[8],
-        zone=row[9],
-        line=row[10],
-        direction=row[11],
-        count=row[12],
-        dwell_s=row[13],
-        snapshot_sha256=row[14],
-        received_at=row[15],
-    )
+    values = dict(zip(EVENT_FIELDS, row, strict=True))
+    box = tuple(float(v) for v in values["box"]) if values["box"] is not None else None
+    values["box"] = box if box is None or len(box) == 4 else None
+    return StoredEvent(**values)
 
 
 class PgQueries:

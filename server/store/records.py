@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -22,7 +22,13 @@ class StoredReading(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """One accepted detection event; `id` is the edge's stable event id."""
+    """One accepted detection event; `id` is the edge's stable event id.
+
+    The one server-side record of an event: its fields are the `detection_events` columns
+    (`EVENT_FIELDS`), and the alert engine, the API and the overlay read it as it is (the API and
+    overlay models with pydantic `from_attributes`). Fields shared with the wire payload
+    (`contract.payloads.DetectionEventPayload`) have the same names; the payload's `ts` is `time`.
+    """
 
     id: str
     camera_id: str
@@ -40,6 +46,13 @@ class StoredEvent:
     count: int | None = None
     dwell_s: float | None = None
     snapshot_sha256: str | None = None
+    count_in: int | None = None
+    count_out: int | None = None
+    threshold: int | None = None
+
+
+EVENT_FIELDS: tuple[str, ...] = tuple(field.name for field in fields(StoredEvent))
+"""The `detection_events` columns, in `StoredEvent` order."""
 
 
 @dataclass(frozen=True, slots=True)

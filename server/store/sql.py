@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from server.store.records import EVENT_FIELDS
+
 FLOAT8_MAX = "1.7976931348623157e308"
 
 
@@ -61,14 +63,11 @@ SELECT NULL, sensor_id, time FROM new_rows WHERE (SELECT count(*) FROM new_rows)
 """
 )
 
-EVENT_COLUMNS = (
-    "id, camera_id, time, kind, worker_id, label, confidence, box, track_id, zone, line, direction, "
-    "count, dwell_s, snapshot_sha256, received_at"
-)
+EVENT_COLUMNS = ", ".join(EVENT_FIELDS)
 
 INSERT_EVENT = f"""
 INSERT INTO detection_events ({EVENT_COLUMNS})
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+VALUES ({", ".join(["%s"] * len(EVENT_FIELDS))})
 ON CONFLICT DO NOTHING
 RETURNING id
 """

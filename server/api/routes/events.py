@@ -22,9 +22,7 @@ EventId = Annotated[str, Path(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9
 
 
 def _event_out(event: StoredEvent) -> EventOut:
-    snapshot_url = f"/api/events/{event.id}/snapshot" if event.snapshot_sha256 else None
-    fields = {name: getattr(event, name) for name in EventOut.model_fields if name != "snapshot_url"}
-    return EventOut(**fields, snapshot_url=snapshot_url)
+    return EventOut.model_validate(event)
 
 
 def encode_cursor(event: StoredEvent) -> str:
