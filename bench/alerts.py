@@ -40,8 +40,9 @@ import httpx
 import paho.mqtt.client as mqtt
 import psycopg
 import websockets
-from paho.mqtt.enums import CallbackAPIVersion
 
+from contract.mqttclient import make_client
+from contract.mqtturl import MqttEndpoint
 from ioc.netutil import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -210,7 +211,7 @@ def login(base: str, password: str) -> str:
 
 
 def connect(port: int, name: str) -> mqtt.Client:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{name}-{uuid.uuid4().hex[:8]}")
+    client = make_client(MqttEndpoint("127.0.0.1", port), f"{name}-{uuid.uuid4().hex[:8]}", protocol="3.1.1")
     client.max_inflight_messages_set(200)
     client.max_queued_messages_set(2000)  # well below 65,535 packet ids (MQTT.md)
     client.connect("127.0.0.1", port)

@@ -35,7 +35,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import psutil
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion
+
+from contract.mqttclient import make_client
+from contract.mqtturl import MqttEndpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -125,7 +127,9 @@ class Publisher:
     """QoS 1, bounded queue (< 65,535 ids in use), every PUBACK counted (see shared/MQTT.md)."""
 
     def __init__(self, port: int) -> None:
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{uuid.uuid4().hex[:6]}")
+        self.client = make_client(
+            MqttEndpoint("127.0.0.1", port), f"bench-pub-{uuid.uuid4().hex[:6]}", protocol="3.1.1"
+        )
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(20000)
         self.acked = 0

@@ -30,7 +30,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import psutil
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion
+
+from contract.mqttclient import make_client
+from contract.mqtturl import MqttEndpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -87,7 +89,7 @@ class ReadingPublisher(threading.Thread):
         self.published = 0
         self.acked = 0
         self._lock = threading.Lock()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="soak-publisher", protocol=mqtt.MQTTv5)
+        self.client = make_client(MqttEndpoint("127.0.0.1", port), "soak-publisher")
         self.client.max_inflight_messages_set(500)
         self.client.max_queued_messages_set(5000)
         self.client.on_publish = self._on_publish
@@ -125,7 +127,7 @@ class EdgeStatsListener:
     def __init__(self, port: int) -> None:
         self.last: dict[str, object] = {}
         self.spool_depth_max = 0
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.client = make_client(MqttEndpoint("127.0.0.1", port))
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port)
         self.client.subscribe(f"{PREFIX}/edge/{WORKER}/stats", qos=0)

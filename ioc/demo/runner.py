@@ -121,14 +121,11 @@ class EdgeStatusWatcher:
     """Follows the retained `<prefix>/edge/<worker>/status` message: the edge's own word that it runs."""
 
     def __init__(self, broker_url: str, topic: str) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
+        from contract.mqttclient import make_client
 
         self.state: str | None = None
         endpoint = parse_mqtt_url(broker_url)
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-        if endpoint.username:
-            self._client.username_pw_set(endpoint.username, endpoint.password)
+        self._client = make_client(endpoint)
         self._client.on_message = lambda _c, _u, message: self._update(bytes(message.payload))
         self._client.on_connect = lambda client, *_: client.subscribe(topic, qos=1)
         self._client.connect_async(endpoint.host, endpoint.port)

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from contract.config import StreamsConfig
+from contract.mqttclient import make_client
 from contract.mqtturl import MqttEndpoint
 from contract.timeutil import utc_now
 from contract.topics import Topics
@@ -51,12 +51,8 @@ class SensorSimulator:
         self.clock = clock
         self.stats = SimulatorStats()
         self._stop = threading.Event()
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"ioc-sim-{id(self):x}", protocol=mqtt.MQTTv5)
+        self._client = make_client(endpoint, f"ioc-sim-{id(self):x}")
         self._client.max_queued_messages_set(MAX_QUEUED)
-        if endpoint.username:
-            self._client.username_pw_set(endpoint.username, endpoint.password)
-        if endpoint.tls:
-            self._client.tls_set()
         self._endpoint = endpoint
 
     def publish_once(self) -> int:

@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as mqtt
 from fastapi import FastAPI
-from paho.mqtt.enums import CallbackAPIVersion
 
+from contract.mqttclient import make_client
+from contract.mqtturl import MqttEndpoint
 from server.app import create_app
 from server.settings import Settings
 from tests.server.console.keys import api_key_headers
@@ -141,8 +142,9 @@ class Publisher:
     """A paho QoS 1 publisher that never loses messages silently (see shared/MQTT.md)."""
 
     def __init__(self, host: str, port: int, persistent: bool = False) -> None:
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}", clean_session=not persistent
+        endpoint = MqttEndpoint(host, port)
+        self.client = make_client(
+            endpoint, f"pub-{uuid.uuid4().hex[:8]}", protocol="3.1.1", clean_session=not persistent
         )
         self.client.reconnect_delay_set(min_delay=0.1, max_delay=1)
         self._acked: set[int] = set()
