@@ -21,7 +21,7 @@ from server.auth.policy import RoutePolicy
 from server.auth.service import AuthService
 from server.auth.settings import AuthSettings
 from server.auth.store import AuthStore
-from server.config_watch import ConfigStatus, ConfigWatcher, Reloadable, file_digest
+from server.config_watch import ConfigReloader, ConfigStatus, Reloadable, file_digest
 from server.db.migrate import migrate
 from server.db.pool import create_pool
 from server.db.timescale import DatabaseFeatures, detect_features
@@ -222,7 +222,7 @@ async def _config_watch(state: Services) -> AsyncIterator[None]:
         parts: list[object] = [state.ingest, _LiveFollower(state.live), *state.components]
         return [part for part in parts if isinstance(part, Reloadable)]
 
-    watcher = ConfigWatcher(state.config_status, apply, targets, state.settings.config_reload_interval_s)
+    watcher = ConfigReloader(state.config_status, apply, targets, state.settings.config_reload_interval_s)
     async with _background(watcher.run(), "config-watch"):
         yield
 

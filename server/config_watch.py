@@ -40,7 +40,7 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-class ConfigWatcher:
+class ConfigReloader:
     """Polls the file's content every `interval` seconds (mtime alone misses fast edits)."""
 
     def __init__(

@@ -19,7 +19,7 @@ from server.notify.base import Dispatcher, Notifier, Routes
 from server.notify.hub import AlertHub
 from server.notify.mqtt import MqttNotifier
 from server.notify.webhook import WebhookNotifier
-from server.store.records import CameraStatus, StoredEvent, StoredReading
+from server.store.records import StoredCameraStatus, StoredEvent, StoredReading
 
 if TYPE_CHECKING:
     from server.state import AppState
@@ -131,7 +131,7 @@ class AlertComponent:
     async def on_events(self, events: Sequence[StoredEvent]) -> None:
         await self.engine.on_events(events)
 
-    async def on_camera_status(self, status: CameraStatus) -> None:
+    async def on_camera_status(self, status: StoredCameraStatus) -> None:
         await self.engine.on_camera_status(status)
 
     async def on_sensor_availability(self, sensor_id: str, online: bool, at: datetime) -> None:

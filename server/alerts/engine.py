@@ -21,7 +21,7 @@ from server.alerts.model import AlertChange
 from server.alerts.observations import CameraSample, DetectionSample, Observation, SensorSample
 from server.alerts.repository import AlertRepository
 from server.notify.base import Dispatcher, Routes
-from server.store.records import CameraStatus, StoredEvent, StoredReading
+from server.store.records import StoredCameraStatus, StoredEvent, StoredReading
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class AlertEngine:
     async def on_events(self, events: Sequence[StoredEvent]) -> None:
         await self.observe([sample_of_event(event) for event in events])
 
-    async def on_camera_status(self, status: CameraStatus) -> None:
+    async def on_camera_status(self, status: StoredCameraStatus) -> None:
         await self.observe([CameraSample(status.camera_id, status.state, status.time)])
 
     async def on_sensor_availability(self, sensor_id: str, online: bool, at: datetime) -> None:

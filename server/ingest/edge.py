@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from contract.payloads import CameraStatusPayload, DetectionEventPayload, EdgeStatusPayload
 from server.ingest.errors import Reason, Rejected
-from server.store.records import EVENT_FIELDS, CameraStatus, Snapshot, StoredEvent
+from server.store.records import EVENT_FIELDS, StoredCameraStatus, StoredEvent, StoredSnapshot
 
 
 def _validation_detail(exc: ValidationError) -> str:
@@ -32,7 +32,7 @@ def decode_event(payload: bytes, camera_id: str, received_at: datetime) -> Detec
     return event
 
 
-def decode_snapshot(event: DetectionEventPayload, max_bytes: int) -> Snapshot:
+def decode_snapshot(event: DetectionEventPayload, max_bytes: int) -> StoredSnapshot:
     """The inline JPEG, its digest checked; Rejected(BAD_SNAPSHOT) when it is missing or wrong."""
     ref = event.snapshot
     if ref is None or ref.data_b64 is None:
@@ -47,14 +47,14 @@ def decode_snapshot(event: DetectionEventPayload, max_bytes: int) -> Snapshot:
         raise Rejected(Reason.BAD_SNAPSHOT, "snapshot sha256 does not match its data")
     if not data.startswith(b"\xff\xd8"):
         raise Rejected(Reason.BAD_SNAPSHOT, "snapshot is not a JPEG")
-    return Snapshot(ref.sha256, ref.content_type, data, ref.width, ref.height)
+    return StoredSnapshot(ref.sha256, ref.content_type, data, ref.width, ref.height)
 
 
 _FROM_PAYLOAD = tuple(name for name in EVENT_FIELDS if name in DetectionEventPayload.model_fields)
 """the stored fields the payload carries under the same name (all but time, receipt and snapshot)"""
 
 
-def stored_event(event: DetectionEventPayload, received_at: datetime, snapshot: Snapshot | None) -> StoredEvent:
+def stored_event(event: DetectionEventPayload, received_at: datetime, snapshot: StoredSnapshot | None) -> StoredEvent:
     return StoredEvent(
         **{name: getattr(event, name) for name in _FROM_PAYLOAD},
         time=event.ts,
@@ -63,14 +63,14 @@ def stored_event(event: DetectionEventPayload, received_at: datetime, snapshot: 
     )
 
 
-def decode_camera_status(payload: bytes, camera_id: str, received_at: datetime) -> CameraStatus:
+def decode_camera_status(payload: bytes, camera_id: str, received_at: datetime) -> StoredCameraStatus:
     try:
         status = CameraStatusPayload.model_validate_json(payload)
     except ValidationError as exc:
         raise Rejected(Reason.INVALID_STATUS, _validation_detail(exc)) from exc
     if status.camera_id != camera_id:
         raise Rejected(Reason.CAMERA_MISMATCH, f"payload camera '{status.camera_id}' on the topic of '{camera_id}'")
-    return CameraStatus(
+    return StoredCameraStatus(
         camera_id=status.camera_id,
         worker_id=status.worker_id,
         state=status.state,

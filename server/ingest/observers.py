@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from server.store.records import CameraStatus, StoredEvent, StoredReading
+from server.store.records import StoredCameraStatus, StoredEvent, StoredReading
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class IngestObserver(Protocol):
     async def on_events(self, events: Sequence[StoredEvent]) -> None:
         """Detection events just committed (new rows only)."""
 
-    async def on_camera_status(self, status: CameraStatus) -> None:
+    async def on_camera_status(self, status: StoredCameraStatus) -> None:
         """A camera status message was stored (every status, including repeats)."""
 
     async def on_sensor_availability(self, sensor_id: str, online: bool, at: datetime) -> None:
@@ -47,7 +47,7 @@ class NullObserver:
     async def on_events(self, events: Sequence[StoredEvent]) -> None:
         return None
 
-    async def on_camera_status(self, status: CameraStatus) -> None:
+    async def on_camera_status(self, status: StoredCameraStatus) -> None:
         return None
 
     async def on_sensor_availability(self, sensor_id: str, online: bool, at: datetime) -> None:
@@ -80,7 +80,7 @@ class ObserverFanout:
             for observer in self._observers:
                 await self._call(observer, "on_events", observer.on_events(events))
 
-    async def camera_status(self, status: CameraStatus) -> None:
+    async def camera_status(self, status: StoredCameraStatus) -> None:
         for observer in self._observers:
             await self._call(observer, "on_camera_status", observer.on_camera_status(status))
 

@@ -11,7 +11,7 @@ from server.ingest.decode import DecodeSink, ReadingValidator, decode_batch, dec
 from server.ingest.edge import decode_camera_status, decode_edge_status, decode_event, decode_snapshot, stored_event
 from server.ingest.errors import Reason, Rejected
 from server.store.base import WriteBatch
-from server.store.records import DeadLetter
+from server.store.records import StoredDeadLetter
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +62,8 @@ class MessageRouter:
 
     def dead_letter(
         self, topic: str, payload: bytes, received_at: datetime, rejected: Rejected, sensor_id: str | None
-    ) -> DeadLetter:
-        return DeadLetter(
+    ) -> StoredDeadLetter:
+        return StoredDeadLetter(
             topic=topic,
             reason=rejected.reason.value,
             detail=rejected.detail[:500],

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from server.store.records import CameraStatus, DeadLetter, Snapshot, StoredEvent, StoredReading
+from server.store.records import StoredCameraStatus, StoredDeadLetter, StoredEvent, StoredReading, StoredSnapshot
 
 
 class StoreError(Exception):
@@ -33,10 +33,10 @@ class WriteBatch:
 
     readings: list[StoredReading] = field(default_factory=list)
     events: list[StoredEvent] = field(default_factory=list)
-    snapshots: list[Snapshot] = field(default_factory=list)
-    camera_statuses: list[CameraStatus] = field(default_factory=list)
+    snapshots: list[StoredSnapshot] = field(default_factory=list)
+    camera_statuses: list[StoredCameraStatus] = field(default_factory=list)
     edge_statuses: list[dict[str, Any]] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
+    dead_letters: list[StoredDeadLetter] = field(default_factory=list)
 
     def __len__(self) -> int:
         return (
@@ -94,13 +94,13 @@ class Store(Protocol):
 
     async def event(self, event_id: str) -> StoredEvent | None: ...
 
-    async def snapshot(self, sha256: str) -> Snapshot | None: ...
+    async def snapshot(self, sha256: str) -> StoredSnapshot | None: ...
 
-    async def camera_statuses(self) -> dict[str, CameraStatus]: ...
+    async def camera_statuses(self) -> dict[str, StoredCameraStatus]: ...
 
     async def dead_letters(
         self, reason: str | None, limit: int, before_id: int | None
-    ) -> list[tuple[int, DeadLetter]]: ...
+    ) -> list[tuple[int, StoredDeadLetter]]: ...
 
     async def event_counts(
         self, camera_id: str | None, start: datetime, end: datetime, bucket: timedelta, group: str

@@ -11,7 +11,14 @@ from psycopg_pool import AsyncConnectionPool
 
 from server.db.timescale import DatabaseFeatures
 from server.store.base import Bucket, EventQuery
-from server.store.records import EVENT_FIELDS, CameraStatus, DeadLetter, Snapshot, StoredEvent, StoredReading
+from server.store.records import (
+    EVENT_FIELDS,
+    StoredCameraStatus,
+    StoredDeadLetter,
+    StoredEvent,
+    StoredReading,
+    StoredSnapshot,
+)
 from server.store.sql import EVENT_COLUMNS
 
 _ORIGIN = "TIMESTAMPTZ '2000-01-01'"
@@ -103,28 +110,32 @@ class PgQueries:
         )
         return _event(rows[0]) if rows else None
 
-    async def snapshot(self, sha256: str) -> Snapshot | None:
+    async def snapshot(self, sha256: str) -> StoredSnapshot | None:
         rows = await self._fetch(
             "SELECT sha256, content_type, data, width, height FROM snapshots WHERE sha256 = %s", (sha256,)
         )
-        return Snapshot(rows[0][0], rows[0][1], bytes(rows[0][2]), rows[0][3], rows[0][4]) if rows else None
+        return StoredSnapshot(rows[0][0], rows[0][1], bytes(rows[0][2]), rows[0][3], rows[0][4]) if rows else None
 
-    async def camera_statuses(self) -> dict[str, CameraStatus]:
+    async def camera_statuses(self) -> dict[str, StoredCameraStatus]:
         rows = await self._fetch(
             "SELECT camera_id, worker_id, state, time, received_at, reason, fps_decoded, fps_detected"
             " FROM camera_status",
             (),
         )
-        return {row[0]: CameraStatus(*row) for row in rows}
+        return {row[0]: StoredCameraStatus(*row) for row in rows}
 
-    async def dead_letters(self, reason: str | None, limit: int, before_id: int | None) -> list[tuple[int, DeadLetter]]:
+    async def dead_letters(
+        self, reason: str | None, limit: int, before_id: int | None
+    ) -> list[tuple[int, StoredDeadLetter]]:
         rows = await self._fetch(
             "SELECT id, topic, reason, detail, payload, received_at, sensor_id, payload_size FROM dead_letters"
             " WHERE (%(reason)s::text IS NULL OR reason = %(reason)s)"
             " AND (%(before)s::bigint IS NULL OR id < %(before)s) ORDER BY id DESC LIMIT %(limit)s",
             {"reason": reason, "before": before_id, "limit": limit},
         )
-        return [(row[0], DeadLetter(row[1], row[2], row[3], bytes(row[4]), row[5], row[6], row[7])) for row in rows]
+        return [
+            (row[0], StoredDeadLetter(row[1], row[2], row[3], bytes(row[4]), row[5], row[6], row[7])) for row in rows
+        ]
 
     async def event_counts(
         self, camera_id: str | None, start: datetime, end: datetime, bucket: timedelta, group: str

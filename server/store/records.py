@@ -56,7 +56,7 @@ EVENT_FIELDS: tuple[str, ...] = tuple(field.name for field in fields(StoredEvent
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
+class StoredSnapshot:
     """A JPEG attached to an event, addressed by its digest."""
 
     sha256: str
@@ -67,7 +67,7 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
-class CameraStatus:
+class StoredCameraStatus:
     """The last status an edge worker reported for a camera."""
 
     camera_id: str
@@ -81,7 +81,7 @@ class CameraStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class DeadLetter:
+class StoredDeadLetter:
     """A message (or one reading of it) that was not stored as data, and why."""
 
     topic: str

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from server.app import create_app
 from server.ingest.observers import IngestObserver, NullObserver
-from server.store.records import CameraStatus, StoredEvent, StoredReading
+from server.store.records import StoredCameraStatus, StoredEvent, StoredReading
 from tests.server.helpers import Publisher, count_rows, make_settings, running_app, wait_until, write_streams
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -23,7 +23,7 @@ class Recorder:
         self.database_url = database_url
         self.readings: list[StoredReading] = []
         self.events: list[StoredEvent] = []
-        self.statuses: list[CameraStatus] = []
+        self.statuses: list[StoredCameraStatus] = []
         self.availability: list[tuple[str, bool]] = []
         self.rows_at_call: list[int] = []
 
@@ -34,7 +34,7 @@ class Recorder:
     async def on_events(self, events: Sequence[StoredEvent]) -> None:
         self.events.extend(events)
 
-    async def on_camera_status(self, status: CameraStatus) -> None:
+    async def on_camera_status(self, status: StoredCameraStatus) -> None:
         self.statuses.append(status)
 
     async def on_sensor_availability(self, sensor_id: str, online: bool, at: datetime) -> None:

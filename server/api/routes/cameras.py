@@ -7,12 +7,12 @@ from fastapi import APIRouter, HTTPException
 from contract.config import Camera
 from server.api.deps import ConfigDep, StoreDep
 from server.api.schemas import CameraOut
-from server.store.records import CameraStatus
+from server.store.records import StoredCameraStatus
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 
 
-def _camera_out(camera: Camera, status: CameraStatus | None) -> CameraOut:
+def _camera_out(camera: Camera, status: StoredCameraStatus | None) -> CameraOut:
     return CameraOut(
         id=camera.id,
         name=camera.name,
