@@ -18,6 +18,25 @@ logger = logging.getLogger(__name__)
 Job = tuple[CameraPipeline, SampledFrame]
 
 
+class FailureLog:
+    """A failing step is logged once, with its traceback; then only its recovery, with the count
+    of failures in between (a broken model would otherwise log a traceback per batch)."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, int] = {}
+
+    def failed(self, key: str, message: str, *args: object) -> None:
+        count = self._failures.get(key, 0) + 1
+        self._failures[key] = count
+        if count == 1:
+            logger.exception(message + " (logged once; the recovery will be)", *args)
+
+    def succeeded(self, key: str) -> None:
+        count = self._failures.pop(key, 0)
+        if count:
+            logger.info("%s: working again after %d failure(s)", key, count)
+
+
 class DetectionLoop:
     def __init__(self, detector_for: Callable[[str], Detector]) -> None:
         self._detector_for = detector_for
@@ -26,6 +45,7 @@ class DetectionLoop:
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="detect", daemon=True)
+        self._failures = FailureLog()
 
     def start(self) -> None:
         self._thread.start()
@@ -71,8 +91,9 @@ class DetectionLoop:
         try:
             detector = self._detector_for(name)
         except Exception:
-            logger.exception("detector %s: cannot be loaded; dropping %d frame(s)", name, len(group))
+            self._failures.failed(f"detector {name} load", "detector %s: cannot be loaded; dropping frames", name)
             return
+        self._failures.succeeded(f"detector {name} load")
         for start in range(0, len(group), detector.max_batch):
             chunk = group[start : start + detector.max_batch]
             confidence = min(*(p.camera.detect.min_confidence for p, _ in chunk), 0.25)
@@ -80,13 +101,17 @@ class DetectionLoop:
             try:
                 results = detector.detect([frame.image for _, frame in chunk], confidence)
             except Exception:
-                logger.exception("detector %s: inference failed on %d frame(s)", name, len(chunk))
+                self._failures.failed(f"detector {name} inference", "detector %s: inference failed", name)
                 continue
+            self._failures.succeeded(f"detector {name} inference")
             per_frame_ms = (time.perf_counter() - began) * 1000.0 / len(chunk)
             for (pipeline, frame), detections in zip(chunk, results, strict=True):
                 pipeline.counters.inferences += 1
                 pipeline.counters.inference_ms_total += per_frame_ms
+                key = f"camera {pipeline.camera.id} processing"
                 try:
                     pipeline.process(frame, detections)
                 except Exception:
-                    logger.exception("camera %s: processing a detected frame failed", pipeline.camera.id)
+                    self._failures.failed(key, "camera %s: processing a detected frame failed", pipeline.camera.id)
+                    continue
+                self._failures.succeeded(key)
