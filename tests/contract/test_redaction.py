@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import logging
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,15 +13,10 @@ import pytest
 
 from contract.config import load_config
 from contract.redact import SecretRedactor, install_log_redaction, secrets_of
+from tests.fixtures.services import free_port
 
 PASSWORD = "S3cr3t-Pass"
 WEBHOOK_SECRET = "whsec-0123456789abcdef"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -31,7 +25,7 @@ def log_output() -> Iterator[tuple[logging.Logger, io.StringIO]]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger(f"test.redaction.{_free_port()}")
+    logger = logging.getLogger(f"test.redaction.{free_port()}")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
@@ -42,7 +36,7 @@ def log_output() -> Iterator[tuple[logging.Logger, io.StringIO]]:
 def _pyav() -> None:
     import av
 
-    av.open(f"rtsp://admin:{PASSWORD}@127.0.0.1:{_free_port()}/x", options={"rtsp_transport": "tcp"}, timeout=2)
+    av.open(f"rtsp://admin:{PASSWORD}@127.0.0.1:{free_port()}/x", options={"rtsp_transport": "tcp"}, timeout=2)
 
 
 def _httpx() -> None:
@@ -55,7 +49,7 @@ def _httpx() -> None:
 def _psycopg() -> None:
     import psycopg
 
-    psycopg.connect(f"postgresql://ioc:{PASSWORD}@127.0.0.1:{_free_port()}/ioc", connect_timeout=2)
+    psycopg.connect(f"postgresql://ioc:{PASSWORD}@127.0.0.1:{free_port()}/ioc", connect_timeout=2)
 
 
 def _paho() -> None:
@@ -65,7 +59,7 @@ def _paho() -> None:
     client = mqtt.Client(CallbackAPIVersion.VERSION2)
     client.username_pw_set("ioc", PASSWORD)
     try:
-        client.connect("127.0.0.1", _free_port())
+        client.connect("127.0.0.1", free_port())
     except OSError as exc:
         raise ConnectionError(f"broker mqtt://ioc:{PASSWORD}@127.0.0.1 refused: {exc}") from exc
 
