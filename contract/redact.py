@@ -15,7 +15,7 @@ import logging
 import re
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -104,18 +104,31 @@ class SecretRedactor:
         return result
 
     def scrub(self, record: logging.LogRecord) -> None:
-        """Replace the record's message, exception text and stack with redacted text."""
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string: keep what logging would show, redacted
-            message = f"{record.msg!r} % {record.args!r}"
-        record.msg, record.args = self.redact(message), None
+        """Redact the record's message and arguments (each kept as it is unless it shows a secret,
+        so formatters that read `args`, as uvicorn's access log does, still work), its exception
+        text with the traceback, and its stack."""
+        record.msg = self._value(record.msg)
+        if isinstance(record.args, Mapping):
+            record.args = {key: self._value(value) for key, value in record.args.items()}
+        elif record.args:
+            record.args = tuple(self._value(value) for value in record.args)
         if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
             record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
         if record.exc_text:
             record.exc_text = self.redact(record.exc_text)
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
+
+    def _value(self, value: object) -> object:
+        """`value` itself, or its redacted text when its text shows a secret."""
+        if value is None or isinstance(value, int | float):
+            return value
+        try:
+            text = value if isinstance(value, str) else str(value)
+        except Exception:
+            return value
+        redacted = self.redact(text)
+        return value if redacted == text else redacted
 
 
 class _RedactingFactory:

@@ -118,3 +118,17 @@ channels:
     redactor = SecretRedactor(secrets)
     assert redactor.redact(f"login failed for p@ss-{PASSWORD}") == "login failed for ***"
     assert redactor.redact("rtsp://admin:x@h/y?password=z") == "rtsp://admin:***@h/y?password=***"
+
+
+def test_formatters_that_read_the_arguments_still_work(log_output: tuple[logging.Logger, io.StringIO]) -> None:
+    """uvicorn's access log formats its record's `args` tuple itself: the arguments stay a tuple."""
+    from uvicorn.logging import AccessFormatter
+
+    logger, stream = log_output
+    logger.info("camera %(url)s, retry %(n)d", {"url": f"rtsp://admin:{PASSWORD}@10.0.0.1/x", "n": 3})
+    logger.handlers[0].setFormatter(AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s'))
+    logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", f"/api/x?token={PASSWORD}", "1.1", 200)
+    assert stream.getvalue().splitlines() == [
+        f"INFO {logger.name}: camera rtsp://admin:***@10.0.0.1/x, retry 3",
+        '127.0.0.1:5000 - "GET /api/x?token=*** HTTP/1.1" 200 OK',
+    ]
