@@ -23,7 +23,7 @@ from pydantic import BaseModel, SecretStr
 
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:@/\s]*)(?::[^/\s]*)?@")
 _SECRET_QUERY = re.compile(
-    r"(?P<key>(?:password|passwd|pwd|token|secret|api_key|apikey|key|auth)=)[^&\s'\"]+", re.IGNORECASE
+    r"(?<![\w-])(?P<key>(?:password|passwd|pwd|token|secret|api_key|apikey|key|auth)=)[^&\s'\"]+", re.IGNORECASE
 )
 _SECRET_NAMES = re.compile(r"password|passwd|secret|token|api_key|apikey", re.IGNORECASE)
 MASK = "***"

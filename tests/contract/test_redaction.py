@@ -132,3 +132,10 @@ def test_formatters_that_read_the_arguments_still_work(log_output: tuple[logging
         f"INFO {logger.name}: camera rtsp://admin:***@10.0.0.1/x, retry 3",
         '127.0.0.1:5000 - "GET /api/x?token=*** HTTP/1.1" 200 OK',
     ]
+
+
+def test_only_parameters_are_masked_not_words_that_end_like_one() -> None:
+    redactor = SecretRedactor()
+    assert redactor.redact("initdb --auth=trust") == "initdb --auth=trust"
+    assert redactor.redact("host=db password=pw1 user=ioc") == "host=db password=*** user=ioc"
+    assert redactor.redact("/x?monkey=1&token=t") == "/x?monkey=1&token=***"
