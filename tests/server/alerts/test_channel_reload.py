@@ -19,18 +19,11 @@ from server.alerts.component import AlertComponent
 from server.app import create_app
 from server.notify.signing import verify
 from tests.fixtures.services import MosquittoBroker, free_port
+from tests.server.alerts.configs import STREAMS_HEAD
 from tests.server.helpers import Publisher, make_settings, running_app, wait_until
 
 SECRET = "reload-secret-0123456789"
 
-HEAD = """
-version: 1
-mqtt: {{topic_prefix: {prefix}, shared_group: null}}
-sites: [{{id: long-phu, name: Long Phu}}]
-sensors:
-  - {{id: sal-1, name: Salinity 1, kind: salinity, unit: "‰", site: long-phu, range: {{min: 0, max: 45}}}}
-  - {{id: sal-2, name: Salinity 2, kind: salinity, unit: "‰", site: long-phu, range: {{min: 0, max: 45}}}}
-"""
 HOOK = """
 channels:
   - {{id: hook, type: webhook, url: "http://127.0.0.1:{port}/hook", secret: "{secret}", max_attempts: 6}}
@@ -48,7 +41,7 @@ rules:
 
 
 def streams(prefix: str, hook_port: int | None) -> str:
-    text = HEAD.format(prefix=prefix)
+    text = STREAMS_HEAD.format(prefix=prefix)
     if hook_port is not None:
         text += HOOK.format(port=hook_port, secret=SECRET)
     channels = "[dashboard, hook]" if hook_port is not None else "[dashboard]"

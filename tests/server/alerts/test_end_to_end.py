@@ -20,16 +20,14 @@ from server.alerts.component import AlertComponent
 from server.app import create_app
 from server.notify.signing import verify
 from tests.fixtures.services import MosquittoBroker, free_port
+from tests.server.alerts.configs import STREAMS_HEAD
 from tests.server.helpers import make_settings, running_app, wait_until
 
 SECRET = "end-to-end-secret-0123456789"
 
-STREAMS = """
-version: 1
-mqtt: {{topic_prefix: {prefix}, shared_group: null}}
-sites: [{{id: long-phu, name: Long Phu}}]
-sensors:
-  - {{id: sal-1, name: Salinity 1, kind: salinity, unit: "‰", site: long-phu, range: {{min: 0, max: 45}}}}
+STREAMS = (
+    STREAMS_HEAD
+    + """
 channels:
   - {{id: responders, type: mqtt}}
   - {{id: hook, type: webhook, url: "http://127.0.0.1:{port}/hook", secret: "{secret}", max_attempts: 3}}
@@ -43,6 +41,7 @@ rules:
     severity: critical
     channels: [dashboard, responders, hook]
 """
+)
 
 
 class Receiver:
