@@ -203,7 +203,7 @@ class AlertEngine:
     async def _act(self, change: AlertChange) -> AlertChange:
         if not await self._commit([change]):
             raise AlertsUnavailableError(
-                f"the database is unavailable: the {change.action} of alert {change.payload.id} is kept and saved"
+                f"the database is unavailable: alert {change.payload.id} ({change.action}) is kept and saved"
                 " when it is back"
             )
         return change
