@@ -164,13 +164,20 @@ class AlertEngine:
             await self._commit([], cursor_due=True)
 
     async def _tick_forever(self) -> None:
+        failing = 0
         while True:
             await asyncio.sleep(self.tick_interval_s)
             try:
                 await self.tick()
             except Exception:
                 self.tick_failures += 1
-                logger.exception("alert tick failed; next in %ss", self.tick_interval_s)
+                failing += 1
+                if failing == 1:
+                    logger.exception("alert tick failed; retried every %ss", self.tick_interval_s)
+                continue
+            if failing:
+                logger.info("alert ticks run again after %s failures", failing)
+                failing = 0
 
     def _deliveries(self, change: AlertChange) -> list[Delivery]:
         channels = self.dispatcher.push_channels(change.notify)
