@@ -12,11 +12,13 @@ from tests.fixtures.services import free_port
 
 
 class Receiver:
-    """Answers `status` to every POST; records each attempt's delivery id and the bodies it accepted."""
+    """Answers 503 to its first `failures` POSTs, then `status`; records each attempt's delivery id
+    and the bodies it accepted (signed right, answered below 300)."""
 
-    def __init__(self, secret: str, status: int = 204) -> None:
+    def __init__(self, secret: str, status: int = 204, failures: int = 0) -> None:
         self.port = free_port()
         self.status = status
+        self.failures = failures
         self.attempts: list[str] = []
         self.accepted: list[dict[str, object]] = []
         self.bad_signatures = 0
@@ -26,7 +28,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.attempts.append(self.headers.get("X-IOC-Delivery", ""))
-                status = receiver.status
+                status = 503 if len(receiver.attempts) <= receiver.failures else receiver.status
                 if not verify(secret, dict(self.headers.items()), body, now=time.time()):
                     receiver.bad_signatures += 1
                 elif status < 300:
@@ -39,6 +41,10 @@ class Receiver:
 
         self.server = HTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def subjects(self) -> list[object]:
+        return [body["alert"]["subject"] for body in self.accepted]  # type: ignore[index]
 
     @property
     def url(self) -> str:
