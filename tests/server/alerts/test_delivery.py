@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -19,7 +20,7 @@ from server.notify.cap.render import cap_schema, render_cap
 from server.notify.hub import AlertHub
 from server.notify.outbox import MemoryOutbox
 from server.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
-from server.notify.webhook import WebhookNotifier
+from server.notify.webhook import DELIVERY_HEADER, WebhookNotifier
 from tests.server.alerts.configs import SALINITY_4, at, delivery_of, make_config, rule
 
 SECRET = "a-very-long-shared-secret-value"
@@ -169,3 +170,22 @@ def test_cap_schema_rejects_an_invalid_document() -> None:
     tree = etree.fromstring(render_cap(change.payload))
     tree.find("{urn:oasis:names:tc:emergency:cap:1.2}status").text = "Maybe"  # type: ignore[union-attr]
     assert not cap_schema().validate(tree)
+
+
+async def test_a_resumed_delivery_continues_with_the_attempts_it_had_made() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.headers[DELIVERY_HEADER])
+        return httpx.Response(503)
+
+    outbox = MemoryOutbox()
+    resumed = replace(delivery_of(changes_for([5.0])[0]), attempts=3, next_attempt_at=NOW)
+    outbox.add([resumed])
+    notifier = WebhookNotifier(channel(4), lambda: NOW, ledger=outbox, transport=httpx.MockTransport(handler))
+    await notifier.start()
+    await notifier.deliver(resumed)
+    await notifier.drain(timeout=5)
+    await notifier.close()
+    assert calls == [resumed.delivery_id]  # the fourth and last attempt only
+    assert [(d.attempts, d.error) for d in outbox.dead_deliveries] == [(4, "HTTP 503")] and outbox.rows == {}
