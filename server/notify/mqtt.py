@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from contract.config.channels import MqttChannel
+from contract.mqttclient import make_client
 from contract.mqtturl import parse_mqtt_url
 from server.notify.base import DeliveryCounts
 from server.notify.outbox import DeadDelivery, Delivery, DeliveryLedger
@@ -64,16 +64,11 @@ class MqttNotifier:
         self._retained: dict[str, RetainedResolved] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._endpoint = parse_mqtt_url(broker_url)
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id[:64], protocol=mqtt.MQTTv5)
+        self._client = make_client(self._endpoint, client_id, reconnect_max_s=30)
         self._client.max_queued_messages_set(MAX_QUEUED)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
-        if self._endpoint.username:
-            self._client.username_pw_set(self._endpoint.username, self._endpoint.password)
-        if self._endpoint.tls:
-            self._client.tls_set()
         self._unacked: set[int] = set()
         self._acked_early: set[int] = set()
         self._unacked_lock = threading.Lock()
