@@ -112,7 +112,7 @@ class WebhookNotifier:
                 return
             if attempt < self._channel.max_attempts:
                 await self._back_off(delivery, attempt, error)
-        await self._dead_letter(delivery, attempt, error or "no attempts left")
+        await self._dead_delivery(delivery, attempt, error or "no attempts left")
 
     async def _back_off(self, delivery: Delivery, attempt: int, error: str) -> None:
         delay = jittered_delay(attempt, *self._retry)
@@ -162,7 +162,7 @@ class WebhookNotifier:
             )
         await self._record("the delivery", self._ledger.delivered(delivery, self._clock()) if self._ledger else None)
 
-    async def _dead_letter(self, delivery: Delivery, attempts: int, error: str) -> None:
+    async def _dead_delivery(self, delivery: Delivery, attempts: int, error: str) -> None:
         dead = DeadDelivery.of(delivery, attempts, error, self._clock())
         self.dead.append(dead)
         self._counts.count(self.channel_id, "dead")
@@ -198,7 +198,7 @@ class WebhookNotifier:
         return len(self._tasks)
 
     async def retire(self) -> None:
-        """Replaced by a reload: every delivery in flight runs to success or its dead letter, then close.
+        """Replaced by a reload: every delivery in flight runs to success or its dead delivery, then close.
         Retries keep the URL and secret they started with (what the alert was sent under)."""
         await self.drain(timeout=None)
         await self.close()

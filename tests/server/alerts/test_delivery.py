@@ -1,4 +1,4 @@
-"""Delivery pieces: webhook signatures, retries and dead letters, the dashboard hub, CAP 1.2."""
+"""Delivery pieces: webhook signatures, retries and dead deliveries, the dashboard hub, CAP 1.2."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ async def test_webhook_retries_then_succeeds_with_a_valid_signature() -> None:
     assert SECRET not in str(last.headers) and SECRET.encode() not in last.content
 
 
-async def test_webhook_dead_letter_after_max_attempts_without_blocking_others() -> None:
+async def test_webhook_dead_delivery_after_max_attempts_without_blocking_others() -> None:
     calls: dict[str, int] = {}
     first, second = changes_for([5.0]), changes_for([5.0], make_config([rule(QUICK, id="other")]))
 
