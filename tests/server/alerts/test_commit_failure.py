@@ -1,4 +1,5 @@
-"""A failed save loses no transition (real PostgreSQL, a real constraint refusing the write): the
+"""A failed save loses no transition (real PostgreSQL; a real constraint refusing the write, or
+the connection cut with a TCP proxy): the
 step is kept, retried by the next tick, and then saved with its outbox row and delivered; the
 failure is counted and logged once, with its recovery."""
 
@@ -21,7 +22,8 @@ from server.notify.hub import AlertHub
 from server.notify.outbox import PgOutbox
 from server.store.records import StoredReading
 from tests.server.alerts.configs import SALINITY_4, at, make_config, rule
-from tests.server.helpers import count_rows
+from tests.server.helpers import count_rows, wait_until
+from tests.server.tcp_proxy import TcpProxy
 
 QUICK = rule(SALINITY_4, **{"raise": {"above": 4.0}, "clear": {"below": 3.5}}, channels=["dashboard", "hook"])
 ESCALATING = rule(QUICK, channels=["dashboard"], escalate_after="30m", escalate_to=["hook"], repeat_interval="6h")
@@ -129,3 +131,43 @@ async def test_an_operator_action_whose_save_fails_is_refused_but_kept_and_saved
     await quick.sql(ACCEPT)
     await quick.engine.tick()
     assert await quick.rows("SELECT count(*) FROM alerts WHERE state = 'acknowledged'") == 1
+
+
+async def test_a_firing_alert_saved_while_the_database_connection_is_cut_is_saved_once_it_is_back(
+    pg_database: str,
+) -> None:
+    await migrate(pg_database)
+    proxy = TcpProxy.for_url(pg_database)
+    proxy.start()
+    pool = AsyncConnectionPool(
+        proxy.url_through(pg_database),
+        min_size=1,
+        max_size=2,
+        timeout=1.0,
+        open=False,
+        check=AsyncConnectionPool.check_connection,
+        kwargs={"connect_timeout": 1},
+    )
+    await pool.open(wait=True, timeout=10)
+    hook = MemoryNotifier("hook")
+    dispatcher = Dispatcher(AlertHub(), {"hook": hook}, frozenset({"dashboard"}), PgOutbox(pool))
+    engine = AlertEngine(RuleEngine(make_config([QUICK])), PgAlertRepository(pool), dispatcher, Clock(at(0)), 3600)
+    await engine.open()
+    try:
+        proxy.stop()  # every connection cut, new ones refused
+        await engine.on_readings([StoredReading("sal-a", at(0), 5.0, at(0))])
+        assert engine.failures == 1 and hook.received == []
+        proxy.start()  # the same port again
+        await wait_until(lambda: _saved(engine), timeout=20, what="the kept step to be saved")
+        assert await count_rows(pg_database, "SELECT count(*) FROM alerts WHERE state = 'firing'") == 1
+        assert await count_rows(pg_database, "SELECT count(*) FROM alert_outbox WHERE action = 'firing'") == 1
+        assert [d.action for d in hook.received] == ["firing"]
+    finally:
+        await engine.close()
+        await pool.close()
+        proxy.stop()
+
+
+async def _saved(engine: AlertEngine) -> bool:
+    await engine.tick()
+    return len(engine.unsaved) == 0
