@@ -1,7 +1,6 @@
 """A failed save loses no transition (real PostgreSQL; a real constraint refusing the write, or
-the connection cut with a TCP proxy): the
-step is kept, retried by the next tick, and then saved with its outbox row and delivered; the
-failure is counted and logged once, with its recovery."""
+the connection cut with a TCP proxy): the step is kept, retried by the next tick, and then saved
+with its outbox row and delivered; the failure is counted and logged once, with its recovery."""
 
 from __future__ import annotations
 
