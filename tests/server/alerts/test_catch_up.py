@@ -29,9 +29,10 @@ def engine_on(pool: AsyncConnectionPool, store: PgStore) -> AlertEngine:
     return AlertEngine(RuleEngine(make_config([IN_ZONE])), PgAlertRepository(pool), dispatcher, utc_now, 3600, store)
 
 
-async def test_events_stored_after_the_cursor_are_evaluated_at_the_next_start_once(pg_database: str) -> None:
-    await migrate(pg_database)
-    async with AsyncConnectionPool(pg_database, min_size=1, max_size=2, open=False) as pool:
+async def test_events_stored_after_the_cursor_are_evaluated_at_the_next_start_once(database_url: str) -> None:
+    """On plain PostgreSQL, then on TimescaleDB (hypertables, BRIN indexes on received_at)."""
+    await migrate(database_url)
+    async with AsyncConnectionPool(database_url, min_size=1, max_size=2, open=False) as pool:
         async with pool.connection() as conn:
             store = PgStore(pool, await detect_features(conn))
         first = engine_on(pool, store)
@@ -45,7 +46,7 @@ async def test_events_stored_after_the_cursor_are_evaluated_at_the_next_start_on
             engine = engine_on(pool, store)
             await engine.open()
             await engine.close()
-        assert await count_rows(pg_database, "SELECT count(*) FROM alerts WHERE state = 'pending'") == 1
-        assert await count_rows(pg_database, "SELECT count(*) FROM alert_history") == 1
+        assert await count_rows(database_url, "SELECT count(*) FROM alerts WHERE state = 'pending'") == 1
+        assert await count_rows(database_url, "SELECT count(*) FROM alert_history") == 1
         cursor = "SELECT count(*) FROM alert_eval_cursor WHERE events_received_at = %s"
-        assert await count_rows(pg_database, cursor, now) == 1
+        assert await count_rows(database_url, cursor, now) == 1
