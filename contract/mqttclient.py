@@ -39,7 +39,7 @@ def make_client(
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id[:MAX_CLIENT_ID],
-        clean_session=None if version == mqtt.MQTTv5 else clean_session,
+        clean_session=clean_session if version != mqtt.MQTTv5 else None,
         protocol=version,
         manual_ack=manual_ack,
     )

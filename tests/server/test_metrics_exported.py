@@ -63,8 +63,14 @@ EXPECTED: dict[str, Callable[[Samples], bool]] = {
     "ioc_overlay_events_stale": positive("ioc_overlay_events_stale_total"),
 }
 DRIVEN_ELSEWHERE: dict[str, str] = {
-    "ioc_ingest_dropped": "the ingest buffer (messaging): driven by its own overflow test",
+    "ioc_ingest_dropped": "the ingest buffer (messaging engineer): nothing can overflow it from here yet",
+    "ioc_alert_deliveries": "alerts: tests/server/alerts/test_outbox_restart.py scrapes it after a delivery",
+    "ioc_alert_failures": "alerts: test_commit_failure.py drives engine.failures (read by the collector)",
+    "ioc_alert_ws_cut_off": "alerts: the hub's cut_off count, read by the collector (alerts engineer)",
+    "ioc_alert_unsaved_dropped": "alerts: changes dropped during a long outage (alerts engineer)",
+    "ioc_alert_outbox_pending": "alerts: a gauge, 0 when everything is delivered (test_outbox_restart.py)",
 }
+"""Declared metrics this scenario does not drive, each with who drives it: keep this list short."""
 
 
 class Broken(NullObserver):
@@ -87,7 +93,7 @@ def _declared() -> set[str]:
 
 
 def test_every_declared_metric_has_a_scenario() -> None:
-    assert _declared() == set(EXPECTED) | set(DRIVEN_ELSEWHERE)
+    assert _declared() <= set(EXPECTED) | set(DRIVEN_ELSEWHERE)
 
 
 async def _offer(client: httpx.AsyncClient) -> int:
@@ -142,7 +148,8 @@ async def test_every_declared_metric_is_driven_and_scraped(
         assert (await client.get("/api/live/gate/snapshot.jpg")).status_code == 504  # camera refuses
 
         families, samples = _samples((await client.get("/metrics")).text)
-        assert _declared() <= families
+        ours = {name for name in families if name.startswith("ioc_")}  # the components' collectors too
+        assert ours == set(EXPECTED) | set(DRIVEN_ELSEWHERE)
         failing = sorted(name for name, check in EXPECTED.items() if not check(samples))
         assert failing == [], {name: [k for k in samples if k.startswith(name)] for name in failing}
 
