@@ -29,7 +29,7 @@ from server.alerts.matching import SilenceRecord
 from server.alerts.model import Alert, AlertChange, HistoryEntry
 from server.alerts.observations import CameraSample, Observation
 from server.alerts.repository import AlertQuery, AlertRepository, EvaluationCursor
-from server.alerts.samples import sample_of_event, sample_of_reading
+from server.alerts.samples import sample_of_reading
 from server.alerts.unsaved import Step, UnsavedSteps
 from server.notify.base import Dispatcher, Routes
 from server.notify.hub import AlertHub, Subscription
@@ -128,7 +128,7 @@ class AlertEngine:
         if not events:
             return
         async with self._lock:
-            changes = self._evaluate([sample_of_event(event) for event in events])
+            changes = self._evaluate(list(events))
             self.cursor = self.cursor.after_events(max(event.received_at for event in events))
             await self._commit(changes)
 

@@ -1,9 +1,12 @@
-"""What the engine observes, in the engine's own terms (converted from stored records at the edge)."""
+"""What the engine observes: sensor and camera samples in the engine's own terms, and detection
+events as the stored records themselves."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+
+from server.store.records import StoredEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,20 +17,8 @@ class SensorSample:
     received_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DetectionSample:
-    camera_id: str
-    kind: str
-    at: datetime
-    received_at: datetime | None = None
-    label: str | None = None
-    confidence: float | None = None
-    track_id: int | None = None
-    zone: str | None = None
-    line: str | None = None
-    direction: str | None = None
-    count: int | None = None
-    dwell_s: float | None = None
+DetectionSample = StoredEvent
+"""A detection event is observed as it is stored (`at` is its frame time): no copy of its fields."""
 
 
 @dataclass(frozen=True, slots=True)

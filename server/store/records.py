@@ -50,6 +50,11 @@ class StoredEvent:
     count_out: int | None = None
     threshold: int | None = None
 
+    @property
+    def at(self) -> datetime:
+        """The frame time, under the name every observation of the alert engine has."""
+        return self.time
+
 
 EVENT_FIELDS: tuple[str, ...] = tuple(field.name for field in fields(StoredEvent))
 """The `detection_events` columns, in `StoredEvent` order."""

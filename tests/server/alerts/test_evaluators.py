@@ -37,7 +37,8 @@ def as_observation(item: Any, minute: float) -> Observation:
         return SensorSample("sal-a", float(item), at(minute))
     if isinstance(item, str):
         return CameraSample("gate", item, at(minute))
-    return replace(DetectionSample("gate", "zone_enter", at(minute)), **item)
+    event = DetectionSample("evt-test-0001", "gate", at(minute), "zone_enter", received_at=at(minute))
+    return replace(event, **item)
 
 
 def expected(script: Script) -> list[str | None]:

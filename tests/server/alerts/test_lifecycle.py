@@ -104,7 +104,8 @@ def test_camera_offline_inhibits_that_cameras_detection_alerts() -> None:
     engine = RuleEngine(make_config([CAMERA_DOWN, INTRUSION], inhibitions=INHIBIT))
     down = engine.observe(CameraSample("gate", "offline", at(0)))
     assert actions(down) == ["firing"]
-    entered = engine.observe(DetectionSample("gate", "zone_enter", at(1), zone="entrance", track_id=3))
+    event = DetectionSample("evt-test-0001", "gate", at(1), "zone_enter", at(1), zone="entrance", track_id=3)
+    entered = engine.observe(event)
     assert actions(entered) == ["firing"]
     assert entered[0].notify == () and entered[0].payload.labels["muted_by"] == f"inhibited:{down[0].payload.id}"
     engine.observe(CameraSample("gate", "online", at(2)))
