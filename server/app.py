@@ -65,10 +65,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with _running(settings, parts, observers) as services:
             app.state.ioc = services
-            try:
-                yield
-            finally:
-                app.state.ioc = None
+            yield
 
     app = FastAPI(
         title="IOC Monitor",
