@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI
 from psycopg_pool import AsyncConnectionPool
 
 from contract.config import StreamsConfig, load_config
-from contract.redact import install_log_redaction, secrets_of
+from contract.redact import SecretRedactor, install_log_redaction, secrets_of
 from contract.timeutil import utc_now
 from server.api.errors import install_error_handlers
 from server.api.routers import api_routers
@@ -98,6 +98,7 @@ def _alerts_router() -> APIRouter:
 async def _running(settings: Settings, parts: _Parts, observers: Sequence[IngestObserver]) -> AsyncIterator[Services]:
     digest = file_digest(settings.config)
     config = load_config(settings.config)
+    redactor = install_log_redaction(secrets_of(settings, parts.auth, parts.live, config))  # before any I/O
     status = ConfigStatus(settings.config, digest, utc_now())
     logger.info("starting: %s", settings.describe())
     if settings.migrate_on_start:
@@ -108,7 +109,7 @@ async def _running(settings: Settings, parts: _Parts, observers: Sequence[Ingest
     try:
         async with pool.connection() as conn:
             features = await detect_features(conn)
-        services = _services(settings, parts, config, status, pool, features, observers)
+        services = _services(settings, parts, config, status, pool, features, observers, redactor)
         await services.auth.ensure_bootstrap_admin()
         services.alerts = _alert_component(parts)
         components: list[Component] = [] if services.alerts is None else [services.alerts]
@@ -132,6 +133,7 @@ def _services(
     pool: AsyncConnectionPool,
     features: DatabaseFeatures,
     observers: Sequence[IngestObserver],
+    redactor: SecretRedactor,
 ) -> Services:
     metrics = Metrics()
     overlay = DetectionFanout(parts.overlay, metrics=metrics)
@@ -148,7 +150,7 @@ def _services(
         route_policy=RoutePolicy(),
         live=LiveHub(parts.live, live_sources(config), metrics=metrics),
         overlay=overlay,
-        redactor=install_log_redaction(secrets_of(settings, parts.auth, parts.live, config)),
+        redactor=redactor,
     )
 
 
