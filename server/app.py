@@ -20,6 +20,7 @@ from server.db.pool import create_pool
 from server.db.timescale import detect_features
 from server.ingest.observers import IngestObserver, ObserverFanout
 from server.ingest.service import IngestService
+from server.loggers.service import station_files
 from server.metrics import Metrics
 from server.settings import Settings
 from server.state import AppState, Component
@@ -94,7 +95,13 @@ async def _running(
         metrics = Metrics()
         store = PgStore(pool, features)
         state = AppState(settings, config, metrics, pool, store, features, ObserverFanout(observers), status)
-        async with _components(state, components), _ingest(state), _retention(state), _config_watch(state):
+        async with (
+            _components(state, components),
+            _ingest(state),
+            station_files(state),
+            _retention(state),
+            _config_watch(state),
+        ):
             yield state
     finally:
         await pool.close()

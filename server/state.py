@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -28,6 +28,8 @@ class AppState:
     observers: ObserverFanout
     config_status: ConfigStatus
     ingest: IngestService | None = None
+    station_files: Any = None
+    """the station-file receiver (server.loggers.service.StationFileReceiver) when it runs"""
     components: list[Component] = field(default_factory=list)
 
 

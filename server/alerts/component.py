@@ -19,7 +19,7 @@ from server.notify.base import Dispatcher, Notifier, Routes
 from server.notify.hub import AlertHub
 from server.notify.mqtt import MqttNotifier
 from server.notify.webhook import WebhookNotifier
-from server.store.records import CameraStatus, StoredEvent, StoredReading
+from server.store.records import NORMAL, CameraStatus, StoredEvent, StoredReading
 
 if TYPE_CHECKING:
     from server.state import AppState
@@ -126,7 +126,10 @@ class AlertComponent:
             await self._engine.close()
 
     async def on_readings(self, readings: Sequence[StoredReading]) -> None:
-        await self.engine.on_readings(readings)
+        # calibrating / instrument-error readings are stored and charted, but never raise or clear an alert
+        normal = [reading for reading in readings if reading.quality == NORMAL]
+        if normal:
+            await self.engine.on_readings(normal)
 
     async def on_events(self, events: Sequence[StoredEvent]) -> None:
         await self.engine.on_events(events)

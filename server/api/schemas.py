@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Health(BaseModel):
@@ -18,10 +18,14 @@ class Health(BaseModel):
     detail: str | None = None
 
 
+Quality = Literal["normal", "calibrating", "error"]
+
+
 class LastReading(BaseModel):
     time: datetime
     value: float
     received_at: datetime
+    quality: Quality = Field(default="normal", description="instrument status of the reading")
 
 
 class SensorOut(BaseModel):
@@ -34,11 +38,13 @@ class SensorOut(BaseModel):
     status: Literal["online", "offline", "unknown"]
     offline_timeout_s: float
     last: LastReading | None
+    station: str | None = Field(default=None, description="the monitoring station whose files carry it")
 
 
 class ReadingPoint(BaseModel):
     time: datetime
     value: float
+    quality: Quality = Field(default="normal", description="calibrating / error readings are charted as such")
 
 
 class BucketPoint(BaseModel):

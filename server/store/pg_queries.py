@@ -58,7 +58,7 @@ class PgQueries:
 
     async def readings_raw(self, sensor_id: str, start: datetime, end: datetime, limit: int) -> list[StoredReading]:
         rows = await self._fetch(
-            "SELECT sensor_id, time, value, received_at FROM readings"
+            "SELECT sensor_id, time, value, received_at, quality FROM readings"
             " WHERE sensor_id = %s AND time >= %s AND time < %s ORDER BY time LIMIT %s",
             (sensor_id, start, end, limit),
         )
@@ -83,7 +83,7 @@ class PgQueries:
 
     async def latest_readings(self, sensor_ids: Sequence[str]) -> dict[str, StoredReading]:
         rows = await self._fetch(
-            "SELECT r.sensor_id, r.time, r.value, r.received_at FROM unnest(%s::text[]) AS s(id)"
+            "SELECT r.sensor_id, r.time, r.value, r.received_at, r.quality FROM unnest(%s::text[]) AS s(id)"
             " CROSS JOIN LATERAL (SELECT * FROM readings WHERE sensor_id = s.id ORDER BY time DESC LIMIT 1) r",
             (list(sensor_ids),),
         )

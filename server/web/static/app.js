@@ -158,6 +158,14 @@ const App = {
       value.style.background = band ? band.color : "#8b949e";
       value.textContent = last === null ? "–" : `${last} ${sensor.unit}${sensor.kind === "pm25" ? ` · AQI ${Chart.vnAqi(last)}` : ""}`;
       li.append(name, value);
+      const quality = current && current.last ? current.last.quality || "normal" : "normal";
+      li.dataset.quality = quality;
+      if (quality !== "normal") {
+        const flag = document.createElement("span");
+        flag.className = `badge quality ${quality}`;
+        flag.textContent = I18N.t(`quality_${quality}`);
+        li.append(flag);
+      }
       li.addEventListener("click", () => this.select(sensor.id));
       list.appendChild(li);
     }

@@ -33,7 +33,7 @@ const Chart = {
   },
 
   series(data) {
-    if (data.points) return data.points.map((p) => ({ t: Date.parse(p.time), v: p.value, lo: p.value, hi: p.value }));
+    if (data.points) return data.points.map((p) => ({ t: Date.parse(p.time), v: p.value, lo: p.value, hi: p.value, q: p.quality || "normal" }));
     return (data.buckets || []).map((b) => ({ t: Date.parse(b.time), v: b.avg, lo: b.min, hi: b.max }));
   },
 
@@ -56,6 +56,7 @@ const Chart = {
     }
     this.drawSeries(ctx, points, x, y);
     canvas.dataset.points = String(points.length);
+    canvas.dataset.flagged = String(this.drawFlagged(ctx, points, x, y));
     return points.length;
   },
 
@@ -108,6 +109,17 @@ const Chart = {
       ctx.fillStyle = "#58a6ff";
       points.forEach((p) => { ctx.beginPath(); ctx.arc(x(p.t), y(p.v), 2.5, 0, 2 * Math.PI); ctx.fill(); });
     }
+  },
+
+  // Calibrating (orange) and instrument-error (red) readings: hollow squares over the line.
+  drawFlagged(ctx, points, x, y) {
+    const flagged = points.filter((p) => p.q && p.q !== "normal");
+    ctx.lineWidth = 2;
+    for (const p of flagged) {
+      ctx.strokeStyle = p.q === "error" ? "#f85149" : "#d29922";
+      ctx.strokeRect(x(p.t) - 4, y(p.v) - 4, 8, 8);
+    }
+    return flagged.length;
   },
 
   legend(element, kind) {
