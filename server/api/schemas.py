@@ -64,6 +64,9 @@ class ReadingsOut(BaseModel):
     bucket_s: int | None
     points: list[ReadingPoint] | None = None
     buckets: list[BucketPoint] | None = None
+    flagged: list[ReadingPoint] = Field(
+        default_factory=list, description="with buckets: the calibrating / error readings (kept out of the rollups)"
+    )
 
 
 class CameraOut(BaseModel):

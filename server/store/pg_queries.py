@@ -64,6 +64,15 @@ class PgQueries:
         )
         return [StoredReading(*row) for row in rows]
 
+    async def readings_flagged(self, sensor_id: str, start: datetime, end: datetime, limit: int) -> list[StoredReading]:
+        """Calibrating and error readings in the range (they are not in the rollups)."""
+        rows = await self._fetch(
+            "SELECT sensor_id, time, value, received_at, quality FROM readings WHERE sensor_id = %s"
+            " AND quality <> 'normal' AND time >= %s AND time < %s ORDER BY time LIMIT %s",
+            (sensor_id, start, end, limit),
+        )
+        return [StoredReading(*row) for row in rows]
+
     async def readings_bucketed(
         self, sensor_id: str, start: datetime, end: datetime, bucket: timedelta
     ) -> list[Bucket]:

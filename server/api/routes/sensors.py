@@ -99,4 +99,6 @@ async def readings(
     out.buckets = [
         BucketPoint(time=b.time, min=b.min, max=b.max, avg=b.avg, count=b.count, last=b.last) for b in rows_b
     ]
+    flagged = await state.store.readings_flagged(sensor.id, start, end, max_points)
+    out.flagged = [ReadingPoint(time=row.time, value=row.value, quality=_quality(row)) for row in flagged]
     return out

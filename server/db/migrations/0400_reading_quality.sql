@@ -5,3 +5,7 @@
 
 ALTER TABLE readings ADD COLUMN quality text NOT NULL DEFAULT 'normal';
 ALTER TABLE readings ADD CONSTRAINT readings_quality_known CHECK (quality IN ('normal', 'calibrating', 'error'));
+
+-- Flagged readings are rare (calibration periods, instrument faults): a small partial index lets a
+-- bucketed chart show them next to the rollups without scanning the raw rows.
+CREATE INDEX readings_flagged ON readings (sensor_id, time) WHERE quality <> 'normal';

@@ -43,7 +43,8 @@ const Chart = {
     ctx.clearRect(0, 0, W, H);
     const points = this.series(data);
     const start = Date.parse(data.start), end = Date.parse(data.end);
-    const values = points.flatMap((p) => [p.lo, p.hi]).concat(sensor.thresholds.map((th) => th.value));
+    const values = points.flatMap((p) => [p.lo, p.hi]).concat(sensor.thresholds.map((th) => th.value))
+      .concat((data.flagged || []).map((p) => p.value));
     let lo = Math.min(0, ...values), hi = Math.max(1, ...values);
     hi += (hi - lo) * 0.1;
     const x = (t) => pad.l + ((t - start) / (end - start)) * (W - pad.l - pad.r);
@@ -56,7 +57,8 @@ const Chart = {
     }
     this.drawSeries(ctx, points, x, y);
     canvas.dataset.points = String(points.length);
-    canvas.dataset.flagged = String(this.drawFlagged(ctx, points, x, y));
+    const flagged = (data.flagged || []).map((p) => ({ t: Date.parse(p.time), v: p.value, q: p.quality }));
+    canvas.dataset.flagged = String(this.drawFlagged(ctx, [...points, ...flagged], x, y));
     return points.length;
   },
 
