@@ -16,7 +16,7 @@ from tests.fixtures.services import free_port
 from tests.server.console.conftest import ADMIN_PASSWORD, LiveServer, _Server, add_users, console_app, server_loop
 from tests.server.console.test_browser import ARTIFACTS, log_in, page  # noqa: F401 - the page fixture
 from tests.server.helpers import make_settings
-from tests.server.loggers.test_station_files import PASSWORD, STREAMS, station_file, stamp, upload
+from tests.server.loggers.test_station_files import PASSWORD, STREAMS, stamp, station_file, upload
 
 
 @pytest.fixture
@@ -72,8 +72,7 @@ def test_calibrating_and_error_readings_are_flagged_in_the_list_and_the_chart(
     page.click("#sensor-list li[data-sensor=cl]")  # type: ignore[attr-defined]
     # 24 hours are drawn from the rollups (two normal minutes); the calibrating reading, kept out
     # of them, is drawn on top as a flagged point
-    page.wait_for_function(  # type: ignore[attr-defined]
-        "() => { const c = document.getElementById('chart'); return c.dataset.points === '2' && c.dataset.flagged === '1'; }"
-    )
+    drawn = "() => { const c = document.getElementById('chart'); return [c.dataset.points, c.dataset.flagged]; }"
+    page.wait_for_function(f"() => ({drawn})().join() === '2,1'")  # type: ignore[attr-defined]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "calibrating.png"))  # type: ignore[attr-defined]
