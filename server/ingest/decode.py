@@ -198,7 +198,8 @@ def decode_sensor(
 ) -> None:
     """Every reading of a message on a sensor's topic; a message-level problem rejects it whole."""
     try:
-        zone = validator.zone_for(sensor, getattr(sensor.payload, "timezone", None))
+        mapping = sensor.payload
+        zone = validator.zone_for(sensor, mapping.timezone) if isinstance(mapping, JsonPathPayload) else None
         raws = raw_readings(sensor, payload, zone)
     except Rejected as rejected:
         sink.rejected.append((sensor.id, rejected))

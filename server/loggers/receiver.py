@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contract.config import Sensor, StreamsConfig
 from contract.config.stations import Station
@@ -38,6 +38,11 @@ class StationFileMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.files = Counter("ioc_station_files", "station files handled, by outcome", ["outcome"], registry=registry)
         self.lines = Counter("ioc_station_file_lines", "station file lines, by outcome", ["outcome"], registry=registry)
+        self.ready = Gauge(
+            "ioc_station_files_ready",
+            "complete files found waiting in the inbox (at most one round)",
+            registry=registry,
+        )
 
 
 @dataclass
@@ -85,6 +90,7 @@ class StationFileProcessor:
     async def run_once(self, config: StreamsConfig) -> int:
         """Process what is ready; the number of files handled."""
         ready, stale = await asyncio.to_thread(self._inbox.ready, FILES_PER_ROUND)
+        self.metrics.ready.set(len(ready))
         for arrival in stale:
             await asyncio.to_thread(self._reject, arrival, "not a station file (only .txt files are read)")
         if not ready:

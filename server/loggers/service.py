@@ -40,6 +40,7 @@ class StationFileReceiver:
         self._task: asyncio.Task[None] | None = None
         self.ftp: StationFtpServer | None = None
         self.rounds = 0
+        self._folders_for: StreamsConfig | None = None
 
     def nudge(self) -> None:
         """From any thread: an upload completed."""
@@ -48,8 +49,7 @@ class StationFileReceiver:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        for station in self._config_of().stations:
-            await asyncio.to_thread(self.inbox.ensure_station, station.id)
+        await self._ensure_folders(self._config_of())
         if self._ftp_options is not None:
             self.ftp = StationFtpServer(self._ftp_options, self.inbox, self._config_of, self.nudge)
             self.ftp.start()
@@ -64,12 +64,21 @@ class StationFileReceiver:
                 self._task.cancel()
                 await asyncio.wait({self._task}, timeout=1.0)
 
+    async def _ensure_folders(self, config: StreamsConfig) -> None:
+        """Every station's FTP home and drop folder (again after a reload adds stations)."""
+        self._folders_for = config
+        for station in config.stations:
+            await asyncio.to_thread(self.inbox.ensure_station, station.id)
+
     async def _run(self) -> None:
         failing = False
         while True:
             self._wake.clear()
             try:
-                handled = await self.processor.run_once(self._config_of())
+                config = self._config_of()
+                if config is not self._folders_for:
+                    await self._ensure_folders(config)
+                handled = await self.processor.run_once(config)
                 if failing:
                     logger.info("station-file receiver recovered")
                 failing = False
