@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -12,6 +12,7 @@ from server.config_watch import ConfigStatus
 from server.db.timescale import DatabaseFeatures
 from server.ingest.observers import ObserverFanout
 from server.ingest.service import IngestService
+from server.loggers.service import StationFileReceiver
 from server.metrics import Metrics
 from server.settings import Settings
 from server.store.pg import PgStore
@@ -28,8 +29,8 @@ class AppState:
     observers: ObserverFanout
     config_status: ConfigStatus
     ingest: IngestService | None = None
-    station_files: Any = None
-    """the station-file receiver (server.loggers.service.StationFileReceiver) when it runs"""
+    station_files: StationFileReceiver | None = None
+    """the TT 10/2021 station-file receiver, when `station_files_dir` is set"""
     components: list[Component] = field(default_factory=list)
 
 

@@ -16,6 +16,9 @@ class Health(BaseModel):
     timescale: bool
     timescale_license: str | None
     detail: str | None = None
+    station_files: Literal["up", "down", "off"] = Field(
+        default="off", description="the station-file receiver (FTP server and inbox task)"
+    )
 
 
 Quality = Literal["normal", "calibrating", "error"]

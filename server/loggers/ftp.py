@@ -115,6 +115,10 @@ class StationFtpServer:
         self._thread = threading.Thread(target=self._serve, name="station-ftp", daemon=True)
 
     @property
+    def serving(self) -> bool:
+        return self._thread.is_alive() and not self._stopping.is_set()
+
+    @property
     def port(self) -> int:
         return int(self._server.address[1])
 

@@ -40,7 +40,14 @@ class StationFileReceiver:
         self._task: asyncio.Task[None] | None = None
         self.ftp: StationFtpServer | None = None
         self.rounds = 0
+        self.last_error: str | None = None
         self._folders_for: StreamsConfig | None = None
+
+    @property
+    def running(self) -> bool:
+        """The inbox task runs and, when configured, the FTP server thread serves."""
+        task_ok = self._task is not None and not self._task.done()
+        return task_ok and (self._ftp_options is None or (self.ftp is not None and self.ftp.serving))
 
     def nudge(self) -> None:
         """From any thread: an upload completed."""
@@ -79,10 +86,12 @@ class StationFileReceiver:
                 if config is not self._folders_for:
                     await self._ensure_folders(config)
                 handled = await self.processor.run_once(config)
+                self.last_error = None
                 if failing:
                     logger.info("station-file receiver recovered")
                 failing = False
-            except Exception:
+            except Exception as exc:
+                self.last_error = str(exc)[:300]
                 if not failing:
                     logger.exception(
                         "station-file round failed; files stay in the inbox, retrying in %ss", self._poll_s

@@ -11,11 +11,13 @@ import unicodedata
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
 import pytest
+from fastapi import FastAPI
 
 from server.app import create_app
 from tests.fixtures.services import MosquittoBroker
@@ -111,10 +113,18 @@ def files_under(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*") if p.is_file())
 
 
+class StationServer(NamedTuple):
+    client: httpx.AsyncClient
+    port: int
+    root: Path
+    database_url: str
+    app: FastAPI
+
+
 @pytest.fixture
 async def station_server(
     pg_database: str, mqtt_broker: MosquittoBroker, topic_prefix: str, tmp_path: Path
-) -> AsyncIterator[tuple[httpx.AsyncClient, int, Path, str]]:
+) -> AsyncIterator[StationServer]:
     config = tmp_path / "streams.yaml"
     config.write_text(STREAMS.format(prefix=topic_prefix, password=PASSWORD), encoding="utf-8")
     root = tmp_path / "stations"
@@ -130,7 +140,7 @@ async def station_server(
     app = create_app(settings)
     async with running_app(settings, app) as client:
         port = app.state.ioc.station_files.ftp.port
-        yield client, port, root, pg_database
+        yield StationServer(client, port, root, pg_database, app)
 
 
 async def readings(database_url: str) -> list[tuple[str, float, str, datetime]]:
@@ -140,9 +150,9 @@ async def readings(database_url: str) -> list[tuple[str, float, str, datetime]]:
 
 
 async def test_station_file_over_ftp_maps_parameters_flags_status_and_never_alerts_on_calibration(
-    station_server: tuple[httpx.AsyncClient, int, Path, str],
+    station_server: StationServer,
 ) -> None:
-    client, port, root, database_url = station_server
+    client, port, root, database_url, _app = station_server
     at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
     level_nfd = unicodedata.normalize("NFD", "Mực nước")  # some loggers write decomposed Vietnamese
     first = station_file(
@@ -207,8 +217,8 @@ async def test_station_file_over_ftp_maps_parameters_flags_status_and_never_aler
     await wait_until(firing, timeout=15, what="the alert from a normal reading")
 
 
-async def test_uploads_cut_in_the_middle_lose_nothing(station_server: tuple[httpx.AsyncClient, int, Path, str]) -> None:
-    client, port, root, database_url = station_server
+async def test_uploads_cut_in_the_middle_lose_nothing(station_server: StationServer) -> None:
+    client, port, root, database_url, _app = station_server
     at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
     lines = [("Cl", "120.5", "mg/L", "00"), ("pH", "7.0", "pH", "00"), ("PM2,5", "35.5", "µg/m³", "00")]
     data = station_file(at, lines)
@@ -252,9 +262,9 @@ async def test_uploads_cut_in_the_middle_lose_nothing(station_server: tuple[http
 
 
 async def test_drop_folder_decimal_commas_and_unknown_stations(
-    station_server: tuple[httpx.AsyncClient, int, Path, str],
+    station_server: StationServer,
 ) -> None:
-    _client, port, root, database_url = station_server
+    _client, port, root, database_url, _app = station_server
     at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     drop = root / "drop" / "st-comma"
     (drop / "f1.txt").write_bytes(station_file(at, [("Độ mặn", "3,2", "‰", "00"), ("Độ mặn", "3.2", "‰", "00")]))
@@ -274,3 +284,11 @@ async def test_drop_folder_decimal_commas_and_unknown_stations(
     with pytest.raises(ftplib.error_perm, match="530"), ftplib.FTP() as ftp:
         ftp.connect("127.0.0.1", port, timeout=10)
         ftp.login("longphu", "wrong-password")
+
+
+async def test_health_tells_when_the_ftp_server_is_down(station_server: StationServer) -> None:
+    health = await station_server.client.get("/health")
+    assert health.status_code == 200 and health.json()["station_files"] == "up"
+    station_server.app.state.ioc.station_files.ftp.stop()
+    health = await station_server.client.get("/health")
+    assert health.status_code == 503 and health.json()["station_files"] == "down"
