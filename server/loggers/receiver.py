@@ -95,12 +95,8 @@ class StationFileProcessor:
             await asyncio.to_thread(self._reject, arrival, "not a station file (only .txt files are read)")
         if not ready:
             return len(stale)
-        stations = StationMap(config)
-        plans: list[FilePlan] = []
-        for arrival in ready:
-            plan = await asyncio.to_thread(self._plan, arrival, stations, utc_now())
-            if plan is not None:
-                plans.append(plan)
+        stations, now = StationMap(config), utc_now()
+        plans = await asyncio.to_thread(lambda: [p for a in ready if (p := self._plan(a, stations, now)) is not None])
         await self._commit_plans(plans)
         return len(ready) + len(stale)
 
@@ -187,8 +183,11 @@ class StationFileProcessor:
                 return
             await asyncio.to_thread(self._reject, plans[0].arrival, "the database refused its readings")
             return
+        await asyncio.to_thread(self._all_processed, plans)
+
+    def _all_processed(self, plans: list[FilePlan]) -> None:
         for plan in plans:
-            await asyncio.to_thread(self._processed, plan)
+            self._processed(plan)
 
     def _processed(self, plan: FilePlan) -> None:
         target = self._inbox.processed(plan.arrival, plan.data)
