@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from contract.mqtturl import MqttEndpoint
 
@@ -18,7 +18,7 @@ MqttProtocol = Literal["5", "3.1.1"]
 
 MAX_CLIENT_ID = 64
 
-_PROTOCOLS: dict[str, int] = {"5": mqtt.MQTTv5, "3.1.1": mqtt.MQTTv311}
+_PROTOCOLS: dict[str, MQTTProtocolVersion] = {"5": mqtt.MQTTv5, "3.1.1": mqtt.MQTTv311}
 
 
 def make_client(
@@ -36,15 +36,12 @@ def make_client(
     `clean_session` applies to MQTT 3.1.1 only (MQTT 5 sets `clean_start` at connect time).
     """
     version = _PROTOCOLS[protocol]
-    extra: dict[str, bool] = {}
-    if version != mqtt.MQTTv5 and clean_session is not None:
-        extra["clean_session"] = clean_session
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id[:MAX_CLIENT_ID],
+        clean_session=clean_session if version != mqtt.MQTTv5 else None,
         protocol=version,
         manual_ack=manual_ack,
-        **extra,
     )
     client.reconnect_delay_set(min_delay=reconnect_min_s, max_delay=reconnect_max_s)
     if endpoint.username:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 
 class Metrics:
@@ -35,3 +40,36 @@ class Metrics:
         self.pool_waiting = Gauge("ioc_db_pool_waiting", "callers waiting for a connection", registry=r)
         self.observer_failures = Counter("ioc_observer_failures", "exceptions raised by ingest observers", registry=r)
         self.sensors_online = Gauge("ioc_sensors_online", "sensors currently online", registry=r)
+
+
+@dataclass(frozen=True)
+class AlertCollector(Collector):
+    """The alert engine's own counts, read when /metrics is scraped (the engine keeps plain ints)."""
+
+    failures: Callable[[], int]
+    ws_cut_off: Callable[[], int]
+    outbox_pending: Callable[[], int]
+    unsaved_dropped: Callable[[], int]
+    deliveries: Callable[[], Mapping[tuple[str, str], int]]
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "ioc_alert_failures", "alert engine saves or ticks that failed (saves are retried)", self.failures()
+        )
+        yield CounterMetricFamily(
+            "ioc_alert_ws_cut_off", "dashboard clients cut off for falling behind", self.ws_cut_off()
+        )
+        yield CounterMetricFamily(
+            "ioc_alert_unsaved_dropped", "alert changes dropped while the database was down", self.unsaved_dropped()
+        )
+        yield GaugeMetricFamily(
+            "ioc_alert_outbox_pending",
+            "alert changes and deliveries not yet saved, delivered or dead",
+            self.outbox_pending(),
+        )
+        deliveries = CounterMetricFamily(
+            "ioc_alert_deliveries", "alert deliveries finished, by channel and outcome", labels=["channel", "outcome"]
+        )
+        for (channel, outcome), count in sorted(self.deliveries().items()):
+            deliveries.add_metric([channel, outcome], count)
+        yield deliveries

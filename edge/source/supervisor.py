@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.backoff import Backoff
 from contract.config import Camera
 from contract.config.cameras import DetectSettings
 from contract.payloads import CameraState
 from edge.motion import MotionGate, motion_size, nothing_tracked, small_grey
-from contract.backoff import Backoff
 from edge.source.frames import DropOldestQueue, FrameSampler, SampledFrame
 from edge.source.stream import DecodedFrame, SourceError, VideoStream
 from edge.stats import CameraCounters

@@ -1,5 +1,6 @@
 """The alert engine as an app component: built from the app state, started after the database
-and before the ingest (which then calls it as an observer), stopped in reverse order."""
+and before the ingest (which then calls it as an observer), stopped in reverse order. Its counts
+(failed saves, cut-off dashboard clients, deliveries) are exported on the app's /metrics."""
 
 from __future__ import annotations
 
@@ -8,18 +9,22 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from prometheus_client import CollectorRegistry
+
 from contract.config.channels import MqttChannel, WebhookChannel
 from contract.config.root import StreamsConfig
 from contract.timeutil import utc_now
 from server.alerts.core import RuleEngine
 from server.alerts.engine import AlertEngine
 from server.alerts.pg_repository import PgAlertRepository
-from server.alerts.repository import AlertRepository
-from server.notify.base import Dispatcher, Notifier, Routes
+from server.metrics import AlertCollector
+from server.notify.base import DeliveryCounts, Dispatcher, Notifier, Routes
 from server.notify.hub import AlertHub
 from server.notify.mqtt import MqttNotifier
+from server.notify.outbox import DeliveryLedger, PgOutbox
+from server.notify.retained import PgRetainedStore, RetainedStore
 from server.notify.webhook import WebhookNotifier
-from server.store.records import NORMAL, CameraStatus, StoredEvent, StoredReading
+from server.store.records import CameraStatus, StoredEvent, StoredReading
 
 if TYPE_CHECKING:
     from server.state import AppState
@@ -45,18 +50,36 @@ class NotifierFactory:
     """Builds a channel's notifier; MQTT client ids get a generation suffix after the first, so a
     replacement never kicks the client it replaces off the broker while that one flushes."""
 
-    def __init__(self, repository: AlertRepository, broker_url: str, client_id: str) -> None:
-        self.repository = repository
+    def __init__(
+        self,
+        ledger: DeliveryLedger,
+        retained: RetainedStore,
+        counts: DeliveryCounts,
+        broker_url: str,
+        client_id: str,
+    ) -> None:
+        self.ledger = ledger
+        self.retained = retained
+        self.counts = counts
         self.broker_url = broker_url
         self.client_id = client_id
 
     def build(self, spec: ChannelSpec, generation: int) -> Notifier:
         channel, prefix = spec
         if isinstance(channel, WebhookChannel):
-            return WebhookNotifier(channel, utc_now, dead_letters=self.repository.save_dead_letter)
+            return WebhookNotifier(channel, utc_now, ledger=self.ledger, counts=self.counts)
         suffix = f"-{generation}" if generation else ""
         client = f"{self.client_id}-alerts-{channel.id}"[: MAX_CLIENT_ID - len(suffix)] + suffix
-        return MqttNotifier(channel, self.broker_url, prefix, client, utc_now, store=self.repository)
+        return MqttNotifier(
+            channel,
+            self.broker_url,
+            prefix,
+            client,
+            utc_now,
+            store=self.retained,
+            ledger=self.ledger,
+            counts=self.counts,
+        )
 
 
 def rebuilt(
@@ -84,6 +107,8 @@ class AlertComponent:
     def __init__(self, tick_interval_s: float = 1.0) -> None:
         self.tick_interval_s = tick_interval_s
         self.hub = AlertHub()
+        self.deliveries = DeliveryCounts()
+        self._exported: tuple[CollectorRegistry, AlertCollector] | None = None
         self._engine: AlertEngine | None = None
         self._factory: NotifierFactory | None = None
         self._specs: dict[str, ChannelSpec] = {}
@@ -96,13 +121,33 @@ class AlertComponent:
         return self._engine
 
     async def start(self, state: AppState) -> None:
-        repository = PgAlertRepository(state.pool)
-        self._factory = NotifierFactory(repository, state.settings.mqtt_url, state.settings.mqtt_client_id)
+        ledger = PgOutbox(state.pool)
+        settings = state.settings
+        self._factory = NotifierFactory(
+            ledger, PgRetainedStore(state.pool), self.deliveries, settings.mqtt_url, settings.mqtt_client_id
+        )
         self._specs = channel_specs(state.config)
         notifiers = {channel_id: self._factory.build(spec, 0) for channel_id, spec in self._specs.items()}
-        dispatcher = Dispatcher(self.hub, notifiers, dashboard_ids(state.config))
-        self._engine = AlertEngine(RuleEngine(state.config), repository, dispatcher, utc_now, self.tick_interval_s)
-        await self._engine.open()
+        dispatcher = Dispatcher(self.hub, notifiers, dashboard_ids(state.config), ledger)
+        engine = AlertEngine(
+            RuleEngine(state.config),
+            PgAlertRepository(state.pool),
+            dispatcher,
+            utc_now,
+            self.tick_interval_s,
+            stored=state.store,
+        )
+        self._engine = engine
+        await engine.open()
+        collector = AlertCollector(
+            failures=lambda: engine.failures,
+            ws_cut_off=lambda: self.hub.cut_off,
+            outbox_pending=lambda: engine.dispatcher.in_flight + len(engine.unsaved),
+            unsaved_dropped=lambda: engine.unsaved.dropped,
+            deliveries=lambda: self.deliveries.counts,
+        )
+        state.metrics.registry.register(collector)
+        self._exported = (state.metrics.registry, collector)
 
     async def reload(self, config: StreamsConfig) -> None:
         """streams.yaml changed: changed, added and removed channels get new notifiers (the replaced
@@ -121,15 +166,16 @@ class AlertComponent:
             logger.info("alert channels reloaded: %s", ", ".join(changed))
 
     async def stop(self) -> None:
+        if self._exported is not None:
+            registry, collector = self._exported
+            registry.unregister(collector)
+            self._exported = None
         self.hub.close()
         if self._engine is not None:
             await self._engine.close()
 
     async def on_readings(self, readings: Sequence[StoredReading]) -> None:
-        # calibrating / instrument-error readings are stored and charted, but never raise or clear an alert
-        normal = [reading for reading in readings if reading.quality == NORMAL]
-        if normal:
-            await self.engine.on_readings(normal)
+        await self.engine.on_readings(readings)
 
     async def on_events(self, events: Sequence[StoredEvent]) -> None:
         await self.engine.on_events(events)

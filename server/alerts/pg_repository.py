@@ -1,22 +1,22 @@
 """The alert repository on PostgreSQL: storage's `alerts` / `alert_history` (0002) plus the
-engine's rule phases, silences and dead deliveries (0100). One transaction per engine step."""
+engine's rule phases and silences (0100), its outbox rows and evaluation cursor (0103). One
+transaction per engine step."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from server.alerts.core import StateKey
 from server.alerts.matching import SilenceRecord
-from server.alerts.model import Alert, AlertChange, HistoryEntry
-from server.alerts.repository import AlertQuery, Restored
+from server.alerts.model import Alert, HistoryEntry
+from server.alerts.repository import AlertQuery, Commit, EvaluationCursor, Restored
 from server.alerts.state import RuleState
-from server.notify.mqtt import RetainedResolved
-from server.notify.webhook import DeadLetter
+from server.notify.outbox import add_deliveries
 
 ALERT_COLUMNS = (
     "id, fingerprint, rule_id, subject, site, state, severity, summary, value, labels, started_at, updated_at, "
@@ -50,19 +50,12 @@ INSERT INTO alert_silences (id, matchers, starts_at, ends_at, author, reason, cr
 VALUES (%s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (id) DO UPDATE SET ends_at = EXCLUDED.ends_at
 """
-INSERT_DEAD = """
-INSERT INTO alert_dead_deliveries (delivery_id, channel_id, alert_id, action, attempts, error, time)
-VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
+UPSERT_CURSOR = """
+INSERT INTO alert_eval_cursor (id, readings_received_at, events_received_at, updated_at) VALUES (true, %s, %s, now())
+ON CONFLICT (id) DO UPDATE SET readings_received_at = EXCLUDED.readings_received_at,
+    events_received_at = EXCLUDED.events_received_at, updated_at = now()
 """
-
-SELECT_RETAINED = """
-SELECT channel_id, alert_id::text AS alert_id, topic, published_at FROM alert_retained_resolved WHERE channel_id = %s
-"""
-UPSERT_RETAINED = """
-INSERT INTO alert_retained_resolved (channel_id, alert_id, topic, published_at) VALUES (%s, %s, %s, %s)
-ON CONFLICT (channel_id, alert_id) DO UPDATE SET topic = EXCLUDED.topic, published_at = EXCLUDED.published_at
-"""
-DELETE_RETAINED = "DELETE FROM alert_retained_resolved WHERE channel_id = %s AND alert_id = ANY(%s::uuid[])"
+SELECT_CURSOR = "SELECT readings_received_at, events_received_at FROM alert_eval_cursor"
 
 
 def alert_row(alert: Alert) -> tuple[Any, ...]:
@@ -138,23 +131,25 @@ class PgAlertRepository:
             }
             await cur.execute("SELECT * FROM alert_silences WHERE ends_at > now()")
             silences = [SilenceRecord(**row) for row in await cur.fetchall()]
-        return Restored(alerts, states, silences)
+            await cur.execute(SELECT_CURSOR)
+            row = await cur.fetchone()
+        cursor = EvaluationCursor(row["readings_received_at"], row["events_received_at"]) if row else None
+        return Restored(alerts, states, silences, cursor)
 
-    async def save(self, changes: Sequence[AlertChange], states: dict[StateKey, RuleState | None]) -> None:
-        if not changes and not states:
+    async def save(self, commit: Commit) -> None:
+        if not commit:
             return
         async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            changes = commit.changes
             alerts = {change.alert.id: change.alert for change in changes if change.alert is not None}
             if alerts:
                 await cur.executemany(UPSERT_ALERT, [alert_row(alert) for alert in alerts.values()])
             if changes:
                 await cur.executemany(INSERT_HISTORY, [_history_row(change.entry) for change in changes])
-            for (rule_id, subject), state in states.items():
-                if state is None:
-                    await cur.execute(DELETE_STATE, (rule_id, subject))
-                else:
-                    params = (rule_id, subject, state.phase, state.since, state.fired_at, state.value)
-                    await cur.execute(UPSERT_STATE, params)
+            await _save_states(cur, commit.states)
+            await add_deliveries(cur, commit.deliveries)
+            if commit.cursor is not None:
+                await cur.execute(UPSERT_CURSOR, (commit.cursor.readings, commit.cursor.events))
 
     async def save_silence(self, silence: SilenceRecord) -> None:
         async with self._pool.connection() as conn:
@@ -163,29 +158,6 @@ class PgAlertRepository:
                 (silence.id, Jsonb(dict(silence.matchers)), silence.starts_at, silence.ends_at, silence.author,
                  silence.reason, silence.created_at),
             )  # fmt: skip
-
-    async def save_dead_letter(self, letter: DeadLetter) -> None:
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                INSERT_DEAD,
-                (letter.delivery_id, letter.channel_id, letter.alert_id, letter.action, letter.attempts,
-                 letter.error, letter.at),
-            )  # fmt: skip
-
-    async def retained_resolved(self, channel_id: str) -> list[RetainedResolved]:
-        async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(SELECT_RETAINED, (channel_id,))
-            return [RetainedResolved(**row) for row in await cur.fetchall()]
-
-    async def save_retained_resolved(self, entry: RetainedResolved) -> None:
-        async with self._pool.connection() as conn:
-            await conn.execute(UPSERT_RETAINED, (entry.channel_id, entry.alert_id, entry.topic, entry.published_at))
-
-    async def forget_retained_resolved(self, channel_id: str, alert_ids: Sequence[str]) -> None:
-        if not alert_ids:
-            return
-        async with self._pool.connection() as conn:
-            await conn.execute(DELETE_RETAINED, (channel_id, list(alert_ids)))
 
     async def alerts(self, query: AlertQuery) -> list[Alert]:
         clause, params = where(query)
@@ -211,6 +183,14 @@ class PgAlertRepository:
             )
             for r in rows
         ]
+
+
+async def _save_states(cur: psycopg.AsyncCursor[Any], states: dict[StateKey, RuleState | None]) -> None:
+    for (rule_id, subject), state in states.items():
+        if state is None:
+            await cur.execute(DELETE_STATE, (rule_id, subject))
+        else:
+            await cur.execute(UPSERT_STATE, (rule_id, subject, state.phase, state.since, state.fired_at, state.value))
 
 
 def _history_row(entry: HistoryEntry) -> tuple[Any, ...]:

@@ -1,10 +1,11 @@
-"""Where the engine keeps alerts, history, rule phases and silences: a protocol and an in-memory
-implementation (tests, API-only runs); `pg_repository.py` is the PostgreSQL one."""
+"""Where the engine keeps alerts, history, rule phases, silences and its evaluation cursor: a
+protocol and an in-memory implementation (tests, API-only runs); `pg_repository.py` is the
+PostgreSQL one. One `Commit` is one transaction: the changes, their outbox rows, the rule phases
+and the cursor are saved together or not at all."""
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -13,8 +14,7 @@ from server.alerts.core import StateKey
 from server.alerts.matching import SilenceRecord
 from server.alerts.model import Alert, AlertChange, HistoryEntry
 from server.alerts.state import RuleState
-from server.notify.mqtt import RetainedResolved
-from server.notify.webhook import DeadLetter
+from server.notify.outbox import Delivery, MemoryOutbox
 
 MAX_MEMORY_ALERTS = 10_000
 MAX_MEMORY_HISTORY = 100_000
@@ -31,27 +31,49 @@ class AlertQuery:
     limit: int = 100
 
 
+@dataclass(frozen=True, slots=True)
+class EvaluationCursor:
+    """The ingest time of the last stored reading and event the engine evaluated."""
+
+    readings: datetime | None = None
+    events: datetime | None = None
+
+    def after_readings(self, received_at: datetime) -> EvaluationCursor:
+        moved = self.readings is None or received_at > self.readings
+        return EvaluationCursor(received_at, self.events) if moved else self
+
+    def after_events(self, received_at: datetime) -> EvaluationCursor:
+        moved = self.events is None or received_at > self.events
+        return EvaluationCursor(self.readings, received_at) if moved else self
+
+
 @dataclass
 class Restored:
     alerts: list[Alert] = field(default_factory=list)
     states: dict[StateKey, RuleState] = field(default_factory=dict)
     silences: list[SilenceRecord] = field(default_factory=list)
+    cursor: EvaluationCursor | None = None
+
+
+@dataclass
+class Commit:
+    """One engine step to save in one transaction (`cursor` None: unchanged)."""
+
+    changes: list[AlertChange] = field(default_factory=list)
+    states: dict[StateKey, RuleState | None] = field(default_factory=dict)
+    deliveries: list[Delivery] = field(default_factory=list)
+    cursor: EvaluationCursor | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.changes or self.states or self.deliveries or self.cursor)
 
 
 class AlertRepository(Protocol):
     async def restore(self) -> Restored: ...
 
-    async def save(self, changes: Sequence[AlertChange], states: dict[StateKey, RuleState | None]) -> None: ...
+    async def save(self, commit: Commit) -> None: ...
 
     async def save_silence(self, silence: SilenceRecord) -> None: ...
-
-    async def save_dead_letter(self, letter: DeadLetter) -> None: ...
-
-    async def retained_resolved(self, channel_id: str) -> list[RetainedResolved]: ...
-
-    async def save_retained_resolved(self, entry: RetainedResolved) -> None: ...
-
-    async def forget_retained_resolved(self, channel_id: str, alert_ids: Sequence[str]) -> None: ...
 
     async def alerts(self, query: AlertQuery) -> list[Alert]: ...
 
@@ -73,46 +95,35 @@ def query_matches(alert: Alert, query: AlertQuery) -> bool:
 
 
 class MemoryRepository:
-    def __init__(self) -> None:
+    def __init__(self, outbox: MemoryOutbox | None = None) -> None:
+        self.outbox = outbox or MemoryOutbox()
+        self.cursor: EvaluationCursor | None = None
         self._alerts: dict[str, Alert] = {}
         self._history: deque[HistoryEntry] = deque(maxlen=MAX_MEMORY_HISTORY)
         self._states: dict[StateKey, RuleState] = {}
         self._silences: dict[str, SilenceRecord] = {}
-        self.dead_letters: deque[DeadLetter] = deque(maxlen=1000)
-        self._retained: dict[tuple[str, str], RetainedResolved] = {}
 
     async def restore(self) -> Restored:
         alerts = [alert for alert in self._alerts.values() if alert.open]
-        return Restored(alerts, dict(self._states), list(self._silences.values()))
+        return Restored(alerts, dict(self._states), list(self._silences.values()), self.cursor)
 
-    async def save(self, changes: Sequence[AlertChange], states: dict[StateKey, RuleState | None]) -> None:
-        for change in changes:
+    async def save(self, commit: Commit) -> None:
+        for change in commit.changes:
             if change.alert is not None:
                 self._alerts[change.alert.id] = change.alert
             self._history.append(change.entry)
         while len(self._alerts) > MAX_MEMORY_ALERTS:
             del self._alerts[next(iter(self._alerts))]
-        for key, state in states.items():
+        for key, state in commit.states.items():
             if state is None:
                 self._states.pop(key, None)
             else:
                 self._states[key] = state
+        self.outbox.add(commit.deliveries)
+        self.cursor = commit.cursor or self.cursor
 
     async def save_silence(self, silence: SilenceRecord) -> None:
         self._silences[silence.id] = silence
-
-    async def save_dead_letter(self, letter: DeadLetter) -> None:
-        self.dead_letters.append(letter)
-
-    async def retained_resolved(self, channel_id: str) -> list[RetainedResolved]:
-        return [entry for (channel, _), entry in self._retained.items() if channel == channel_id]
-
-    async def save_retained_resolved(self, entry: RetainedResolved) -> None:
-        self._retained[(entry.channel_id, entry.alert_id)] = entry
-
-    async def forget_retained_resolved(self, channel_id: str, alert_ids: Sequence[str]) -> None:
-        for alert_id in alert_ids:
-            self._retained.pop((channel_id, alert_id), None)
 
     async def alerts(self, query: AlertQuery) -> list[Alert]:
         found = [alert for alert in self._alerts.values() if query_matches(alert, query)]

@@ -11,7 +11,6 @@ import logging
 from typing import Any
 
 from contract.payloads import AlertPayload
-from server.alerts.model import AlertChange
 
 logger = logging.getLogger(__name__)
 
@@ -19,8 +18,8 @@ Message = dict[str, Any]
 MAX_OPEN = 100_000
 
 
-def change_message(change: AlertChange) -> Message:
-    return {"type": "alert", "action": change.action, "alert": change.payload.model_dump(mode="json")}
+def change_message(action: str, payload: AlertPayload) -> Message:
+    return {"type": "alert", "action": action, "alert": payload.model_dump(mode="json")}
 
 
 class Subscription:
@@ -62,9 +61,9 @@ class AlertHub:
     def unsubscribe(self, subscription: Subscription) -> None:
         self._clients.discard(subscription)
 
-    def publish(self, change: AlertChange) -> None:
-        self._remember(change.payload)
-        message = change_message(change)
+    def publish(self, action: str, payload: AlertPayload) -> None:
+        self._remember(payload)
+        message = change_message(action, payload)
         for client in list(self._clients):
             try:
                 client.queue.put_nowait(message)

@@ -17,16 +17,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from contract.config.channels import MqttChannel
+from contract.mqttclient import make_client
 from contract.mqtturl import parse_mqtt_url
-from server.alerts.model import AlertChange
+from server.notify.base import DeliveryCounts
+from server.notify.outbox import DeadDelivery, Delivery, DeliveryLedger
+from server.notify.retained import RetainedResolved, RetainedStore
 
 logger = logging.getLogger(__name__)
 
@@ -34,24 +34,6 @@ MAX_QUEUED = 10_000
 MAX_SWEEP_INTERVAL_S = 60.0
 MIN_SWEEP_INTERVAL_S = 0.05
 RETIRE_FLUSH_S = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class RetainedResolved:
-    """A resolved alert's state, retained on `topic` since `published_at` (server time)."""
-
-    channel_id: str
-    alert_id: str
-    topic: str
-    published_at: datetime
-
-
-class RetainedStore(Protocol):
-    async def retained_resolved(self, channel_id: str) -> list[RetainedResolved]: ...
-
-    async def save_retained_resolved(self, entry: RetainedResolved) -> None: ...
-
-    async def forget_retained_resolved(self, channel_id: str, alert_ids: Sequence[str]) -> None: ...
 
 
 def sweep_interval(clear_after: timedelta) -> float:
@@ -68,6 +50,8 @@ class MqttNotifier:
         client_id: str,
         clock: Callable[[], datetime],
         store: RetainedStore | None = None,
+        ledger: DeliveryLedger | None = None,
+        counts: DeliveryCounts | None = None,
     ) -> None:
         self.channel_id = channel.id
         self.topic = (channel.topic or f"{prefix}/alerts").rstrip("/")
@@ -75,19 +59,16 @@ class MqttNotifier:
         self.clear_after = channel.clear_resolved_after
         self._clock = clock
         self._store = store
+        self._ledger = ledger
+        self._counts = counts or DeliveryCounts()
         self._retained: dict[str, RetainedResolved] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._endpoint = parse_mqtt_url(broker_url)
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id[:64], protocol=mqtt.MQTTv5)
+        self._client = make_client(self._endpoint, client_id, reconnect_max_s=30)
         self._client.max_queued_messages_set(MAX_QUEUED)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
-        if self._endpoint.username:
-            self._client.username_pw_set(self._endpoint.username, self._endpoint.password)
-        if self._endpoint.tls:
-            self._client.tls_set()
         self._unacked: set[int] = set()
         self._acked_early: set[int] = set()
         self._unacked_lock = threading.Lock()
@@ -121,15 +102,36 @@ class MqttNotifier:
             return
         self._retained.update({entry.alert_id: entry for entry in entries})
 
-    async def deliver(self, change: AlertChange) -> None:
-        alert_id = change.payload.id
-        if change.payload.state == "resolved":
+    @property
+    def in_flight(self) -> int:
+        return 0  # a delivery is finished once paho has queued it (paho resends it after a reconnect)
+
+    async def deliver(self, delivery: Delivery) -> None:
+        alert_id, payload = delivery.alert_id, delivery.payload
+        if payload.state == "resolved":
             await self._remember(RetainedResolved(self.channel_id, alert_id, self.topic_for(alert_id), self._clock()))
         elif alert_id in self._retained:
             await self._forget([self._retained.pop(alert_id).alert_id])
-        if self._publish(self.topic_for(alert_id), change.payload.to_json()):
+        if self._publish(self.topic_for(alert_id), payload.to_json()):
+            self._counts.count(self.channel_id, "delivered")
+            await self._record(delivery, None)
             return
-        logger.error("mqtt channel %s: alert %s not queued", self.channel_id, alert_id)
+        logger.error("mqtt channel %s: alert %s not queued (kept in alert_dead_deliveries)", self.channel_id, alert_id)
+        self._counts.count(self.channel_id, "dead")
+        await self._record(delivery, "the MQTT client's queue is full")
+
+    async def _record(self, delivery: Delivery, error: str | None) -> None:
+        if self._ledger is None:
+            return
+        try:
+            if error is None:
+                await self._ledger.delivered(delivery, self._clock())
+            else:
+                await self._ledger.dead(DeadDelivery.of(delivery, delivery.attempts + 1, error, self._clock()))
+        except Exception:
+            logger.exception(
+                "mqtt channel %s: could not record alert %s in the outbox", self.channel_id, delivery.alert_id
+            )
 
     def _publish(self, topic: str, payload: str | bytes) -> bool:
         info = self._client.publish(topic, payload, qos=self.qos, retain=True)

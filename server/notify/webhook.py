@@ -1,56 +1,36 @@
-"""Signed webhooks: a JSON POST per alert change, retried with capped, jittered backoff, and
-dead-lettered after the channel's `max_attempts`. Each delivery runs in its own task (at most
-`concurrency` at once, at most `queue_size` waiting), so a failing receiver never blocks others.
-The secret is never logged; URLs are logged redacted."""
+"""Signed webhooks: a JSON POST per alert delivery, retried with the project's capped, jittered
+backoff (`contract.backoff.jittered_delay`), and dead after the channel's `max_attempts`.
+
+Each delivery runs in its own task (at most `concurrency` POSTs at once, at most `queue_size`
+deliveries held), so a failing receiver never blocks others. Every attempt is recorded in the
+outbox (`DeliveryLedger`): a restart during a backoff resumes the delivery with the attempts it
+had made. The secret is never logged; URLs are logged redacted.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import random
-import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 
+from contract.backoff import jittered_delay
 from contract.config.channels import WebhookChannel
 from contract.redact import redact_url
-from server.alerts.model import AlertChange
+from server.notify.base import DeliveryCounts
+from server.notify.outbox import DeadDelivery, Delivery, DeliveryLedger
 from server.notify.signing import signed_headers
 
 logger = logging.getLogger(__name__)
 
 DELIVERY_HEADER = "X-IOC-Delivery"
-MAX_DEAD_LETTERS = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    channel_id: str
-    delivery_id: str
-    alert_id: str
-    action: str
-    attempts: int
-    error: str
-    at: datetime
-
-
-DeadLetterSink = Callable[[DeadLetter], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    base_s: float = 1.0
-    cap_s: float = 300.0
-
-    def delay(self, attempt: int) -> float:
-        """Full jitter: uniform in [base * 2^(attempt-1) / 2, base * 2^(attempt-1)], capped."""
-        ceiling = min(self.cap_s, self.base_s * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
+MAX_DEAD_KEPT = 1000
+RETRY_INITIAL_S = 1.0
+RETRY_MAX_S = 300.0
 
 
 class TemporaryFailureError(Exception):
@@ -61,8 +41,8 @@ class PermanentFailureError(Exception):
     """The receiver refused the delivery (4xx other than 408 / 429): retrying will not help."""
 
 
-def body_of(change: AlertChange) -> bytes:
-    document = {"event": change.action, "alert": change.payload.model_dump(mode="json")}
+def body_of(delivery: Delivery) -> bytes:
+    document = {"event": delivery.action, "alert": delivery.payload.model_dump(mode="json")}
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -71,8 +51,10 @@ class WebhookNotifier:
         self,
         channel: WebhookChannel,
         clock: Callable[[], datetime],
-        dead_letters: DeadLetterSink | None = None,
-        backoff: Backoff | None = None,
+        ledger: DeliveryLedger | None = None,
+        counts: DeliveryCounts | None = None,
+        retry_initial_s: float = RETRY_INITIAL_S,
+        retry_max_s: float = RETRY_MAX_S,
         concurrency: int = 8,
         queue_size: int = 1000,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -80,52 +62,76 @@ class WebhookNotifier:
         self.channel_id = channel.id
         self._channel = channel
         self._clock = clock
-        self._sink = dead_letters
-        self._backoff = backoff or Backoff()
+        self._ledger = ledger
+        self._counts = counts or DeliveryCounts()
+        self._retry = (retry_initial_s, retry_max_s)
         self._slots = asyncio.Semaphore(concurrency)
         self._queue_size = queue_size
         self._tasks: set[asyncio.Task[None]] = set()
+        self._waiting: set[asyncio.Task[None]] = set()
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self.delivered = 0
         self.dropped = 0
-        self.dead: deque[DeadLetter] = deque(maxlen=MAX_DEAD_LETTERS)
+        self.dead: deque[DeadDelivery] = deque(maxlen=MAX_DEAD_KEPT)
 
     async def start(self) -> None:
         timeout = self._channel.timeout.total_seconds()
         self._client = httpx.AsyncClient(timeout=timeout, transport=self._transport, follow_redirects=False)
 
-    async def deliver(self, change: AlertChange) -> None:
+    async def deliver(self, delivery: Delivery) -> None:
         if len(self._tasks) >= self._queue_size:
             self.dropped += 1
+            self._counts.count(self.channel_id, "dropped")
             logger.error(
-                "webhook %s: %s deliveries waiting; dropped alert %s",
+                "webhook %s: %s deliveries waiting; alert %s left in the outbox for the next start",
                 self.channel_id,
                 len(self._tasks),
-                change.payload.id,
+                delivery.alert_id,
             )
             return
-        task = asyncio.create_task(self._deliver(change, str(uuid.uuid4())))
+        task = asyncio.create_task(self._deliver(delivery), name=f"webhook-{self.channel_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, change: AlertChange, delivery_id: str) -> None:
-        body = body_of(change)
-        error = ""
-        for attempt in range(1, self._channel.max_attempts + 1):
+    async def _deliver(self, delivery: Delivery) -> None:
+        await self._wait_until(delivery.next_attempt_at)
+        body, attempt, error = body_of(delivery), delivery.attempts, ""
+        while attempt < self._channel.max_attempts:
+            attempt += 1
             try:
                 async with self._slots:
-                    await self._post(body, delivery_id)
-                self.delivered += 1
-                return
+                    await self._post(body, delivery.delivery_id)
             except TemporaryFailureError as exc:
                 error = str(exc)
             except PermanentFailureError as exc:
                 error = str(exc)
                 break
+            else:
+                await self._delivered(delivery, attempt)
+                return
             if attempt < self._channel.max_attempts:
-                await asyncio.sleep(self._backoff.delay(attempt))
-        await self._dead_letter(change, delivery_id, attempt, error)
+                await self._back_off(delivery, attempt, error)
+        await self._dead_delivery(delivery, attempt, error or "no attempts left")
+
+    async def _back_off(self, delivery: Delivery, attempt: int, error: str) -> None:
+        delay = jittered_delay(attempt, *self._retry)
+        next_at = self._clock() + timedelta(seconds=delay)
+        await self._record("the retry", self._ledger.retry(delivery, attempt, next_at, error) if self._ledger else None)
+        await self._wait_until(next_at)
+
+    async def _wait_until(self, at: datetime | None) -> None:
+        """Sleep until `at`; a close() meanwhile cancels the sleep (the outbox keeps the delivery)."""
+        delay = (at - self._clock()).total_seconds() if at is not None else 0.0
+        if delay <= 0:
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._waiting.add(task)
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            self._waiting.discard(task)
 
     async def _post(self, body: bytes, delivery_id: str) -> None:
         assert self._client is not None, "start() the notifier first"
@@ -143,27 +149,44 @@ class WebhookNotifier:
             raise TemporaryFailureError(reason)
         raise PermanentFailureError(reason)
 
-    async def _dead_letter(self, change: AlertChange, delivery_id: str, attempts: int, error: str) -> None:
-        letter = DeadLetter(
-            self.channel_id, delivery_id, change.payload.id, change.action, attempts, error, self._clock()
-        )
-        self.dead.append(letter)
+    async def _delivered(self, delivery: Delivery, attempt: int) -> None:
+        self.delivered += 1
+        self._counts.count(self.channel_id, "delivered")
+        if attempt > 1:
+            logger.info(
+                "webhook %s: alert %s %s delivered at attempt %s",
+                self.channel_id,
+                delivery.alert_id,
+                delivery.action,
+                attempt,
+            )
+        await self._record("the delivery", self._ledger.delivered(delivery, self._clock()) if self._ledger else None)
+
+    async def _dead_delivery(self, delivery: Delivery, attempts: int, error: str) -> None:
+        dead = DeadDelivery.of(delivery, attempts, error, self._clock())
+        self.dead.append(dead)
+        self._counts.count(self.channel_id, "dead")
         logger.error(
-            "webhook %s (%s): alert %s %s dead-lettered after %s attempts: %s",
+            "webhook %s (%s): alert %s %s dead after %s attempts (kept in alert_dead_deliveries): %s",
             self.channel_id,
             redact_url(self._channel.url),
-            change.payload.id,
-            change.action,
+            delivery.alert_id,
+            delivery.action,
             attempts,
             error,
         )
-        if self._sink is not None:
-            try:
-                await self._sink(letter)
-            except Exception:
-                logger.exception(
-                    "webhook %s: could not store the dead letter for alert %s", self.channel_id, change.payload.id
-                )
+        await self._record("the dead delivery", self._ledger.dead(dead) if self._ledger else None)
+
+    async def _record(self, what: str, write: Awaitable[None] | None) -> None:
+        """Write to the outbox; a failure is logged (the row stays pending: resent after a restart)."""
+        if write is None:
+            return
+        try:
+            await write
+        except Exception:
+            logger.exception(
+                "webhook %s: could not record %s in the outbox; resent after a restart", self.channel_id, what
+            )
 
     async def drain(self, timeout: float | None) -> None:
         """Wait (at most `timeout`, None: until done) for deliveries in flight, e.g. in tests and at shutdown."""
@@ -175,15 +198,21 @@ class WebhookNotifier:
         return len(self._tasks)
 
     async def retire(self) -> None:
-        """Replaced by a reload: every delivery in flight runs to success or its dead letter, then close.
+        """Replaced by a reload: every delivery in flight runs to success or its dead delivery, then close.
         Retries keep the URL and secret they started with (what the alert was sent under)."""
         await self.drain(timeout=None)
         await self.close()
 
     async def close(self) -> None:
+        """Shutdown: deliveries waiting out a backoff stop at once (the outbox resumes them at the next
+        start); POSTs under way get a short grace."""
+        for task in list(self._waiting):
+            task.cancel()
         await self.drain(timeout=2.0)
         for task in list(self._tasks):
             task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=1.0)
         if self._client is not None:
             await self._client.aclose()
             self._client = None

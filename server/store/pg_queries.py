@@ -73,6 +73,30 @@ class PgQueries:
         )
         return [StoredReading(*row) for row in rows]
 
+    async def readings_received_after(
+        self, since: datetime, after: tuple[datetime, str, datetime] | None, limit: int
+    ) -> list[StoredReading]:
+        """Readings stored (ingest time) after `since`, in (received_at, sensor_id, time) order;
+        `after`: the key of the last row of the previous page."""
+        key = after or (since, "", since - timedelta(days=36500))
+        rows = await self._fetch(
+            "SELECT sensor_id, time, value, received_at, quality FROM readings WHERE received_at > %s"
+            " AND (received_at, sensor_id, time) > (%s, %s, %s) ORDER BY received_at, sensor_id, time LIMIT %s",
+            (since, *key, limit),
+        )
+        return [StoredReading(*row) for row in rows]
+
+    async def events_received_after(
+        self, since: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[StoredEvent]:
+        """Detection events stored after `since`, in (received_at, id) order; `after` as above."""
+        key = after or (since, "")
+        text = (
+            f"SELECT {EVENT_COLUMNS} FROM detection_events WHERE received_at > %s"
+            " AND (received_at, id) > (%s, %s) ORDER BY received_at, id LIMIT %s"
+        )
+        return [_event(row) for row in await self._fetch(text, (since, *key, limit))]
+
     async def readings_bucketed(
         self, sensor_id: str, start: datetime, end: datetime, bucket: timedelta
     ) -> list[Bucket]:

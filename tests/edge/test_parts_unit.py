@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
+from contract.backoff import Backoff
 from contract.config import Mask, OnnxDetector
 from contract.config.cameras import MotionSettings
 from edge.motion import MotionGate
 from edge.publish.spool import EventSpool
-from contract.backoff import Backoff
 from edge.source.frames import DropOldestQueue, FrameSampler
 from edge.source.stream import SourceRejectedError, translate_error
 

@@ -22,7 +22,7 @@ from contract.timeutil import utc_now
 from server.alerts.book import AlertClosedError, AlertNotFoundError
 from server.alerts.component import AlertComponent
 from server.alerts.core import TooManySilencesError
-from server.alerts.engine import AlertEngine
+from server.alerts.engine import AlertEngine, AlertsUnavailableError
 from server.alerts.matching import SilenceRecord
 from server.alerts.repository import AlertQuery
 from server.api.websockets import next_unless, until_disconnect
@@ -110,12 +110,12 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AlertPayload]:
     query = AlertQuery(state, rule, site, severity, subject, since, limit)
-    return [alert.payload() for alert in await engine.repository.alerts(query)]
+    return [alert.payload() for alert in await engine.alerts(query)]
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertPayload)
 async def get_alert(engine: EngineDep, alert_id: str) -> AlertPayload:
-    alert = await engine.repository.alert(_uuid(alert_id))
+    alert = await engine.alert(_uuid(alert_id))
     if alert is None:
         raise HTTPException(404, f"no alert {alert_id}")
     return alert.payload()
@@ -123,7 +123,7 @@ async def get_alert(engine: EngineDep, alert_id: str) -> AlertPayload:
 
 @router.get("/alerts/{alert_id}/history", response_model=list[HistoryOut])
 async def alert_history(engine: EngineDep, alert_id: str) -> list[HistoryOut]:
-    entries = await engine.repository.history(_uuid(alert_id))
+    entries = await engine.history(_uuid(alert_id))
     return [
         HistoryOut(at=e.at, action=e.action, state=e.state, actor=e.actor, note=e.note, value=e.value) for e in entries
     ]
@@ -131,10 +131,10 @@ async def alert_history(engine: EngineDep, alert_id: str) -> list[HistoryOut]:
 
 @router.get("/alerts/{alert_id}/cap", response_class=Response)
 async def alert_cap(engine: EngineDep, alert_id: str) -> Response:
-    alert = await engine.repository.alert(_uuid(alert_id))
+    alert = await engine.alert(_uuid(alert_id))
     if alert is None:
         raise HTTPException(404, f"no alert {alert_id}")
-    return Response(render_cap(alert.payload(), engine.core.config), media_type="application/cap+xml")
+    return Response(render_cap(alert.payload(), engine.config), media_type="application/cap+xml")
 
 
 OptionalNote = Annotated[NoteIn | None, Body()]
@@ -165,7 +165,7 @@ async def assign(engine: EngineDep, alert_id: str, principal: CurrentPrincipal, 
 
 async def _check_assigned(engine: AlertEngine, alert_id: str, principal: Principal) -> None:
     """A responder acknowledges only the alerts assigned to them (by user name, or `key:<name>`)."""
-    alert = await engine.repository.alert(_uuid(alert_id))
+    alert = await engine.alert(_uuid(alert_id))
     if alert is None:
         raise HTTPException(404, f"no alert {alert_id}")
     if alert.assignee not in {principal.label, principal.name if principal.kind == "user" else None}:
@@ -179,6 +179,8 @@ async def _act(action: Any) -> AlertPayload:
         raise HTTPException(404, f"no open alert {exc.args[0]}") from exc
     except AlertClosedError as exc:
         raise HTTPException(409, str(exc)) from exc
+    except AlertsUnavailableError as exc:
+        raise HTTPException(503, str(exc)) from exc
     payload: AlertPayload = change.payload
     return payload
 
@@ -186,7 +188,7 @@ async def _act(action: Any) -> AlertPayload:
 @router.get("/silences", response_model=list[SilenceOut])
 async def list_silences(engine: EngineDep) -> list[SilenceOut]:
     now = utc_now()
-    return [silence_out(s, now) for s in engine.core.silences.values()]
+    return [silence_out(s, now) for s in engine.silences()]
 
 
 @router.post("/silences", response_model=SilenceOut, status_code=201)
@@ -218,10 +220,10 @@ async def expire_silence(engine: EngineDep, silence_id: str, principal: CurrentP
 
 @router.websocket("/alerts/stream")
 async def alert_stream(websocket: WebSocket) -> None:
-    component = alert_component(websocket.app.state.ioc)
+    engine = alert_component(websocket.app.state.ioc).engine
     await websocket.accept()
     try:
-        subscription = component.hub.subscribe()
+        subscription = engine.subscribe()
     except ConnectionRefusedError as exc:
         await websocket.close(code=1013, reason=str(exc))
         return
@@ -235,7 +237,7 @@ async def alert_stream(websocket: WebSocket) -> None:
         pass
     finally:
         gone.cancel()
-        component.hub.unsubscribe(subscription)
+        engine.unsubscribe(subscription)
 
 
 def _uuid(alert_id: str) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from contract.config.root import StreamsConfig
+from server.alerts.model import AlertChange
+from server.notify.outbox import Delivery
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 08:00 in Sóc Trăng (UTC+7)
 
@@ -51,6 +54,17 @@ WEBHOOK = {
 }
 
 
+STREAMS_HEAD = """
+version: 1
+mqtt: {{topic_prefix: {prefix}, shared_group: null}}
+sites: [{{id: long-phu, name: Long Phu}}]
+sensors:
+  - {{id: sal-1, name: Salinity 1, kind: salinity, unit: "‰", site: long-phu, range: {{min: 0, max: 45}}}}
+  - {{id: sal-2, name: Salinity 2, kind: salinity, unit: "‰", site: long-phu, range: {{min: 0, max: 45}}}}
+"""
+"""The streams.yaml head of the app-level alert tests (format with `prefix`): two salinity sensors."""
+
+
 def make_config(rules: list[dict[str, Any]], **extra: Any) -> StreamsConfig:
     tree: dict[str, Any] = {
         "sites": SITES,
@@ -66,3 +80,9 @@ def make_config(rules: list[dict[str, Any]], **extra: Any) -> StreamsConfig:
 
 def rule(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return {**base, **changes}
+
+
+def delivery_of(change: AlertChange, channel_id: str = "hook", number: int = 0) -> Delivery:
+    """The outbox row the engine would write for `change` on `channel_id`."""
+    delivery_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{change.payload.id}/{change.action}/{channel_id}/{number}"))
+    return Delivery(delivery_id, channel_id, change.action, change.payload)

@@ -5,11 +5,8 @@ receiver while a delivery already retrying at the old one still completes there.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,20 +14,13 @@ from fastapi import FastAPI
 
 from server.alerts.component import AlertComponent
 from server.app import create_app
-from server.notify.signing import verify
-from tests.fixtures.services import MosquittoBroker, free_port
+from tests.fixtures.services import MosquittoBroker
+from tests.server.alerts.configs import STREAMS_HEAD
+from tests.server.alerts.receiver import Receiver
 from tests.server.helpers import Publisher, make_settings, running_app, wait_until
 
 SECRET = "reload-secret-0123456789"
 
-HEAD = """
-version: 1
-mqtt: {{topic_prefix: {prefix}, shared_group: null}}
-sites: [{{id: long-phu, name: Long Phu}}]
-sensors:
-  - {{id: sal-1, name: Salinity 1, kind: salinity, unit: "‰", site: long-phu, range: {{min: 0, max: 45}}}}
-  - {{id: sal-2, name: Salinity 2, kind: salinity, unit: "‰", site: long-phu, range: {{min: 0, max: 45}}}}
-"""
 HOOK = """
 channels:
   - {{id: hook, type: webhook, url: "http://127.0.0.1:{port}/hook", secret: "{secret}", max_attempts: 6}}
@@ -48,48 +38,19 @@ rules:
 
 
 def streams(prefix: str, hook_port: int | None) -> str:
-    text = HEAD.format(prefix=prefix)
+    text = STREAMS_HEAD.format(prefix=prefix)
     if hook_port is not None:
         text += HOOK.format(port=hook_port, secret=SECRET)
     channels = "[dashboard, hook]" if hook_port is not None else "[dashboard]"
     return text + RULE.format(channels=channels)
 
 
-class Receiver:
-    """A webhook receiver that answers 503 to its first `failures` POSTs, then 204."""
-
-    def __init__(self, failures: int = 0) -> None:
-        self.port = free_port()
-        self.failures = failures
-        self.attempts = 0
-        self.subjects: list[str] = []
-        self.bad_signatures = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.attempts += 1
-                if not verify(SECRET, dict(self.headers.items()), body, now=time.time()):
-                    receiver.bad_signatures += 1
-                elif receiver.attempts > receiver.failures:
-                    receiver.subjects.append(json.loads(body)["alert"]["subject"])
-                self.send_response(204 if receiver.attempts > receiver.failures else 503)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-        self.server = HTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
 def receivers() -> Iterator[tuple[Receiver, Receiver]]:
-    first, second = Receiver(failures=3), Receiver()
+    first, second = Receiver(SECRET, failures=3), Receiver(SECRET)
     yield first, second
-    first.server.shutdown()
-    second.server.shutdown()
+    first.close()
+    second.close()
 
 
 def component_of(app: FastAPI) -> AlertComponent:
@@ -122,7 +83,7 @@ async def test_webhook_channel_added_then_changed_while_running(
         await wait_until(lambda: _true("hook" in dispatcher.notifiers), timeout=10, what="the hook channel to load")
         old_hook = dispatcher.notifiers["hook"]
         publisher.publish_all([reading(topic_prefix, "sal-1", 5.0)])
-        await wait_until(lambda: _true(first.attempts >= 1), timeout=10, what="a first attempt at the new hook")
+        await wait_until(lambda: _true(len(first.attempts) >= 1), timeout=10, what="a first attempt at the new hook")
 
         config.write_text(streams(topic_prefix, hook_port=second.port))  # its URL changes mid-retry
         await wait_until(
@@ -134,7 +95,7 @@ async def test_webhook_channel_added_then_changed_while_running(
         await wait_until(lambda: _true(first.subjects == ["sal-1"]), timeout=30, what="sal-1's retry at the old URL")
         await wait_until(lambda: _true(dispatcher.retiring == 0), timeout=10, what="the old hook to close")
     publisher.close()
-    assert first.attempts == 4 and second.subjects == ["sal-2"]
+    assert len(first.attempts) == 4 and second.subjects == ["sal-2"]
     assert first.bad_signatures == second.bad_signatures == 0
 
 

@@ -1,9 +1,10 @@
-"""Delivery pieces: webhook signatures, retries and dead letters, the dashboard hub, CAP 1.2."""
+"""Delivery pieces: webhook signatures, retries and dead deliveries, the dashboard hub, CAP 1.2."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
@@ -17,9 +18,10 @@ from server.alerts.model import AlertChange
 from server.alerts.observations import SensorSample
 from server.notify.cap.render import cap_schema, render_cap
 from server.notify.hub import AlertHub
+from server.notify.outbox import MemoryOutbox
 from server.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
-from server.notify.webhook import Backoff, WebhookNotifier
-from tests.server.alerts.configs import SALINITY_4, at, make_config, rule
+from server.notify.webhook import DELIVERY_HEADER, WebhookNotifier
+from tests.server.alerts.configs import SALINITY_4, at, delivery_of, make_config, rule
 
 SECRET = "a-very-long-shared-secret-value"
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -59,11 +61,11 @@ async def test_webhook_retries_then_succeeds_with_a_valid_signature() -> None:
         return httpx.Response(503 if len(seen) < 3 else 204)
 
     notifier = WebhookNotifier(
-        channel(), lambda: NOW, backoff=Backoff(0.001, 0.01), transport=httpx.MockTransport(handler)
+        channel(), lambda: NOW, retry_initial_s=0.001, retry_max_s=0.01, transport=httpx.MockTransport(handler)
     )
     await notifier.start()
     change = changes_for([5.0])[0]
-    await notifier.deliver(change)
+    await notifier.deliver(delivery_of(change))
     await notifier.drain(timeout=5)
     await notifier.close()
     assert len(seen) == 3 and notifier.delivered == 1 and not notifier.dead
@@ -73,7 +75,7 @@ async def test_webhook_retries_then_succeeds_with_a_valid_signature() -> None:
     assert SECRET not in str(last.headers) and SECRET.encode() not in last.content
 
 
-async def test_webhook_dead_letter_after_max_attempts_without_blocking_others() -> None:
+async def test_webhook_dead_delivery_after_max_attempts_without_blocking_others() -> None:
     calls: dict[str, int] = {}
     first, second = changes_for([5.0]), changes_for([5.0], make_config([rule(QUICK, id="other")]))
 
@@ -82,23 +84,29 @@ async def test_webhook_dead_letter_after_max_attempts_without_blocking_others() 
         calls[alert_id] = calls.get(alert_id, 0) + 1
         return httpx.Response(500 if alert_id == first[0].payload.id else 200)
 
-    letters = []
-
-    async def sink(letter: object) -> None:
-        letters.append(letter)
-
+    outbox = MemoryOutbox()
+    deliveries = [delivery_of(first[0]), delivery_of(second[0])]
+    outbox.add(deliveries)
     notifier = WebhookNotifier(
-        channel(4), lambda: NOW, dead_letters=sink, backoff=Backoff(0.05, 0.05), transport=httpx.MockTransport(handler)
+        channel(4),
+        lambda: NOW,
+        ledger=outbox,
+        retry_initial_s=0.05,
+        retry_max_s=0.05,
+        transport=httpx.MockTransport(handler),
     )
     await notifier.start()
-    await notifier.deliver(first[0])
-    await notifier.deliver(second[0])
+    for delivery in deliveries:
+        await notifier.deliver(delivery)
     await asyncio.sleep(0.02)
     assert notifier.delivered == 1  # the second went through while the first waits to retry
     await notifier.drain(timeout=5)
     await notifier.close()
     assert calls[first[0].payload.id] == 4
-    assert len(letters) == 1 and notifier.dead[0].error == "HTTP 500" and notifier.dead[0].attempts == 4
+    letters = outbox.dead_deliveries
+    assert len(letters) == 1 and letters[0].delivery_id == deliveries[0].delivery_id
+    assert outbox.rows == {} and outbox.delivered_ids == [deliveries[1].delivery_id]
+    assert notifier.dead[0].error == "HTTP 500" and notifier.dead[0].attempts == 4
 
 
 async def test_webhook_permanent_failure_is_not_retried() -> None:
@@ -109,10 +117,10 @@ async def test_webhook_permanent_failure_is_not_retried() -> None:
         return httpx.Response(401)
 
     notifier = WebhookNotifier(
-        channel(5), lambda: NOW, backoff=Backoff(0.001, 0.01), transport=httpx.MockTransport(handler)
+        channel(5), lambda: NOW, retry_initial_s=0.001, retry_max_s=0.01, transport=httpx.MockTransport(handler)
     )
     await notifier.start()
-    await notifier.deliver(changes_for([5.0])[0])
+    await notifier.deliver(delivery_of(changes_for([5.0])[0]))
     await notifier.drain(timeout=5)
     await notifier.close()
     assert len(calls) == 1 and notifier.dead[0].error == "HTTP 401"
@@ -121,11 +129,11 @@ async def test_webhook_permanent_failure_is_not_retried() -> None:
 async def test_hub_replays_current_state_and_streams_changes() -> None:
     hub = AlertHub(queue_size=10)
     fired, resolved = changes_for([5.0, 1.0])
-    hub.publish(fired)
+    hub.publish(fired.action, fired.payload)
     client = hub.subscribe()
     snapshot = await client.next()
     assert snapshot is not None and [a["id"] for a in snapshot["alerts"]] == [fired.payload.id]
-    hub.publish(resolved)
+    hub.publish(resolved.action, resolved.payload)
     message = await client.next()
     assert message is not None and message["action"] == "resolved"
     late = hub.subscribe()
@@ -137,7 +145,7 @@ async def test_hub_cuts_off_a_slow_client_only() -> None:
     slow, fast = hub.subscribe(), hub.subscribe()
     change = changes_for([5.0])[0]
     for _ in range(3):
-        hub.publish(change)
+        hub.publish(change.action, change.payload)
         await fast.next()
     assert hub.cut_off == 1 and hub.clients == 1 and slow.cut_off and not fast.cut_off
 
@@ -162,3 +170,22 @@ def test_cap_schema_rejects_an_invalid_document() -> None:
     tree = etree.fromstring(render_cap(change.payload))
     tree.find("{urn:oasis:names:tc:emergency:cap:1.2}status").text = "Maybe"  # type: ignore[union-attr]
     assert not cap_schema().validate(tree)
+
+
+async def test_a_resumed_delivery_continues_with_the_attempts_it_had_made() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.headers[DELIVERY_HEADER])
+        return httpx.Response(503)
+
+    outbox = MemoryOutbox()
+    resumed = replace(delivery_of(changes_for([5.0])[0]), attempts=3, next_attempt_at=NOW)
+    outbox.add([resumed])
+    notifier = WebhookNotifier(channel(4), lambda: NOW, ledger=outbox, transport=httpx.MockTransport(handler))
+    await notifier.start()
+    await notifier.deliver(resumed)
+    await notifier.drain(timeout=5)
+    await notifier.close()
+    assert calls == [resumed.delivery_id]  # the fourth and last attempt only
+    assert [(d.attempts, d.error) for d in outbox.dead_deliveries] == [(4, "HTTP 503")] and outbox.rows == {}

@@ -5,11 +5,9 @@ webhook, with a server restart in between."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -18,18 +16,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from server.alerts.component import AlertComponent
 from server.app import create_app
-from server.notify.signing import verify
-from tests.fixtures.services import MosquittoBroker, free_port
+from tests.fixtures.services import MosquittoBroker
+from tests.server.alerts.configs import STREAMS_HEAD
+from tests.server.alerts.receiver import Receiver
 from tests.server.helpers import make_settings, running_app, wait_until
 
 SECRET = "end-to-end-secret-0123456789"
 
-STREAMS = """
-version: 1
-mqtt: {{topic_prefix: {prefix}, shared_group: null}}
-sites: [{{id: long-phu, name: Long Phu}}]
-sensors:
-  - {{id: sal-1, name: Salinity 1, kind: salinity, unit: "‰", site: long-phu, range: {{min: 0, max: 45}}}}
+STREAMS = (
+    STREAMS_HEAD
+    + """
 channels:
   - {{id: responders, type: mqtt}}
   - {{id: hook, type: webhook, url: "http://127.0.0.1:{port}/hook", secret: "{secret}", max_attempts: 3}}
@@ -43,37 +39,14 @@ rules:
     severity: critical
     channels: [dashboard, responders, hook]
 """
-
-
-class Receiver:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.bodies: list[dict[str, object]] = []
-        self.bad_signatures = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if verify(SECRET, dict(self.headers.items()), body, now=time.time()):
-                    receiver.bodies.append(json.loads(body))
-                else:
-                    receiver.bad_signatures += 1
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-        self.server = HTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+)
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    found = Receiver()
+    found = Receiver(SECRET)
     yield found
-    found.server.shutdown()
+    found.close()
 
 
 def publish(broker: MosquittoBroker, topic: str, payloads: list[dict[str, object]]) -> None:
@@ -143,7 +116,7 @@ async def test_salinity_crossing_4_fires_and_resolves_once_across_a_restart(
     assert [h["action"] for h in history] == ["pending", "firing", "resolved"]
     assert cap.status_code == 200 and b"AllClear" in cap.content
     assert resolved is not None and resolved["action"] == "resolved"
-    events = [(body["event"], body["alert"]["id"]) for body in receiver.bodies]  # type: ignore[index]
+    events = [(body["event"], body["alert"]["id"]) for body in receiver.accepted]  # type: ignore[index]
     assert events == [("firing", alerts[0]["id"]), ("resolved", alerts[0]["id"])]
     assert receiver.bad_signatures == 0
     assert retained_states(mqtt_broker, f"{topic_prefix}/alerts/#") == [

@@ -10,11 +10,11 @@ from contract.config.channels import MqttChannel
 from server.alerts.core import RuleEngine
 from server.alerts.model import AlertChange
 from server.alerts.observations import SensorSample
-from server.alerts.repository import MemoryRepository
 from server.app import create_app
 from server.notify.mqtt import MqttNotifier
+from server.notify.retained import MemoryRetainedStore
 from tests.fixtures.services import MosquittoBroker
-from tests.server.alerts.configs import SALINITY_4, at, make_config, rule
+from tests.server.alerts.configs import SALINITY_4, STREAMS_HEAD, at, delivery_of, make_config, rule
 from tests.server.alerts.mqttwatch import retained
 from tests.server.helpers import Publisher, count_rows, make_settings, running_app, wait_until
 
@@ -39,7 +39,7 @@ def fire_and_resolve() -> tuple[AlertChange, AlertChange, AlertChange]:
     return fired_a, fired_b, resolved_a
 
 
-def notifier(broker: MosquittoBroker, prefix: str, clock: Clock, store: MemoryRepository) -> MqttNotifier:
+def notifier(broker: MosquittoBroker, prefix: str, clock: Clock, store: MemoryRetainedStore) -> MqttNotifier:
     channel = MqttChannel(id="responders", type="mqtt", clear_resolved_after=timedelta(hours=1))
     return MqttNotifier(channel, broker.url, prefix, f"{prefix}-notifier", clock, store=store)
 
@@ -47,13 +47,13 @@ def notifier(broker: MosquittoBroker, prefix: str, clock: Clock, store: MemoryRe
 async def test_resolved_alert_is_cleared_after_the_age_and_a_firing_one_stays(
     mqtt_broker: MosquittoBroker, topic_prefix: str
 ) -> None:
-    clock, store = Clock(), MemoryRepository()
+    clock, store = Clock(), MemoryRetainedStore()
     fired_a, fired_b, resolved_a = fire_and_resolve()
     assert resolved_a.payload.state == "resolved" and fired_b.payload.state == "firing"
     first = notifier(mqtt_broker, topic_prefix, clock, store)
     await first.start()
     for change in (fired_a, fired_b, resolved_a):
-        await first.deliver(change)
+        await first.deliver(delivery_of(change, "responders"))
     assert await first.flush(timeout=10)
     topic_a, topic_b = first.topic_for(fired_a.payload.id), first.topic_for(fired_b.payload.id)
     assert await retained(mqtt_broker, f"{topic_prefix}/alerts/#") == {topic_a: "resolved", topic_b: "firing"}
@@ -73,13 +73,9 @@ async def test_resolved_alert_is_cleared_after_the_age_and_a_firing_one_stays(
     assert await store.retained_resolved("responders") == []
 
 
-STREAMS = """
-version: 1
-mqtt: {{topic_prefix: {prefix}, shared_group: null}}
-sites: [{{id: long-phu, name: Long Phu}}]
-sensors:
-  - {{id: sal-1, name: Salinity 1, kind: salinity, unit: "‰", site: long-phu, range: {{min: 0, max: 45}}}}
-  - {{id: sal-2, name: Salinity 2, kind: salinity, unit: "‰", site: long-phu, range: {{min: 0, max: 45}}}}
+STREAMS = (
+    STREAMS_HEAD
+    + """
 channels:
   - {{id: responders, type: mqtt, clear_resolved_after: {age}}}
 rules:
@@ -91,6 +87,7 @@ rules:
     severity: critical
     channels: [dashboard, responders]
 """
+)
 
 
 async def test_server_clears_resolved_alerts_also_after_a_restart(

@@ -20,16 +20,13 @@ from fastapi import FastAPI
 
 from server.app import create_app
 from tests.fixtures.services import MosquittoBroker, free_port
+from tests.server.alerts.configs import STREAMS_HEAD
 from tests.server.console.keys import api_key_headers
 from tests.server.helpers import Publisher, make_settings, wait_until
 
-STREAMS = """
-version: 1
-mqtt: {{topic_prefix: {prefix}, shared_group: null}}
-sites: [{{id: long-phu, name: Long Phu}}]
-sensors:
-  - {{id: sal-1, name: Salinity 1, kind: salinity, unit: "‰", site: long-phu, range: {{min: 0, max: 45}}}}
-  - {{id: sal-2, name: Salinity 2, kind: salinity, unit: "‰", site: long-phu, range: {{min: 0, max: 45}}}}
+STREAMS = (
+    STREAMS_HEAD
+    + """
 rules:
   - id: salinity-4
     type: threshold
@@ -38,6 +35,7 @@ rules:
     clear: {{below: 3.5}}
     severity: critical
 """
+)
 
 Message = dict[str, Any]
 
