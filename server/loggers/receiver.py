@@ -80,8 +80,10 @@ class StationFileProcessor:
         max_future_skew: timedelta,
         max_bytes: int,
         registry: CollectorRegistry,
+        dead_letter_max_bytes: int = 4096,
     ) -> None:
         self._inbox = inbox
+        self._dead_letter_max = dead_letter_max_bytes
         self._commit = commit
         self._validator = ReadingValidator(max_future_skew)
         self._max_bytes = max_bytes
@@ -158,7 +160,7 @@ class StationFileProcessor:
             topic=topic,
             reason=rejected.reason.value,
             detail=f"{plan.arrival.name} line {number}: {rejected.detail}"[:500],
-            payload=payload[:4096],
+            payload=payload[: self._dead_letter_max],
             received_at=received_at,
             sensor_id=sensor_id,
             payload_size=len(payload),

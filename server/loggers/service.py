@@ -135,6 +135,7 @@ async def station_files(state: AppState) -> AsyncIterator[None]:
         timedelta(seconds=settings.max_future_skew_s),
         settings.station_file_max_bytes,
         state.metrics.registry,
+        settings.dead_letter_max_bytes,
     )
     receiver = StationFileReceiver(
         inbox, processor, lambda: state.config, _ftp_options(state), settings.station_file_poll_s
