@@ -29,7 +29,8 @@ UPLINK_SUFFIX = "/event/up"
 
 
 class FrameLog:
-    """The first time each recent (devEui, fCnt) was seen; bounded, oldest forgotten first."""
+    """The first time each recent (devEui, fCnt) was seen; bounded, oldest forgotten first (a
+    repeat after that, or after a restart, may be stored a second time under its own time)."""
 
     def __init__(self, capacity: int = 50_000) -> None:
         self._capacity = capacity
@@ -83,18 +84,18 @@ class ChirpStackUplinks:
                 Reason.MISSING_FIELD, "uplink has no decoded 'object' (is a codec set on the device profile?)"
             )
         time = as_time(document.get("time"), received_at, validator.max_skew)
-        fcnt = document.get("fCnt", 0)
+        fcnt = document.get("fCnt")
+        if type(fcnt) is int:  # the frame's first time, so a repeat lands on the same (sensor, time) key
+            window = max(mapping.duplicate_window.total_seconds() for _sensor, mapping in sensors)
+            time = self._frames.time_of(dev_eui, fcnt, time, window)
         for sensor, mapping in sensors:
-            frame_time = time
-            if type(fcnt) is int:
-                frame_time = self._frames.time_of(dev_eui, fcnt, time, mapping.duplicate_window.total_seconds())
             try:
                 value = _value(decoded, mapping)
                 quality = read_quality(decoded, mapping)
             except Rejected as rejected:
                 sink.rejected.append((sensor.id, rejected))
                 continue
-            validator.accept_into(sink, sensor, (value, frame_time, quality), received_at)
+            validator.accept_into(sink, sensor, (value, time, quality), received_at)
 
 
 def _dev_eui(document: dict[str, Any]) -> str:
