@@ -29,6 +29,7 @@ from server.ingest.observers import IngestObserver, ObserverFanout
 from server.ingest.service import IngestService
 from server.live.hub import LiveHub
 from server.live.settings import LiveSettings
+from server.loggers.service import station_files
 from server.metrics import Metrics
 from server.overlay.fanout import DetectionFanout, OverlaySettings
 from server.settings import Settings
@@ -117,6 +118,7 @@ async def _running(settings: Settings, parts: _Parts, observers: Sequence[Ingest
             _live(services),
             _components(services, components),
             _ingest(services),
+            station_files(services),
             _retention(services),
             _config_watch(services),
         ):

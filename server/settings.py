@@ -59,6 +59,28 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(default=3600, gt=0, description="how often old data is removed")
     config_reload_interval_s: float = Field(default=2.0, gt=0, description="how often streams.yaml is checked")
 
+    station_files_dir: Path | None = Field(
+        default=None,
+        description="root of the TT 10/2021 station-file receiver (ftp/, drop/, processed/, rejected/); unset: off",
+    )
+    ftp_port: int | None = Field(
+        default=None, ge=0, le=65535, description="FTP port for station uploads (0: any free); unset: no FTP"
+    )
+    ftp_host: str = Field(default="127.0.0.1", description="address the FTP server listens on")
+    ftp_passive_ports: str | None = Field(
+        default=None,
+        pattern=r"^\d{1,5}-\d{1,5}$",
+        description="passive data ports, e.g. '60000-60099' (for a firewall)",
+    )
+    ftp_masquerade_address: str | None = Field(default=None, description="public address announced in PASV (NAT)")
+    ftp_max_connections: int = Field(default=64, ge=1, le=10_000, description="FTP connections at most")
+    station_file_settle_s: float = Field(
+        default=2.0, ge=0, description="a dropped file is read once unchanged this long"
+    )
+    station_file_stale_s: float = Field(default=600, gt=0, description="a non-.txt file is rejected after this long")
+    station_file_poll_s: float = Field(default=2.0, gt=0, description="how often the drop folder is looked at")
+    station_file_max_bytes: int = Field(default=1_048_576, ge=1024, description="larger station files are rejected")
+
     @field_validator("database_url", "mqtt_url")
     @classmethod
     def _not_empty(cls, value: str) -> str:

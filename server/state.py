@@ -24,6 +24,7 @@ from server.db.timescale import DatabaseFeatures
 from server.ingest.observers import ObserverFanout
 from server.ingest.service import IngestService
 from server.live.hub import LiveHub
+from server.loggers.service import StationFileReceiver
 from server.metrics import Metrics
 from server.overlay.fanout import DetectionFanout
 from server.settings import Settings
@@ -51,6 +52,8 @@ class Services:
     """the process's log redactor, knowing the secrets of the settings and the running config"""
     alerts: AlertComponent | None = None
     ingest: IngestService | None = None
+    station_files: StationFileReceiver | None = None
+    """the TT 10/2021 station-file receiver, when `station_files_dir` is set"""
     components: list[Component] = field(default_factory=list)
     """every started component, the alert component included (in start order)"""
 

@@ -46,6 +46,7 @@ def unique_ids(config: StreamsConfig, known: KnownIds) -> Iterator[ConfigIssue]:
     yield from _duplicates("edge_workers", (w.id for w in config.edge_workers))
     yield from _duplicates("cameras", (c.id for c in config.cameras))
     yield from _duplicates("sensors", (s.id for s in config.sensors))
+    yield from _duplicates("stations", (s.id for s in config.stations))
     yield from _duplicates("channels", (c.id for c in config.channels))
     yield from _duplicates("rules", (r.id for r in config.rules))
     yield from _duplicates("silences", (s.id for s in config.silences))
@@ -138,10 +139,41 @@ def rules_reference_known_things(config: StreamsConfig, known: KnownIds) -> Iter
         yield from _rule_camera_issues(index, rule, config, known)
 
 
+def stations_reference_known_things(config: StreamsConfig, known: KnownIds) -> Iterator[ConfigIssue]:
+    """Stations on known sites, one FTP user per station, sensors on known stations, each
+    (station, parameter) once."""
+    sites = known("sites")
+    users: set[str] = set()
+    for index, station in enumerate(config.stations):
+        if station.site not in sites:
+            yield ConfigIssue(("stations", index, "site"), _unknown("site", station.site, sites))
+        if station.ftp is not None:
+            if station.ftp.username in users:
+                yield ConfigIssue(
+                    ("stations", index, "ftp", "username"), f"FTP user '{station.ftp.username}' is used twice"
+                )
+            users.add(station.ftp.username)
+    stations = known("stations")
+    seen: set[tuple[str, str]] = set()
+    for index, sensor in enumerate(config.sensors):
+        if sensor.station is None or sensor.parameter is None:
+            continue
+        if sensor.station not in stations:
+            yield ConfigIssue(("sensors", index, "station"), _unknown("station", sensor.station, stations))
+        key = (sensor.station, sensor.parameter)
+        if key in seen:
+            yield ConfigIssue(
+                ("sensors", index, "parameter"),
+                f"parameter '{sensor.parameter}' of station '{sensor.station}' maps to two sensors",
+            )
+        seen.add(key)
+
+
 CROSS_CHECKS: tuple[Check, ...] = (
     unique_ids,
     cameras_reference_known_things,
     sensors_reference_known_sites,
+    stations_reference_known_things,
     rules_reference_known_things,
 )
 

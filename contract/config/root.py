@@ -12,6 +12,7 @@ from contract.config.detectors import DetectorConfig, UltralyticsDetector
 from contract.config.rules import AlertRule, Inhibition, Silence
 from contract.config.sensors import Sensor
 from contract.config.sites import EdgeWorker, MqttSettings, RetentionSettings, Site
+from contract.config.stations import Station
 from contract.config.types import StrictModel
 
 IMPLICIT_DASHBOARD = "dashboard"
@@ -40,6 +41,8 @@ class StreamsConfig(StrictModel):
     """RTSP cameras (or looping files) watched by the edge workers."""
     sensors: list[Sensor] = Field(default_factory=list)
     """Environmental sensors publishing over MQTT."""
+    stations: list[Station] = Field(default_factory=list)
+    """Monitoring stations delivering TT 10/2021 files (FTP or drop directory)."""
     channels: list[NotificationChannel] = Field(default_factory=list)
     """Where alerts go. `dashboard` exists even when not declared."""
     rules: list[AlertRule] = Field(default_factory=list)
@@ -57,6 +60,9 @@ class StreamsConfig(StrictModel):
 
     def sensor(self, sensor_id: str) -> Sensor | None:
         return next((sensor for sensor in self.sensors if sensor.id == sensor_id), None)
+
+    def station(self, station_id: str) -> Station | None:
+        return next((station for station in self.stations if station.id == station_id), None)
 
     def channel(self, channel_id: str) -> NotificationChannel | None:
         """A declared channel; `dashboard` always exists, declared or not."""

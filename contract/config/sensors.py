@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from contract.config.types import Duration, GeoPoint, Identifier, PositiveDuration, StrictModel
+from contract.config.types import Duration, GeoPoint, Identifier, PositiveDuration, StrictModel, TimeZoneName
 from contract.jsonpath import parse_json_path
 
 SensorKind = Literal[
@@ -41,20 +41,48 @@ class NativePayload(StrictModel):
     """payload format"""
 
 
+QualityFlag = Literal["normal", "calibrating", "error"]
+"""A reading's instrument status: calibrating and error readings are stored and charted as such,
+and never raise or clear an alert."""
+
+_DECIMAL_COMMA_HELP = "values are text with a decimal comma, '3,2' = 3.2 (explicit: never guessed)"
+
+
 class NumberPayload(StrictModel):
     """The payload is a bare number such as `3.2`; the time is the time of arrival."""
 
     format: Literal["number"]
     """payload format"""
+    decimal_comma: bool = Field(default=False, description=_DECIMAL_COMMA_HELP)
 
 
-class JsonPathPayload(StrictModel):
+class QualityMapping(StrictModel):
+    """Where a payload carries the instrument status, and what its values mean."""
+
+    quality_path: str | None = Field(default=None, description="JSON path of the instrument status, if any")
+    quality_values: dict[str, QualityFlag] = Field(
+        default_factory=dict,
+        description="status value (as text) to flag, e.g. {'0': normal, 'CAL': calibrating}; "
+        "'normal', 'calibrating' and 'error' are always understood",
+    )
+
+    @field_validator("quality_path")
+    @classmethod
+    def _check_quality_path(cls, path: str | None) -> str | None:
+        return None if path is None else check_json_path(path)
+
+
+class JsonPathPayload(QualityMapping):
     """A JSON document of the sensor's own shape; paths point at the value and (optionally) time."""
 
     format: Literal["json"]
     """payload format"""
     value_path: str = Field(description=_JSON_PATH_HELP)
     time_path: str | None = Field(default=None, description="ISO 8601 text or epoch seconds/ms")
+    timezone: TimeZoneName | None = Field(
+        default=None, description="IANA zone of times without a UTC offset (Tasmota, ESPHome); default: the site's"
+    )
+    decimal_comma: bool = Field(default=False, description=_DECIMAL_COMMA_HELP)
 
     @field_validator("value_path", "time_path")
     @classmethod
@@ -77,8 +105,35 @@ class FiwarePayload(StrictModel):
     entity_id: str | None = Field(default=None, description="only accept this entity id")
 
 
+class ChirpStackPayload(QualityMapping):
+    """A ChirpStack v4 uplink event on `application/<application_id>/device/<dev_eui>/event/up`:
+    the device by `deviceInfo.devEui`, the value by a path under `object` (the decoded payload),
+    the time from `time`; a frame seen again (same device and `fCnt`) is stored once."""
+
+    format: Literal["chirpstack"]
+    """payload format"""
+    application_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+    """the ChirpStack application (UUID) whose uplink topic is subscribed"""
+    dev_eui: str = Field(pattern=r"^[0-9a-fA-F]{16}$", description="the device's DevEUI, 16 hex digits")
+    value_path: str = Field(description="path under `object`, e.g. '$.salinity'")
+    decimal_comma: bool = Field(default=False, description=_DECIMAL_COMMA_HELP)
+    duplicate_window: PositiveDuration = Field(
+        default=timedelta(minutes=10), description="a frame counter seen again within this is the same uplink"
+    )
+
+    @field_validator("value_path")
+    @classmethod
+    def _check_value_path(cls, path: str) -> str:
+        return check_json_path(path)
+
+    @property
+    def uplink_topic(self) -> str:
+        return f"application/{self.application_id}/device/{self.dev_eui.lower()}/event/up"
+
+
 PayloadMapping = Annotated[
-    NativePayload | NumberPayload | JsonPathPayload | FiwarePayload, Field(discriminator="format")
+    NativePayload | NumberPayload | JsonPathPayload | FiwarePayload | ChirpStackPayload,
+    Field(discriminator="format"),
 ]
 
 
@@ -135,6 +190,21 @@ class Sensor(StrictModel):
     """map position"""
     enabled: bool = True
     """false: ignore its messages"""
+    station: Identifier | None = Field(
+        default=None, description="the monitoring station (under `stations:`) whose files carry this sensor"
+    )
+    parameter: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="the parameter name in the station's files, e.g. 'Cl', 'PM2,5', 'Mực nước'",
+    )
+
+    @model_validator(mode="after")
+    def _station_and_parameter(self) -> Sensor:
+        if (self.station is None) != (self.parameter is None):
+            raise ValueError("'station' and 'parameter' go together: the station's files name the parameter")
+        return self
 
     @field_validator("topic")
     @classmethod

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract.config import StreamsConfig, parse_config
+from ioc.sim.stations import with_demo_loggers
 
 DEMO_WORKER = "demo-edge"
 DEMO_CAMERA = "hall-entrance"
@@ -158,7 +159,7 @@ def demo_config_text(inputs: DemoInputs, topic_prefix: str = "ioc") -> str:
         f"edge_workers:\n  - {{id: {DEMO_WORKER}, name: Demo edge worker}}\n"
         + _detectors_yaml(inputs)
         + _camera_yaml(inputs)
-        + _SENSORS_AND_RULES
+        + with_demo_loggers(_SENSORS_AND_RULES)
     )
 
 

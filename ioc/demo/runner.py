@@ -23,7 +23,9 @@ from contract.mqtturl import parse_mqtt_url
 from contract.topics import Topics
 from ioc.demo.config import DEMO_WORKER, DemoInputs, find_model, find_video, write_demo_config
 from ioc.demo.services import Service, ServiceStack, die_with_parent, start_broker, start_database, stop_process
+from ioc.netutil import free_port
 from ioc.sim.publisher import SensorSimulator
+from ioc.sim.stations import start_demo_loggers
 
 T = TypeVar("T")
 
@@ -149,6 +151,7 @@ class Demo:
     def __init__(self, options: DemoOptions) -> None:
         self.options = options
         self.stack = ServiceStack()
+        self.ftp_port = free_port()  # the station-file receiver's FTP port (the TT-10 station uploads to it)
         self.children: list[ChildProcess] = []
         self.stopping = threading.Event()
 
@@ -203,6 +206,8 @@ class Demo:
             IOC_PORT=str(self.options.port),
             IOC_AUTH_BOOTSTRAP_PASSWORD=password,
             IOC_SNAPSHOT_DIR=str(self.options.workdir / "snapshots"),
+            IOC_STATION_FILES_DIR=str(self.options.workdir / "stations"),
+            IOC_FTP_PORT=str(self.ftp_port),
             YOLO_OFFLINE="1",
             YOLO_AUTOINSTALL="0",
             YOLO_CONFIG_DIR=str(self.options.workdir / "ultralytics"),
@@ -217,14 +222,19 @@ class Demo:
         return child
 
     def _start_simulator(self, config_path: Path, broker_url: str) -> SimulatorService:
+        simulator_config = load_config(config_path, env={})
         simulator = SensorSimulator(
-            load_config(config_path, env={}),
+            simulator_config,
             parse_mqtt_url(broker_url),
             interval=2.0,
             time_scale=self.options.time_scale,
             season=1.0,
         )
         simulator.start()
+        loggers = start_demo_loggers(
+            simulator_config, parse_mqtt_url(broker_url), ("127.0.0.1", self.ftp_port), self.options.time_scale
+        )
+        self.stack.add(loggers)
         return SimulatorService(simulator)
 
     @staticmethod

@@ -17,6 +17,7 @@ from contract.timeutil import utc_now
 from contract.topics import Topics
 from ioc.sim.encode import encode_reading
 from ioc.sim.mekong import SimulatedStation, simulate, station_for
+from ioc.sim.stations import fed_by_loggers
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class SensorSimulator:
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.topics = Topics(config.mqtt.topic_prefix)
-        self.sensors = [sensor for sensor in config.sensors if sensor.enabled]
+        self.sensors = [sensor for sensor in config.sensors if sensor.enabled and not fed_by_loggers(sensor)]
         self.stations: dict[str, SimulatedStation] = {s.id: station_for(s) for s in self.sensors}
         self.interval = interval
         self.time_scale = time_scale

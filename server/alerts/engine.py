@@ -34,7 +34,7 @@ from server.alerts.unsaved import Step, UnsavedSteps
 from server.notify.base import Dispatcher, Routes
 from server.notify.hub import AlertHub, Subscription
 from server.notify.outbox import Delivery
-from server.store.records import StoredCameraStatus, StoredEvent, StoredReading
+from server.store.records import NORMAL, StoredCameraStatus, StoredEvent, StoredReading
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,8 @@ class AlertEngine:
             return
         latest = max(reading.received_at for reading in readings)
         watched = self.core.index.watches_sensor
-        samples = [sample_of_reading(reading) for reading in readings if watched(reading.sensor_id)]
+        # calibrating / instrument-error readings are stored and charted but never raise or clear an alert
+        samples = [sample_of_reading(r) for r in readings if watched(r.sensor_id) and r.quality == NORMAL]
         if not samples:
             self.cursor = self.cursor.after_readings(latest)
             return

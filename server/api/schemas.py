@@ -16,12 +16,19 @@ class Health(BaseModel):
     timescale: bool
     timescale_license: str | None
     detail: str | None = None
+    station_files: Literal["up", "down", "off"] = Field(
+        default="off", description="the station-file receiver (FTP server and inbox task)"
+    )
+
+
+Quality = Literal["normal", "calibrating", "error"]
 
 
 class LastReading(BaseModel):
     time: datetime
     value: float
     received_at: datetime
+    quality: Quality = Field(default="normal", description="instrument status of the reading")
 
 
 class SensorOut(BaseModel):
@@ -34,11 +41,13 @@ class SensorOut(BaseModel):
     status: Literal["online", "offline", "unknown"]
     offline_timeout_s: float
     last: LastReading | None
+    station: str | None = Field(default=None, description="the monitoring station whose files carry it")
 
 
 class ReadingPoint(BaseModel):
     time: datetime
     value: float
+    quality: Quality = Field(default="normal", description="calibrating / error readings are charted as such")
 
 
 class BucketPoint(BaseModel):
@@ -58,6 +67,9 @@ class ReadingsOut(BaseModel):
     bucket_s: int | None
     points: list[ReadingPoint] | None = None
     buckets: list[BucketPoint] | None = None
+    flagged: list[ReadingPoint] = Field(
+        default_factory=list, description="with buckets: the calibrating / error readings (kept out of the rollups)"
+    )
 
 
 class CameraOut(BaseModel):

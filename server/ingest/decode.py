@@ -9,19 +9,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 
-from contract.config import Sensor
+from contract.config import Sensor, Site
 from contract.config.sensors import FiwarePayload, JsonPathPayload
 from contract.jsonpath import parse_json_path, resolve_json_path
 from contract.numbers import parse_number
 from contract.timeutil import parse_timestamp
 from server.ingest.errors import Reason, Rejected
 from server.ingest.fiware import entities_of, read_entity
-from server.store.records import StoredReading
+from server.ingest.localvalues import localize_time, parse_decimal_comma, read_quality
+from server.store.records import NORMAL, StoredReading
 
-RawReading = tuple[Any, Any]  # (value, time or None) as found in the payload
+RawReading = tuple[Any, Any] | tuple[Any, Any, str]  # (value, time or None[, quality flag]) as found
 _INT_LIMIT = 2**53  # integers a float holds exactly
 
 
@@ -92,8 +94,18 @@ class ReadingValidator:
 
     def __init__(self, max_future_skew: timedelta) -> None:
         self.max_skew = max_future_skew
+        self._site_zones: dict[str, ZoneInfo] = {}
 
-    def accept(self, sensor: Sensor, raw_value: Any, raw_time: Any, received_at: datetime) -> StoredReading:
+    def set_sites(self, sites: list[Site]) -> None:
+        """The sites' time zones: the default zone of payload times without an offset."""
+        self._site_zones = {site.id: ZoneInfo(site.timezone) for site in sites}
+
+    def zone_for(self, sensor: Sensor, override: str | None = None) -> ZoneInfo:
+        return ZoneInfo(override) if override else self._site_zones.get(sensor.site, ZoneInfo("UTC"))
+
+    def accept(
+        self, sensor: Sensor, raw_value: Any, raw_time: Any, received_at: datetime, quality: str = NORMAL
+    ) -> StoredReading:
         if not sensor.enabled:  # on its own topic, through a gateway or in a batch alike
             raise Rejected(Reason.DISABLED_SENSOR, f"sensor '{sensor.id}' is disabled in streams.yaml")
         value = as_number(raw_value)
@@ -105,11 +117,12 @@ class ReadingValidator:
         bounds = sensor.range
         if bounds is not None and not bounds.min <= value <= bounds.max:
             raise Rejected(Reason.OUT_OF_RANGE, f"{value:g} {sensor.unit} outside [{bounds.min:g}, {bounds.max:g}]")
-        return StoredReading(sensor.id, as_time(raw_time, received_at, self.max_skew), value, received_at)
+        return StoredReading(sensor.id, as_time(raw_time, received_at, self.max_skew), value, received_at, quality)
 
     def accept_into(self, sink: DecodeSink, sensor: Sensor, raw: RawReading, received_at: datetime) -> None:
         try:
-            sink.readings.append(self.accept(sensor, raw[0], raw[1], received_at))
+            quality = raw[2] if len(raw) == 3 else NORMAL
+            sink.readings.append(self.accept(sensor, raw[0], raw[1], received_at, quality))
         except Rejected as rejected:
             sink.rejected.append((sensor.id, rejected))
 
@@ -122,31 +135,36 @@ def _native(document: Any) -> list[RawReading]:
     return [(document, None)]
 
 
-def _json_path(document: Any, mapping: JsonPathPayload) -> list[RawReading]:
+def _json_path(document: Any, mapping: JsonPathPayload, zone: ZoneInfo) -> list[RawReading]:
     try:
         value = resolve_json_path(document, parse_json_path(mapping.value_path))
         time = resolve_json_path(document, parse_json_path(mapping.time_path)) if mapping.time_path else None
     except KeyError as exc:
         raise Rejected(Reason.MISSING_FIELD, f"JSON path step {exc} not found") from exc
-    return [(value, time)]
+    if mapping.decimal_comma:
+        value = parse_decimal_comma(value)
+    return [(value, localize_time(time, zone), read_quality(document, mapping))]
 
 
 def _fiware(document: Any, mapping: FiwarePayload) -> list[RawReading]:
     return [read_entity(entity, mapping) for entity in entities_of(document)]
 
 
-def raw_readings(sensor: Sensor, payload: bytes) -> list[RawReading]:
-    """The raw (value, time) pairs in a message for `sensor`, per its payload mapping."""
+def raw_readings(sensor: Sensor, payload: bytes, zone: ZoneInfo | None = None) -> list[RawReading]:
+    """The raw (value, time) pairs in a message for `sensor`, per its payload mapping; `zone`:
+    of times without an offset (JSON path payloads)."""
     mapping = sensor.payload
     if mapping.format == "number":
         text = payload.decode("utf-8", errors="replace").strip()
+        if mapping.decimal_comma:
+            return [(parse_decimal_comma(text), None)]
         try:
             return [(parse_number(text), None)]
         except ValueError as exc:
             raise Rejected(Reason.WRONG_TYPE, f"payload {text[:40]!r} is not a number") from exc
     document = parse_json(payload)
     if isinstance(mapping, JsonPathPayload):
-        return _json_path(document, mapping)
+        return _json_path(document, mapping, zone or ZoneInfo(mapping.timezone or "UTC"))
     if isinstance(mapping, FiwarePayload):
         return _fiware(document, mapping)
     return _native(document)
@@ -185,7 +203,9 @@ def decode_sensor(
 ) -> None:
     """Every reading of a message on a sensor's topic; a message-level problem rejects it whole."""
     try:
-        raws = raw_readings(sensor, payload)
+        mapping = sensor.payload
+        zone = validator.zone_for(sensor, mapping.timezone) if isinstance(mapping, JsonPathPayload) else None
+        raws = raw_readings(sensor, payload, zone)
     except Rejected as rejected:
         sink.rejected.append((sensor.id, rejected))
         return

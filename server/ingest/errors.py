@@ -23,6 +23,9 @@ class Reason(StrEnum):
     CAMERA_MISMATCH = "camera_mismatch"
     BAD_SNAPSHOT = "bad_snapshot"
     TOO_LARGE = "too_large"
+    BAD_QUALITY = "bad_quality"
+    UNMAPPED_PARAMETER = "unmapped_parameter"
+    BAD_LINE = "bad_line"
 
 
 class Rejected(Exception):  # noqa: N818 - a decoding outcome, not a failure of the server

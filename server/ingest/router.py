@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from contract.config import Sensor, StreamsConfig
 from contract.topics import Topics
+from server.ingest.chirpstack import ChirpStackUplinks, FrameLog
 from server.ingest.decode import DecodeSink, ReadingValidator, decode_batch, decode_sensor, parse_json
 from server.ingest.edge import decode_camera_status, decode_edge_status, decode_event, decode_snapshot, stored_event
 from server.ingest.errors import Reason, Rejected
@@ -28,8 +29,9 @@ class MessageRouter:
         dead_letter_max_bytes: int,
         snapshot_max_bytes: int,
     ) -> None:
-        self.reconfigure(config)
         self._validator = ReadingValidator(max_future_skew)
+        self._frames = FrameLog()
+        self.reconfigure(config)
         self._dead_letter_max = dead_letter_max_bytes
         self._snapshot_max = snapshot_max_bytes
 
@@ -39,6 +41,8 @@ class MessageRouter:
         self._sensors = {sensor.id: sensor for sensor in config.sensors}
         self._by_topic = {self.topics.sensor_topic(s): s for s in config.sensors}
         self._cameras = {camera.id for camera in config.cameras}
+        self._validator.set_sites(config.sites)
+        self._uplinks = ChirpStackUplinks(config.sensors, self._frames)
 
     def subscriptions(self) -> list[str]:
         """Topic filters to subscribe to (before the shared-subscription prefix)."""
@@ -52,6 +56,7 @@ class MessageRouter:
             self.topics.all_camera_events,
             self.topics.all_camera_status,
             f"{prefix}/edge/+/status",
+            *self._uplinks.subscriptions(),
         ]
 
     def route(self, topic: str, payload: bytes, received_at: datetime, batch: WriteBatch) -> None:
@@ -74,6 +79,9 @@ class MessageRouter:
         )
 
     def _route(self, topic: str, payload: bytes, received_at: datetime, batch: WriteBatch) -> None:
+        if self._uplinks.handles(topic):
+            self._uplink(topic, payload, received_at, batch)
+            return
         sensor = self._by_topic.get(topic)
         if sensor is not None:
             self._sensor_message(sensor, topic, payload, received_at, batch)
@@ -130,6 +138,11 @@ class MessageRouter:
             raise Rejected(Reason.WRONG_TYPE, "a gateway message is an object {'readings': [...]}")
         sink = DecodeSink(batch.readings)
         decode_batch(document, self._sensors.get, self._validator, received_at, sink)
+        self._collect(sink, topic, payload, received_at, batch)
+
+    def _uplink(self, topic: str, payload: bytes, received_at: datetime, batch: WriteBatch) -> None:
+        sink = DecodeSink(batch.readings)
+        self._uplinks.decode(payload, self._validator, received_at, sink)
         self._collect(sink, topic, payload, received_at, batch)
 
     def _collect(self, sink: DecodeSink, topic: str, payload: bytes, received_at: datetime, batch: WriteBatch) -> None:

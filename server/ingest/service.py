@@ -24,7 +24,7 @@ from server.ingest.router import MessageRouter
 from server.ingest.writer import BatchCollector, BatchWriter, Pending
 from server.metrics import Metrics
 from server.settings import Settings
-from server.store.base import Store, StoreUnavailableError, WriteResult
+from server.store.base import Store, StoreUnavailableError, WriteBatch, WriteResult
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +173,15 @@ class IngestService:
         for reason, count in Counter(letter.reason for letter in batch.dead_letters).items():
             metrics.dead_letters.labels(reason).inc(count)
         metrics.pending.set(self.pending)
+
+    async def commit(self, batch: WriteBatch) -> WriteResult:
+        """Commit rows decoded outside MQTT (station files) through the same writer, metrics,
+        observers and availability as MQTT messages; `StoreRejectedError` when refused."""
+        result = await self._writer.write_batch(batch)
+        pending = Pending(batch=batch)
+        self._record(pending, result)
+        await self._notify(pending, result)
+        return result
 
     async def _notify(self, pending: Pending, result: WriteResult) -> None:
         await self._observers.readings(result.readings)

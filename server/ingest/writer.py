@@ -155,6 +155,13 @@ class BatchWriter:
             events.extend(result.events)
         return WriteResult(readings, events)
 
+    async def write_batch(self, batch: WriteBatch) -> WriteResult:
+        """Commit a batch that came from no MQTT message (station files): retry while the database
+        is unavailable; a refusal raises `StoreRejectedError` for the caller to handle."""
+        result = await self._write_retrying(batch)
+        self._available()
+        return result
+
     async def _write_retrying(self, batch: WriteBatch) -> WriteResult:
         """Retry while unavailable; let StoreRejectedError through."""
         while True:

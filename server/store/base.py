@@ -84,6 +84,10 @@ class Store(Protocol):
 
     async def readings_raw(self, sensor_id: str, start: datetime, end: datetime, limit: int) -> list[StoredReading]: ...
 
+    async def readings_flagged(
+        self, sensor_id: str, start: datetime, end: datetime, limit: int
+    ) -> list[StoredReading]: ...
+
     async def readings_bucketed(
         self, sensor_id: str, start: datetime, end: datetime, bucket: timedelta
     ) -> list[Bucket]: ...

@@ -50,8 +50,8 @@ class PgStore(PgQueries):
         CPU: every element is escaped); the database returns keys only when some rows were not new."""
         if not readings:
             return []
-        sensor_ids, times, values, received = (list(column) for column in zip(*readings, strict=True))
-        await cur.execute(sql.INSERT_READINGS, (sensor_ids, times, values, received, len(readings)))
+        sensor_ids, times, values, received, quality = (list(column) for column in zip(*readings, strict=True))
+        await cur.execute(sql.INSERT_READINGS, (sensor_ids, times, values, received, quality, len(readings)))
         rows = await cur.fetchall()
         new = next(int(str(row[0])) for row in rows if row[0] is not None)
         if new == len(readings):

@@ -50,8 +50,17 @@ class PgQueries:
 
     async def readings_raw(self, sensor_id: str, start: datetime, end: datetime, limit: int) -> list[StoredReading]:
         rows = await self._fetch(
-            "SELECT sensor_id, time, value, received_at FROM readings"
+            "SELECT sensor_id, time, value, received_at, quality FROM readings"
             " WHERE sensor_id = %s AND time >= %s AND time < %s ORDER BY time LIMIT %s",
+            (sensor_id, start, end, limit),
+        )
+        return [StoredReading(*row) for row in rows]
+
+    async def readings_flagged(self, sensor_id: str, start: datetime, end: datetime, limit: int) -> list[StoredReading]:
+        """Calibrating and error readings in the range (they are not in the rollups)."""
+        rows = await self._fetch(
+            "SELECT sensor_id, time, value, received_at, quality FROM readings WHERE sensor_id = %s"
+            " AND quality <> 'normal' AND time >= %s AND time < %s ORDER BY time LIMIT %s",
             (sensor_id, start, end, limit),
         )
         return [StoredReading(*row) for row in rows]
@@ -63,7 +72,7 @@ class PgQueries:
         `after`: the key of the last row of the previous page."""
         key = after or (since, "", since - timedelta(days=36500))
         rows = await self._fetch(
-            "SELECT sensor_id, time, value, received_at FROM readings WHERE received_at > %s"
+            "SELECT sensor_id, time, value, received_at, quality FROM readings WHERE received_at > %s"
             " AND (received_at, sensor_id, time) > (%s, %s, %s) ORDER BY received_at, sensor_id, time LIMIT %s",
             (since, *key, limit),
         )
@@ -99,7 +108,7 @@ class PgQueries:
 
     async def latest_readings(self, sensor_ids: Sequence[str]) -> dict[str, StoredReading]:
         rows = await self._fetch(
-            "SELECT r.sensor_id, r.time, r.value, r.received_at FROM unnest(%s::text[]) AS s(id)"
+            "SELECT r.sensor_id, r.time, r.value, r.received_at, r.quality FROM unnest(%s::text[]) AS s(id)"
             " CROSS JOIN LATERAL (SELECT * FROM readings WHERE sensor_id = s.id ORDER BY time DESC LIMIT 1) r",
             (list(sensor_ids),),
         )

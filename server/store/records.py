@@ -18,6 +18,11 @@ class StoredReading(NamedTuple):
     time: datetime
     value: float
     received_at: datetime
+    quality: str = "normal"
+    """instrument status: 'normal', 'calibrating' or 'error' (never alerted on unless normal)"""
+
+
+NORMAL = "normal"
 
 
 @dataclass(frozen=True, slots=True)

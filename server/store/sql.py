@@ -27,21 +27,22 @@ _ROLLUP_MERGE = f"""
 # (a few hundred rows instead of every reading again), and -- only when some rows were not new --
 # the keys of those that were, so the caller can tell new from redelivered. The usual batch
 # returns one row, (count of new rows, NULL, NULL): the count gate is evaluated once, before the
-# key scan; otherwise also (NULL, sensor_id, time) for every new row.
+# key scan; otherwise also (NULL, sensor_id, time) for every new row. Calibrating and error
+# readings are stored but kept out of the rollups.
 INSERT_READINGS = (
     """
 WITH new_rows AS (
-    INSERT INTO readings (sensor_id, time, value, received_at)
-    SELECT * FROM unnest(%b::text[], %b::timestamptz[], %b::float8[], %b::timestamptz[])
+    INSERT INTO readings (sensor_id, time, value, received_at, quality)
+    SELECT * FROM unnest(%b::text[], %b::timestamptz[], %b::float8[], %b::timestamptz[], %b::text[])
     ON CONFLICT DO NOTHING
-    RETURNING sensor_id, time, value
+    RETURNING sensor_id, time, value, quality
 ), minute AS (
     SELECT sensor_id, date_bin('1 minute', time, TIMESTAMPTZ '2000-01-01') AS bucket, min(value) AS min,
            max(value) AS max, """
     + finite("sum(value::numeric)")
     + """ AS sum, count(*) AS count,
            (array_agg(value ORDER BY time DESC))[1] AS last, max(time) AS last_time
-    FROM new_rows GROUP BY 1, 2
+    FROM new_rows WHERE quality = 'normal' GROUP BY 1, 2
 ), m AS (
     INSERT INTO readings_1m AS r (sensor_id, bucket, min, max, sum, count, last, last_time)
     SELECT sensor_id, bucket, min, max, sum, count, last, last_time FROM minute"""

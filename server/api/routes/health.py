@@ -18,7 +18,9 @@ async def health(state: StateDep) -> JSONResponse:
     ingest = state.ingest
     database_ok = ingest.database_ok if ingest is not None else True
     mqtt = "disabled" if ingest is None else ("connected" if ingest.mqtt_connected else "disconnected")
-    ok = database_ok and mqtt != "disconnected"
+    receiver = state.station_files
+    station_files = "off" if receiver is None else ("up" if receiver.running else "down")
+    ok = database_ok and mqtt != "disconnected" and station_files != "down"
     body = Health(
         status="ok" if ok else "degraded",
         database="up" if database_ok else "down",
@@ -26,6 +28,7 @@ async def health(state: StateDep) -> JSONResponse:
         pending_messages=ingest.pending if ingest is not None else 0,
         timescale=state.features.timescale,
         timescale_license=state.features.license,
+        station_files=station_files,
     )
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 

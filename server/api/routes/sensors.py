@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from contract.config import Sensor
 from contract.timeutil import utc_now
 from server.api.deps import ConfigDep, StateDep, StoreDep
-from server.api.schemas import BucketPoint, LastReading, ReadingPoint, ReadingsOut, SensorOut
+from server.api.schemas import BucketPoint, LastReading, Quality, ReadingPoint, ReadingsOut, SensorOut
 from server.api.timerange import auto_bucket, parse_bucket, resolve_range
 from server.store.records import StoredReading
 
@@ -36,8 +36,19 @@ def _sensor_out(sensor: Sensor, last: StoredReading | None) -> SensorOut:
         enabled=sensor.enabled,
         status=_status(sensor, last),
         offline_timeout_s=sensor.offline_timeout,
-        last=LastReading(time=last.time, value=last.value, received_at=last.received_at) if last else None,
+        last=_last(last),
+        station=sensor.station,
     )
+
+
+def _last(last: StoredReading | None) -> LastReading | None:
+    if last is None:
+        return None
+    return LastReading(time=last.time, value=last.value, received_at=last.received_at, quality=_quality(last))
+
+
+def _quality(reading: StoredReading) -> Quality:
+    return "calibrating" if reading.quality == "calibrating" else "error" if reading.quality == "error" else "normal"
 
 
 def _find(config: ConfigDep, sensor_id: str) -> Sensor:
@@ -80,7 +91,7 @@ async def readings(
         limit = max_points + 1 if bucket == "auto" else RAW_LIMIT
         rows = await state.store.readings_raw(sensor.id, start, end, limit)
         if bucket != "auto" or len(rows) <= max_points:
-            out.points = [ReadingPoint(time=row.time, value=row.value) for row in rows]
+            out.points = [ReadingPoint(time=row.time, value=row.value, quality=_quality(row)) for row in rows]
             return out
         width = timedelta(minutes=1)  # a fast sensor: too many raw rows for the chart
     rows_b = await state.store.readings_bucketed(sensor.id, start, end, width)
@@ -88,4 +99,6 @@ async def readings(
     out.buckets = [
         BucketPoint(time=b.time, min=b.min, max=b.max, avg=b.avg, count=b.count, last=b.last) for b in rows_b
     ]
+    flagged = await state.store.readings_flagged(sensor.id, start, end, max_points)
+    out.flagged = [ReadingPoint(time=row.time, value=row.value, quality=_quality(row)) for row in flagged]
     return out

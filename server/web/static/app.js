@@ -157,6 +157,14 @@ const App = {
       const band = Chart.bandOf(sensor.kind, last);
       value.style.background = band ? band.color : "#8b949e";
       value.textContent = last === null ? "–" : `${last} ${sensor.unit}${sensor.kind === "pm25" ? ` · AQI ${Chart.vnAqi(last)}` : ""}`;
+      const quality = current && current.last ? current.last.quality || "normal" : "normal";
+      li.dataset.quality = quality;
+      if (quality !== "normal") {  // the station is calibrating, or its instrument reports an error
+        const flag = document.createElement("span");
+        flag.className = `badge quality ${quality}`;
+        flag.textContent = I18N.t(`quality_${quality}`);
+        name.append(" ", flag);
+      }
       li.append(name, value);
       li.addEventListener("click", () => this.select(sensor.id));
       list.appendChild(li);

@@ -33,7 +33,7 @@ const Chart = {
   },
 
   series(data) {
-    if (data.points) return data.points.map((p) => ({ t: Date.parse(p.time), v: p.value, lo: p.value, hi: p.value }));
+    if (data.points) return data.points.map((p) => ({ t: Date.parse(p.time), v: p.value, lo: p.value, hi: p.value, q: p.quality || "normal" }));
     return (data.buckets || []).map((b) => ({ t: Date.parse(b.time), v: b.avg, lo: b.min, hi: b.max }));
   },
 
@@ -43,7 +43,8 @@ const Chart = {
     ctx.clearRect(0, 0, W, H);
     const points = this.series(data);
     const start = Date.parse(data.start), end = Date.parse(data.end);
-    const values = points.flatMap((p) => [p.lo, p.hi]).concat(sensor.thresholds.map((th) => th.value));
+    const values = points.flatMap((p) => [p.lo, p.hi]).concat(sensor.thresholds.map((th) => th.value))
+      .concat((data.flagged || []).map((p) => p.value));
     let lo = Math.min(0, ...values), hi = Math.max(1, ...values);
     hi += (hi - lo) * 0.1;
     const x = (t) => pad.l + ((t - start) / (end - start)) * (W - pad.l - pad.r);
@@ -56,6 +57,8 @@ const Chart = {
     }
     this.drawSeries(ctx, points, x, y);
     canvas.dataset.points = String(points.length);
+    const flagged = (data.flagged || []).map((p) => ({ t: Date.parse(p.time), v: p.value, q: p.quality }));
+    canvas.dataset.flagged = String(this.drawFlagged(ctx, [...points, ...flagged], x, y));
     return points.length;
   },
 
@@ -108,6 +111,17 @@ const Chart = {
       ctx.fillStyle = "#58a6ff";
       points.forEach((p) => { ctx.beginPath(); ctx.arc(x(p.t), y(p.v), 2.5, 0, 2 * Math.PI); ctx.fill(); });
     }
+  },
+
+  // Calibrating (orange) and instrument-error (red) readings: hollow squares over the line.
+  drawFlagged(ctx, points, x, y) {
+    const flagged = points.filter((p) => p.q && p.q !== "normal");
+    ctx.lineWidth = 2;
+    for (const p of flagged) {
+      ctx.strokeStyle = p.q === "error" ? "#f85149" : "#d29922";
+      ctx.strokeRect(x(p.t) - 4, y(p.v) - 4, 8, 8);
+    }
+    return flagged.length;
   },
 
   legend(element, kind) {

@@ -19,6 +19,7 @@ const STRINGS = {
     band_intrusion: "Xâm nhập mặn (>4‰)", aqi_good: "Tốt", aqi_moderate: "Trung bình", aqi_poor: "Kém",
     aqi_bad: "Xấu", aqi_very_bad: "Rất xấu", aqi_hazardous: "Nguy hại", fps: "khung/giây", viewers: "người xem",
     config_refused: "Bản sửa streams.yaml bị từ chối; hệ thống vẫn chạy cấu hình cũ",
+    quality_calibrating: "Đang hiệu chuẩn", quality_error: "Lỗi thiết bị",
   },
   en: {
     title: "Sóc Trăng IOC - Monitoring", username: "User name", password: "Password", login: "Log in",
@@ -38,6 +39,7 @@ const STRINGS = {
     band_intrusion: "Salt intrusion (>4‰)", aqi_good: "Good", aqi_moderate: "Moderate", aqi_poor: "Poor",
     aqi_bad: "Bad", aqi_very_bad: "Very bad", aqi_hazardous: "Hazardous", fps: "fps", viewers: "viewers",
     config_refused: "The streams.yaml edit was refused; the previous configuration keeps running",
+    quality_calibrating: "Calibrating", quality_error: "Instrument error",
   },
 };
 
