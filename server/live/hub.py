@@ -21,6 +21,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from server.live.jpeg import keyframe_to_jpeg
+from server.live.mjpeg import MjpegFeed
 from server.live.pull import CameraPull, SourceSpec
 from server.live.settings import LiveSettings
 from server.live.webrtc import add_sendonly_video, drop_mdns_candidates, gather_extra_addresses, rtc_configuration
@@ -63,6 +64,7 @@ class LiveHub:
         self._metrics = metrics
         self._pulls = {camera_id: self._new_pull(spec) for camera_id, spec in sources.items()}
         self._viewers: dict[str, Viewer] = {}
+        self._feeds: dict[str, MjpegFeed] = {}
 
     def _new_pull(self, spec: SourceSpec) -> CameraPull:
         settings, metrics = self.settings, self._metrics
@@ -90,6 +92,9 @@ class LiveHub:
     async def _remove(self, camera_id: str) -> None:
         for viewer in [v for v in self._viewers.values() if v.camera_id == camera_id]:
             await self.close_viewer(viewer.id)
+        feed = self._feeds.pop(camera_id, None)
+        if feed is not None:
+            await feed.stop()
         await self._pulls.pop(camera_id).close()
         logger.info("camera %s: removed from live view (streams.yaml changed)", camera_id)
 
@@ -98,6 +103,14 @@ class LiveHub:
         if pull is None:
             raise UnknownCameraError(f"camera '{camera_id}' has no live source")
         return pull
+
+    def mjpeg(self, camera_id: str) -> MjpegFeed:
+        """The camera's shared MJPEG feed (the fallback), made on first use."""
+        pull = self.pull(camera_id)
+        feed = self._feeds.get(camera_id)
+        if feed is None:
+            feed = self._feeds[camera_id] = MjpegFeed(pull)
+        return feed
 
     async def answer(self, camera_id: str, offer_sdp: str, user: str) -> tuple[str, str]:
         """Answer a browser's (fully gathered) offer; returns (viewer id, answer SDP)."""
@@ -180,6 +193,10 @@ class LiveHub:
             camera_id: {
                 "viewers": pull.viewers,
                 "pulling": pull.is_open,
+                "mode": pull.mode,
+                "codec": pull.codec,
+                "encoded": pull.encoder.frames_encoded,
+                "mjpeg_clients": self._feeds[camera_id].clients if camera_id in self._feeds else 0,
                 "fps": pull.stats.fps(now),
                 "opens": pull.stats.opens,
                 "failures": pull.stats.failures,
@@ -188,6 +205,8 @@ class LiveHub:
         }
 
     async def stop(self) -> None:
+        for feed in self._feeds.values():
+            await feed.stop()
         for viewer_id in list(self._viewers):
             await self.close_viewer(viewer_id)
         for pull in self._pulls.values():
