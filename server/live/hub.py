@@ -54,6 +54,7 @@ class Viewer:
     track: MediaStreamTrack
     user: str
     started: float
+    connect_check: asyncio.Task[None] | None = None
 
 
 class LiveHub:
@@ -139,16 +140,29 @@ class LiveHub:
         return viewer.id, pc.localDescription.sdp
 
     def _watch(self, viewer: Viewer) -> None:
+        """A viewer is closed when its connection fails or closes, or never connects (a browser that
+        went away before it did leaves no one to say so)."""
+
         @viewer.pc.on("connectionstatechange")
         async def on_state() -> None:
             if viewer.pc.connectionState in ("failed", "closed"):
                 await self.close_viewer(viewer.id)
+
+        async def unless_connected() -> None:
+            await asyncio.sleep(self.settings.connect_timeout_s)
+            if viewer.id in self._viewers and viewer.pc.connectionState != "connected":
+                logger.info("camera %s: viewer %s never connected; closed", viewer.camera_id, viewer.id[:8])
+                await self.close_viewer(viewer.id)
+
+        viewer.connect_check = asyncio.create_task(unless_connected())
 
     async def close_viewer(self, viewer_id: str) -> bool:
         viewer = self._viewers.pop(viewer_id, None)
         if viewer is None:
             return False
         self._count_viewers()
+        if viewer.connect_check is not None and viewer.connect_check is not asyncio.current_task():
+            viewer.connect_check.cancel()
         pull = self._pulls[viewer.camera_id]
         await pull.unsubscribe(viewer.track)
         with contextlib.suppress(Exception):

@@ -100,17 +100,7 @@ const App = {
     fill("event-camera", this.layout.cameras);
   },
 
-  buildWall() {
-    const wall = document.getElementById("wall");
-    Live.stopAll();
-    Overlay.stopAll();
-    wall.innerHTML = "";
-    this.layout.cameras.forEach((camera) => {
-      const tile = Live.tile(camera);
-      wall.appendChild(tile);
-      Overlay.attach(tile, camera);
-    });
-  },
+  buildWall() { Wall.init(this.layout, this.user); },
 
   async refresh() {
     const [sensors, cameras, live] = await Promise.all([
@@ -123,21 +113,20 @@ const App = {
     if (document.getElementById("panel-map").classList.contains("active")) this.drawMap();
   },
 
+  // What the operator sees: the tile's own picture when it is on the wall, else the edge's report.
   cameraState(id) {
+    const tile = document.querySelector(`.tile[data-camera="${CSS.escape(id)}"]`);
+    if (tile && ["live", "fallback"].includes(tile.dataset.state)) return "online";
     const camera = this.cameras[id];
-    if (camera && camera.live && camera.live.fps > 0) return "online";
     if (!camera || !camera.state || camera.state === "unknown") return "unknown";
     return camera.state === "online" ? "online" : "offline";
   },
 
   renderCameraStatus() {
     document.querySelectorAll(".tile").forEach((tile) => {
-      const state = this.cameraState(tile.dataset.camera);
-      const badge = tile.querySelector(".badge");
-      badge.className = `badge ${state}`;
-      badge.textContent = I18N.t(state);
-      const live = (this.cameras[tile.dataset.camera] || {}).live;
-      tile.querySelector(".fps").textContent = live ? `${live.fps} ${I18N.t("fps")}` : "";
+      const camera = this.cameras[tile.dataset.camera];
+      tile.dataset.edge = camera && camera.state ? camera.state : "unknown";
+      Live.relabel(tile);
     });
   },
 

@@ -20,6 +20,13 @@ const STRINGS = {
     aqi_bad: "Xấu", aqi_very_bad: "Rất xấu", aqi_hazardous: "Nguy hại", fps: "khung/giây", viewers: "người xem",
     config_refused: "Bản sửa streams.yaml bị từ chối; hệ thống vẫn chạy cấu hình cũ",
     quality_calibrating: "Đang hiệu chuẩn", quality_error: "Lỗi thiết bị",
+    tile_live: "Đang phát", tile_connecting: "Đang kết nối", tile_stalled: "Hình bị dừng", tile_offline: "Mất kết nối",
+    tile_no_video: "Không có hình", tile_fallback: "Ảnh MJPEG",
+    fallback_webrtc_failed: "MJPEG: WebRTC không kết nối được", fallback_no_frames: "MJPEG: WebRTC không có hình",
+    fallback_unsupported: "MJPEG: trình duyệt không hỗ trợ", fallback_requested: "MJPEG",
+    wall_tools: "Điều khiển màn hình camera", layout: "Bố cục", layout_1: "1 camera", layout_4: "4 camera",
+    layout_9: "9 camera", layout_16: "16 camera", layout_1_5: "1 lớn + 5 nhỏ", group: "Nhóm",
+    previous_page: "Trang trước", next_page: "Trang sau", tour: "Tự động chuyển", no_cameras: "Không có camera trong nhóm này",
   },
   en: {
     title: "Sóc Trăng IOC - Monitoring", username: "User name", password: "Password", login: "Log in",
@@ -40,6 +47,13 @@ const STRINGS = {
     aqi_bad: "Bad", aqi_very_bad: "Very bad", aqi_hazardous: "Hazardous", fps: "fps", viewers: "viewers",
     config_refused: "The streams.yaml edit was refused; the previous configuration keeps running",
     quality_calibrating: "Calibrating", quality_error: "Instrument error",
+    tile_live: "Live", tile_connecting: "Connecting", tile_stalled: "Picture stalled", tile_offline: "Offline",
+    tile_no_video: "No picture", tile_fallback: "MJPEG pictures",
+    fallback_webrtc_failed: "MJPEG: WebRTC could not connect", fallback_no_frames: "MJPEG: WebRTC gave no picture",
+    fallback_unsupported: "MJPEG: browser lacks WebRTC", fallback_requested: "MJPEG",
+    wall_tools: "Camera wall controls", layout: "Layout", layout_1: "1 camera", layout_4: "4 cameras",
+    layout_9: "9 cameras", layout_16: "16 cameras", layout_1_5: "1 large + 5 small", group: "Group",
+    previous_page: "Previous page", next_page: "Next page", tour: "Tour", no_cameras: "No camera in this group",
   },
 };
 
@@ -57,6 +71,8 @@ const I18N = {
     document.documentElement.lang = this.lang;
     root.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = this.t(el.dataset.i18n); });
     root.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = this.t(el.dataset.i18nPlaceholder); });
+    root.querySelectorAll("[data-i18n-label]").forEach((el) => el.setAttribute("aria-label", this.t(el.dataset.i18nLabel)));
+    root.querySelectorAll("[data-i18n-title]").forEach((el) => { el.title = this.t(el.dataset.i18nTitle); });
     const toggle = document.getElementById("lang-toggle");
     if (toggle) toggle.textContent = this.lang === "vi" ? "EN" : "VI";
   },

@@ -108,3 +108,20 @@ async def test_the_mjpeg_fallback_streams_pictures_from_one_shared_decoder(mpeg4
         assert hub.status()["cam-0"]["pulling"] is False  # the last client gone, the camera closed
     finally:
         await hub.stop()
+
+
+async def test_a_viewer_that_never_connects_is_closed_on_the_server(mp4_h264_clip: Path) -> None:
+    """The browser went away between its offer and the answer: nobody will close the viewer, so the hub does."""
+    settings = LiveSettings(host_addresses=["127.0.0.1"], connect_timeout_s=1.0)
+    hub = LiveHub(settings, {"cam-0": SourceSpec("cam-0", str(mp4_h264_clip), rtsp=False)})
+    browser = Watcher()
+    try:
+        await browser.pc.setLocalDescription(await browser.pc.createOffer())
+        viewer_id, _ = await hub.answer("cam-0", browser.pc.localDescription.sdp, "test")
+        await browser.pc.close()  # never applies the answer
+        assert hub.viewer(viewer_id) is not None
+        await asyncio.sleep(1.5)
+        assert hub.viewer(viewer_id) is None
+        assert hub.status()["cam-0"]["viewers"] == 0
+    finally:
+        await hub.stop()
