@@ -8,6 +8,7 @@ from pydantic import Field
 
 from contract.config.cameras import Camera
 from contract.config.channels import DashboardChannel, NotificationChannel
+from contract.config.console import ConsoleSettings
 from contract.config.detectors import DetectorConfig, UltralyticsDetector
 from contract.config.rules import AlertRule, Inhibition, Silence
 from contract.config.sensors import Sensor
@@ -51,6 +52,8 @@ class StreamsConfig(StrictModel):
     """Planned silences (maintenance); operators add more in the console."""
     inhibitions: list[Inhibition] = Field(default_factory=list)
     """Alerts that mute others while they fire."""
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    """The operator console: its title, colour bands and base map."""
 
     def site(self, site_id: str) -> Site | None:
         return next((site for site in self.sites if site.id == site_id), None)

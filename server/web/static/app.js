@@ -20,7 +20,10 @@ const App = {
     document.querySelectorAll("[data-lang]").forEach((a) => a.addEventListener("click", (e) => { e.preventDefault(); I18N.set(a.dataset.lang); }));
     document.getElementById("lang-toggle").addEventListener("click", () => I18N.set(I18N.lang === "vi" ? "en" : "vi"));
     document.getElementById("logout").addEventListener("click", () => this.logout());
-    document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => this.tab(b.dataset.tab)));
+    Tabs.register("map", () => this.drawMap());
+    Tabs.register("events", () => this.searchEvents());
+    Tabs.register("sensors", () => { if (this.selected) this.drawChart(); });
+    Tabs.bind();
     document.querySelectorAll("#ranges button").forEach((b) => b.addEventListener("click", () => this.setRange(b.dataset.range)));
     ["alert-site", "alert-severity"].forEach((id) => document.getElementById(id).addEventListener("change", () => Alerts.render()));
     document.getElementById("alert-history").addEventListener("change", (e) => { if (e.target.checked) Alerts.loadHistory(); else Alerts.render(); });
@@ -66,9 +69,12 @@ const App = {
     document.getElementById("whoami").textContent = `${user.display_name || user.name} (${user.role})`;
     this.layout = await API.get("/api/console/layout");
     I18N.timeZone = this.layout.timezone;
+    I18N.deployment = this.layout.title;
+    I18N.apply();
     this.fillSelects();
     this.buildWall();
-    Alerts.connect(user, Object.fromEntries(this.layout.sites.map((s) => [s.id, s.name])));
+    const names = Object.fromEntries([...this.layout.sensors, ...this.layout.cameras].map((x) => [x.id, x.name]));
+    Alerts.connect(user, Object.fromEntries(this.layout.sites.map((s) => [s.id, s.name])), names);
     await this.refresh();
     if (!this.selected && this.layout.sensors.length) this.select(this.layout.sensors[0].id);
     this.timers.push(setInterval(() => this.refresh(), 5000), setInterval(() => this.clock(), 1000));
@@ -82,13 +88,7 @@ const App = {
 
   clock() { document.getElementById("clock").textContent = I18N.time(Date.now()); },
 
-  tab(name) {
-    document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
-    document.querySelectorAll(".panel").forEach((p) => p.classList.toggle("active", p.id === `panel-${name}`));
-    if (name === "map") this.drawMap();
-    if (name === "events") this.searchEvents();
-    if (name === "sensors" && this.selected) this.drawChart();
-  },
+  tab(name) { Tabs.show(name); },
 
   fillSelects() {
     const fill = (id, items) => {
@@ -110,7 +110,7 @@ const App = {
     this.cameras = Object.fromEntries(cameras.map((c) => [c.id, { ...c, live: live[c.id] }]));
     this.renderCameraStatus();
     this.renderSensorList();
-    if (document.getElementById("panel-map").classList.contains("active")) this.drawMap();
+    if (Tabs.isShown("map")) this.drawMap();
   },
 
   // What the operator sees: the tile's own picture when it is on the wall, else the edge's report.
@@ -198,7 +198,7 @@ const App = {
     Alerts.render();
     ConfigBanner.render();
     if (this.selected) this.drawChart();
-    if (document.getElementById("panel-map").classList.contains("active")) this.drawMap();
+    if (Tabs.isShown("map")) this.drawMap();
     this.clock();
   },
 };

@@ -64,6 +64,8 @@ rules:
     raise: {{above: 4.0}}
     clear: {{below: 3.5}}
     severity: critical
+console:
+  title: {{vi: IOC Sóc Trăng, en: Sóc Trăng IOC}}
 """
 
 
