@@ -1,6 +1,6 @@
 "use strict";
 // The console: login, tabs, camera wall, sensors and charts, map, events; vi/en; site time zone.
-const RANGES = { "24h": 24, "7d": 168, "30d": 720 };
+const RANGES = { "1h": 1, "6h": 6, "24h": 24, "7d": 168, "30d": 720 };
 
 const App = {
   user: null, layout: null, sensors: {}, cameras: {}, selected: null, range: "24h", timers: [],
@@ -70,6 +70,7 @@ const App = {
     this.layout = await API.get("/api/console/layout");
     I18N.timeZone = this.layout.timezone;
     I18N.deployment = this.layout.title;
+    Chart.setBands(this.layout.bands);
     I18N.apply();
     this.fillSelects();
     this.buildWall();
@@ -145,7 +146,7 @@ const App = {
       const last = current && current.last ? current.last.value : null;
       const band = Chart.bandOf(sensor.kind, last);
       value.style.background = band ? band.color : "#8b949e";
-      value.textContent = last === null ? "–" : `${last} ${sensor.unit}${sensor.kind === "pm25" ? ` · AQI ${Chart.vnAqi(last)}` : ""}`;
+      value.textContent = last === null ? "–" : `${I18N.number(last)} ${sensor.unit}${sensor.kind === "pm25" ? ` · VN_AQI ${Chart.vnAqi(last)}` : ""}`;
       const quality = current && current.last ? current.last.quality || "normal" : "normal";
       li.dataset.quality = quality;
       if (quality !== "normal") {  // the station is calibrating, or its instrument reports an error
@@ -172,6 +173,7 @@ const App = {
     const sensor = this.layout.sensors.find((s) => s.id === this.selected);
     if (!sensor) return;
     document.getElementById("chart-title").textContent = `${sensor.name} (${sensor.unit})`;
+    document.getElementById("chart").setAttribute("aria-label", `${I18N.t("chart_label")}: ${sensor.name}`);
     const end = new Date(), start = new Date(end - RANGES[this.range] * 3600e3);
     const params = new URLSearchParams({ start: start.toISOString(), end: end.toISOString(), max_points: "600" });
     const data = await API.get(`/api/sensors/${encodeURIComponent(sensor.id)}/readings?${params}`);
