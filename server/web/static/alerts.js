@@ -151,6 +151,7 @@ const Alerts = {
     const alert_error = (error) => { document.getElementById("alert-announcer").textContent = `${I18N.t("error")}: ${error.message}`; };
     // A responder acknowledges only the alerts assigned to them; operators and admins any.
     const mine = rank >= 2 || (this.user && alert.assignee === this.user.name);
+    add("on_map", async () => App.showOnMap(alert), 0);
     if (alert.state !== "acknowledged" && mine) add("ack", () => API.post(`/api/alerts/${alert.id}/acknowledge`, {}).then((a) => this.update(a)), 1);
     add("resolve", () => API.post(`/api/alerts/${alert.id}/resolve`, {}).then((a) => this.update(a)), 2);
     add("assign", () => Dialogs.ask("assign-dialog", this.title(alert), { assignee: alert.assignee || "" }, async (values) => {

@@ -182,10 +182,27 @@ const App = {
   },
 
   drawMap() {
-    const status = { cameras: {}, sensors: {} };
+    const status = { cameras: {}, sensors: {}, levels: {} };
     this.layout.cameras.forEach((c) => { status.cameras[c.id] = this.cameraState(c.id); });
-    this.layout.sensors.forEach((s) => { status.sensors[s.id] = (this.sensors[s.id] || {}).status || "unknown"; });
+    this.layout.sensors.forEach((s) => {
+      const current = this.sensors[s.id] || {};
+      status.sensors[s.id] = current.status || "unknown";
+      const band = Chart.bandOf(s.kind, current.last ? current.last.value : null);
+      status.levels[s.id] = band ? band.color : null;
+    });
     MapView.draw(document.getElementById("map"), this.layout, status);
+  },
+
+  // From the map: a camera opens live, alone on the wall; a sensor opens its chart.
+  watch(cameraId) { Tabs.show("wall"); Wall.focus(cameraId); },
+
+  openSensor(sensorId) { Tabs.show("sensors"); this.select(sensorId); },
+
+  // From an alert: the map flies to its sensor or camera (or its site).
+  showOnMap(alert) {
+    Tabs.show("map");
+    const subject = alert.subject || (alert.labels || {}).subject;
+    if (!MapView.flyTo(subject)) MapView.flyTo(alert.site);
   },
 
   searchEvents() {

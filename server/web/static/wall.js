@@ -113,6 +113,15 @@ const Wall = {
     document.dispatchEvent(new CustomEvent("ioc:wall"));
   },
 
+  // One camera alone (from the map), without changing the saved choice.
+  focus(cameraId) {
+    const index = this.layout.cameras.findIndex((c) => c.id === cameraId);
+    if (index < 0) return;
+    this.prefs = { ...this.prefs, layout: "1", group: "", page: index };
+    document.getElementById("wall-group").value = "";
+    this.render();
+  },
+
   fullscreen(tile) {
     if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
     else tile.requestFullscreen().catch(() => tile.classList.toggle("zoomed"));
