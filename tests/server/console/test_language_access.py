@@ -64,13 +64,17 @@ def test_every_view_in_both_languages_is_translated_and_accessible(
     prefix = served_console.app.state.ioc.config.mqtt.topic_prefix
     publisher = Publisher(mqtt_broker.host, mqtt_broker.port)  # type: ignore[attr-defined]
     try:
-        publisher.publish(events_topic(prefix), detection_event(kind="object_seen").model_dump_json())
         reading = {"value": 5.2, "ts": datetime.now(UTC).isoformat()}
-        publisher.publish(f"{prefix}/sensors/sal-1", json.dumps(reading))
+        publisher.publish_all(
+            [
+                (events_topic(prefix), detection_event(kind="object_seen").model_dump_json()),
+                (f"{prefix}/sensors/sal-1", json.dumps(reading)),
+            ]
+        )
     finally:
         publisher.close()
     log_in(page, served_console.url, "operator", PASSWORDS[Role.OPERATOR])
-    page.wait_for_selector("#alert-feed li.sev-critical", timeout=10000)  # type: ignore[attr-defined]
+    page.wait_for_selector("#alert-feed li.sev-critical", timeout=20000)  # type: ignore[attr-defined]
     assert page.evaluate("() => document.documentElement.lang") == "vi"  # type: ignore[attr-defined]
     assert page.inner_text("header h1") == "IOC Sóc Trăng"  # type: ignore[attr-defined]  # from streams.yaml
 
