@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,8 @@ class NatsNode:
     cluster_port: int | None = None
     routes: list[int] = field(default_factory=list)
     binary: str = ""
+    preexec: Callable[[], object] | None = None
+    """run in the child before exec (the demo's parent-death signal)"""
     _process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -96,7 +99,10 @@ class NatsNode:
         self.config_path.write_text(self.config_text())
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
-            [self.binary, "-c", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT
+            [self.binary, "-c", str(self.config_path)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=self.preexec,  # noqa: PLW1509 - the demo's one prctl call
         )
         log.close()
         try:
