@@ -6,20 +6,17 @@ the incident changes; an escalation notice reaches a local webhook receiver once
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from server.alerts.component import AlertComponent
 from server.app import create_app
 from server.settings import Settings
-from server.store.records import StoredReading
 from tests.server.alerts.receiver import Receiver
 from tests.server.helpers import make_settings, running_app, wait_until
+from tests.server.incidents.appkit import fire, incidents_of, wait_for_alerts
 
 SECRET = "incident-api-secret-0123456789"
 STREAMS = """
@@ -67,28 +64,6 @@ def settings_for(pg_database: str, tmp_path: Path, receiver: Receiver, level2: s
     config = tmp_path / "streams.yaml"
     config.write_text(STREAMS.format(url=receiver.url, secret=SECRET, level2=level2), encoding="utf-8")
     return make_settings(pg_database, "mqtt://127.0.0.1:1", config, ingest_enabled=False)
-
-
-async def fire(app: FastAPI, sensor: str, value: float = 5.0) -> None:
-    now = datetime.now(UTC)
-    component = next(c for c in app.state.ioc.components if isinstance(c, AlertComponent))
-    await component.engine.on_readings([StoredReading(sensor, now, value, now)])
-
-
-async def incidents_of(client: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
-    response = await client.get("/api/incidents", params=params)
-    assert response.status_code == 200, response.text
-    found: list[dict[str, Any]] = response.json()
-    return found
-
-
-async def wait_for_alerts(client: httpx.AsyncClient, count: int, site: str = "long-phu") -> dict[str, Any]:
-    async def ready() -> bool:
-        found = await incidents_of(client, site=site)
-        return len(found) >= 1 and len(found[0]["alerts"]) == count
-
-    await wait_until(ready, timeout=10, what=f"an incident with {count} alerts at {site}")
-    return (await incidents_of(client, site=site))[0]
 
 
 async def test_alerts_at_one_site_open_one_incident_handled_to_closed_and_kept_across_a_restart(
