@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection
 from contract.config import StreamsConfig
 from contract.redact import SecretRedactor
 from server.auth.policy import RoutePolicy
+from server.auth.scope import ScopedViews
 from server.auth.service import AuthService
 from server.config_watch import ConfigStatus
 from server.db.timescale import DatabaseFeatures
@@ -58,6 +59,8 @@ class Services:
     station_files: StationFileReceiver | None = None
     """the TT 10/2021 station-file receiver, when `station_files_dir` is set"""
     components: list[Component] = field(default_factory=list)
+    scoped_views: ScopedViews = field(default_factory=ScopedViews)
+    """the part of `config` each site-scoped caller sees"""
     """every started component, the alert component included (in start order)"""
 
 
