@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
 
+from contract.config.root import StreamsConfig
+from server.api.deps import ConfigDep
 from server.auth.deps import AdminPrincipal, Auth
 from server.auth.passwords import WeakPasswordError
 from server.auth.records import ApiKeyRecord, UsernameTakenError, UserRecord
@@ -105,13 +107,22 @@ class ApiKeyCreated(ApiKeyPublic):
     """shown once; only its digest is stored"""
 
 
+def _check_sites(sites: list[str] | None, config: StreamsConfig) -> None:
+    """A scope names sites of streams.yaml (as the caller sees it)."""
+    unknown = sorted(set(sites or ()) - {site.id for site in config.sites})
+    if unknown:
+        known = ", ".join(site.id for site in config.sites)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown sites {unknown} (known: {known})")
+
+
 @router.get("/api/users")
 async def list_users(auth: Auth, admin: AdminPrincipal) -> list[UserPublic]:
     return [UserPublic.of(user) for user in await auth.store.users()]
 
 
 @router.post("/api/users", status_code=status.HTTP_201_CREATED)
-async def create_user(body: UserCreate, auth: Auth, admin: AdminPrincipal) -> UserPublic:
+async def create_user(body: UserCreate, auth: Auth, admin: AdminPrincipal, config: ConfigDep) -> UserPublic:
+    _check_sites(body.sites, config)
     try:
         user = await auth.create_user(
             body.username, body.password, body.role, body.display_name, body.language, body.sites
@@ -125,7 +136,10 @@ async def create_user(body: UserCreate, auth: Auth, admin: AdminPrincipal) -> Us
 
 
 @router.patch("/api/users/{user_id}")
-async def update_user(user_id: int, body: UserUpdate, auth: Auth, admin: AdminPrincipal) -> UserPublic:
+async def update_user(
+    user_id: int, body: UserUpdate, auth: Auth, admin: AdminPrincipal, config: ConfigDep
+) -> UserPublic:
+    _check_sites(body.sites, config)
     user = await auth.store.user_by_id(user_id)
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {user_id}")
@@ -162,7 +176,8 @@ async def list_api_keys(auth: Auth, admin: AdminPrincipal) -> list[ApiKeyPublic]
 
 
 @router.post("/api/api-keys", status_code=status.HTTP_201_CREATED)
-async def create_api_key(body: ApiKeyCreate, auth: Auth, admin: AdminPrincipal) -> ApiKeyCreated:
+async def create_api_key(body: ApiKeyCreate, auth: Auth, admin: AdminPrincipal, config: ConfigDep) -> ApiKeyCreated:
+    _check_sites(body.sites, config)
     fresh = new_api_key()
     created_by = admin.id if admin.kind == "user" else None
     try:
