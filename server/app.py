@@ -77,7 +77,7 @@ def create_app(
     )
     install_error_handlers(app)
     install_console(app)
-    for router in [*api_routers(), _alerts_router(), _incidents_router()] if routers is None else routers:
+    for router in [*api_routers(), _alerts_router(), *_incident_routers()] if routers is None else routers:
         app.include_router(router, dependencies=POLICY)
     return app
 
@@ -96,10 +96,10 @@ def _alerts_router() -> APIRouter:
     return router
 
 
-def _incidents_router() -> APIRouter:
-    from server.api.routes.incidents import router
+def _incident_routers() -> list[APIRouter]:
+    from server.api.routes import handover, incidents, reports
 
-    return router
+    return [incidents.router, handover.router, reports.router]
 
 
 @contextlib.asynccontextmanager

@@ -58,6 +58,8 @@ DEFAULT_RULES: tuple[PolicyRule, ...] = (
     _post("/api/incidents/{incident_id}/comments", Role.RESPONDER),
     _post("/api/incidents/{incident_id}/attachments", Role.RESPONDER),
     _post("/api/incidents/{incident_id}/steps/{step_id}", Role.RESPONDER),
+    _post("/api/handover", Role.RESPONDER),  # the outgoing shift writes its note, the next acknowledges it
+    _post("/api/handover/{note_id}/acknowledge", Role.RESPONDER),
 )
 
 

@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 from contract.config.root import StreamsConfig
 from contract.timeutil import utc_now
 from server.incidents.core import IncidentDesk
+from server.incidents.handover import PgHandoverRepository
 from server.incidents.pg_repository import PgIncidentRepository
 from server.incidents.service import IncidentService
 from server.notify.base import Notifier
@@ -43,6 +44,7 @@ class IncidentComponent:
     def __init__(self, tick_interval_s: float = 1.0) -> None:
         self.tick_interval_s = tick_interval_s
         self._service: IncidentService | None = None
+        self._handover: PgHandoverRepository | None = None
         self._exported: tuple[CollectorRegistry, IncidentCollector] | None = None
 
     @property
@@ -50,6 +52,12 @@ class IncidentComponent:
         if self._service is None:
             raise RuntimeError("the incident service is not started")
         return self._service
+
+    @property
+    def handover(self) -> PgHandoverRepository:
+        if self._handover is None:
+            raise RuntimeError("the incident service is not started")
+        return self._handover
 
     async def start(self, state: Services) -> None:
         alerts = state.alerts
@@ -69,6 +77,7 @@ class IncidentComponent:
             self.tick_interval_s,
         )
         self._service = service
+        self._handover = PgHandoverRepository(state.pool)
         await service.open(engine.subscribe)
         collector = IncidentCollector(service)
         state.metrics.registry.register(collector)

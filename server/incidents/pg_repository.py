@@ -124,6 +124,21 @@ class PgIncidentRepository:
             rows = await cur.fetchall()
         return [TimelineEntry(incident_id, r["at"], r["kind"], r["actor"], r["text"], dict(r["data"])) for r in rows]
 
+    async def top_subjects(
+        self, sites: frozenset[str] | None, start: datetime, end: datetime, limit: int = 10
+    ) -> list[tuple[str, int]]:
+        """The sensors and cameras with the most alerts started in the period (for reports)."""
+        where = "started_at >= %s AND started_at < %s"
+        params: list[Any] = [start, end]
+        if sites is not None:
+            where += " AND site = ANY(%s)"
+            params.append(sorted(sites))
+        grouped = "GROUP BY subject ORDER BY n DESC, subject LIMIT %s"
+        sql = f"SELECT subject, count(*) AS n FROM alerts WHERE {where} {grouped}"
+        async with self.pool.connection() as conn, conn.cursor() as cur:
+            await cur.execute(sql, [*params, limit])
+            return [(str(subject), int(n)) for subject, n in await cur.fetchall()]
+
 
 def _entry_row(entry: TimelineEntry) -> tuple[Any, ...]:
     return (entry.incident_id, entry.at, entry.kind, entry.actor, entry.text, Jsonb(entry.data))
