@@ -81,6 +81,8 @@ const Incidents = {
     socket.onmessage = (event) => {
       const message = JSON.parse(event.data);
       if (message.type !== "incident") return;
+      const known = this.items.get(message.incident.id);
+      if (known && known.updated_at === message.incident.updated_at) return;  // our own change, shown already
       this.items.set(message.incident.id, message.incident);
       if (!this.selected) this.selected = message.incident.id;
       this.render();
@@ -112,6 +114,8 @@ const Incidents = {
   async renderDetail() {
     const detail = document.getElementById("incident-detail");
     const incident = this.items.get(this.selected);
+    const typing = document.getElementById("incident-comment");
+    const draft = typing && typing.value;  // a re-render (a live update) keeps what is being typed
     detail.innerHTML = "";
     if (!incident) return;
     detail.appendChild(this.el("h2", { id: "incident-title" }, incident.title));
@@ -137,7 +141,7 @@ const Incidents = {
     detail.appendChild(actions);
     detail.appendChild(this.el("p", { id: "incident-error", class: "error", role: "alert" }));
     this.renderSop(detail, incident);
-    await this.renderTimeline(detail, incident);
+    await this.renderTimeline(detail, incident, draft);
   },
 
   renderSop(detail, incident) {
@@ -162,15 +166,21 @@ const Incidents = {
     detail.appendChild(box);
   },
 
-  async renderTimeline(detail, incident) {
+  async renderTimeline(detail, incident, draft) {
     detail.appendChild(this.el("h3", {}, I18N.t("inc_timeline")));
     const list = this.el("ol", { id: "incident-timeline", class: "timeline" });
     detail.appendChild(list);
     const form = this.el("form", { id: "incident-comment-form" });
     const input = this.el("input", { id: "incident-comment", placeholder: I18N.t("inc_comment") });
+    if (draft) input.value = draft;
     form.appendChild(input);
     form.appendChild(this.el("button", { type: "submit" }, I18N.t("inc_send")));
-    form.addEventListener("submit", (e) => { e.preventDefault(); if (input.value.trim()) this.act("comments", { text: input.value.trim() }); });
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const text = input.value.trim();
+      input.value = "";
+      if (text) this.act("comments", { text });
+    });
     detail.appendChild(form);
     const entries = await API.get(`/api/incidents/${incident.id}/timeline`);
     entries.forEach((entry) => {
