@@ -40,6 +40,7 @@ from server.web.console import POLICY, install_console, live_sources
 
 if TYPE_CHECKING:
     from server.alerts.component import AlertComponent
+    from server.incidents.component import IncidentComponent
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def create_app(
     )
     install_error_handlers(app)
     install_console(app)
-    for router in [*api_routers(), _alerts_router()] if routers is None else routers:
+    for router in [*api_routers(), _alerts_router(), *_incident_routers()] if routers is None else routers:
         app.include_router(router, dependencies=POLICY)
     return app
 
@@ -93,6 +94,12 @@ def _alerts_router() -> APIRouter:
     from server.api.routes.alerts import router
 
     return router
+
+
+def _incident_routers() -> list[APIRouter]:
+    from server.api.routes import handover, incidents, reports
+
+    return [incidents.router, handover.router, reports.router]
 
 
 @contextlib.asynccontextmanager
@@ -113,7 +120,8 @@ async def _running(settings: Settings, parts: _Parts, observers: Sequence[Ingest
         services = _services(settings, parts, config, status, pool, features, observers, redactor)
         await services.auth.ensure_bootstrap_admin()
         services.alerts = _alert_component(parts)
-        components: list[Component] = [] if services.alerts is None else [services.alerts]
+        services.incidents = _incident_component(parts)
+        components: list[Component] = [c for c in (services.alerts, services.incidents) if c is not None]
         async with (
             _live(services),
             _components(services, components),
@@ -160,6 +168,12 @@ def _alert_component(parts: _Parts) -> AlertComponent | None:
     from server.alerts.component import AlertComponent
 
     return AlertComponent() if parts.alerts else None
+
+
+def _incident_component(parts: _Parts) -> IncidentComponent | None:
+    from server.incidents.component import IncidentComponent
+
+    return IncidentComponent() if parts.alerts else None
 
 
 @contextlib.asynccontextmanager

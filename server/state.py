@@ -18,6 +18,7 @@ from starlette.requests import HTTPConnection
 from contract.config import StreamsConfig
 from contract.redact import SecretRedactor
 from server.auth.policy import RoutePolicy
+from server.auth.scope import ScopedViews
 from server.auth.service import AuthService
 from server.config_watch import ConfigStatus
 from server.db.timescale import DatabaseFeatures
@@ -32,6 +33,7 @@ from server.store.pg import PgStore
 
 if TYPE_CHECKING:
     from server.alerts.component import AlertComponent
+    from server.incidents.component import IncidentComponent
 
 
 @dataclass
@@ -51,10 +53,14 @@ class Services:
     redactor: SecretRedactor
     """the process's log redactor, knowing the secrets of the settings and the running config"""
     alerts: AlertComponent | None = None
+    incidents: IncidentComponent | None = None
+    """incidents, SOPs and escalation (runs with the alert engine)"""
     ingest: IngestService | None = None
     station_files: StationFileReceiver | None = None
     """the TT 10/2021 station-file receiver, when `station_files_dir` is set"""
     components: list[Component] = field(default_factory=list)
+    scoped_views: ScopedViews = field(default_factory=ScopedViews)
+    """the part of `config` each site-scoped caller sees"""
     """every started component, the alert component included (in start order)"""
 
 

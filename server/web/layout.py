@@ -102,7 +102,7 @@ def _thresholds(config: StreamsConfig, sensor: Sensor) -> list[Threshold]:
 
 def build_layout(config: StreamsConfig) -> Layout:
     return Layout(
-        timezone=config.sites[0].timezone,
+        timezone=config.sites[0].timezone if config.sites else "Asia/Ho_Chi_Minh",  # a scope of no known site
         sites=[SiteView(id=s.id, name=s.name, timezone=s.timezone, location=_point(s.location)) for s in config.sites],
         cameras=[
             CameraView(

@@ -75,6 +75,10 @@ DRIVEN_ELSEWHERE: dict[str, str] = {
     "ioc_alert_ws_cut_off": "alerts: the hub's cut_off count, read by the collector (alerts engineer)",
     "ioc_alert_unsaved_dropped": "alerts: changes dropped during a long outage (alerts engineer)",
     "ioc_alert_outbox_pending": "alerts: a gauge, 0 when everything is delivered (test_outbox_restart.py)",
+    "ioc_incident_notices": "incidents: tests/server/incidents/test_api.py scrapes it after two escalation levels",
+    "ioc_incidents_active": "incidents: test_api.py scrapes it (1 active incident)",
+    "ioc_incident_failures": "incidents: failed saves or ticks, read by the collector (incidents engineer)",
+    "ioc_incident_unsaved_dropped": "incidents: changes dropped during a long outage (incidents engineer)",
 }
 """Declared metrics this scenario does not drive, each with who drives it: keep this list short."""
 

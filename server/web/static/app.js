@@ -87,6 +87,7 @@ const App = {
     document.querySelectorAll(".panel").forEach((p) => p.classList.toggle("active", p.id === `panel-${name}`));
     if (name === "map") this.drawMap();
     if (name === "events") this.searchEvents();
+    if (name === "incidents") Incidents.show();
     if (name === "sensors" && this.selected) this.drawChart();
   },
 
