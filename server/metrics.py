@@ -53,6 +53,12 @@ class Metrics:
         self.overlay_refused = Counter(
             "ioc_overlay_clients_refused", "overlay clients refused: the per-camera limit was reached", registry=r
         )
+        self.leader = Gauge(
+            "ioc_leader", "1 while this replica is the leader (runs alerts, outbox, retention)", registry=r
+        )
+        self.leader_changes = Counter(
+            "ioc_leader_changes", "leadership gained or lost by this replica", ["change"], registry=r
+        )
         self.overlay_stale = Counter(
             "ioc_overlay_events_stale", "detection events too old to draw, not fanned out", registry=r
         )

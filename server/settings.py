@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +60,21 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(default=3600, gt=0, description="how often old data is removed")
     config_reload_interval_s: float = Field(default=2.0, gt=0, description="how often streams.yaml is checked")
 
+    replica_mode: Literal["single", "shared"] = Field(
+        default="single",
+        description="single: this server alone runs everything; shared: replicas on one database elect a leader"
+        " (advisory lock) that alone runs the alert engine, outbox delivery and retention",
+    )
+    leader_retry_s: float = Field(
+        default=2.0, gt=0, le=60, description="shared mode: how often a follower tries the lock and a leader checks it"
+    )
+    replica_tail_poll_s: float = Field(
+        default=0.5, gt=0, le=10, description="shared mode: the leader reads newly stored data at least this often"
+    )
+    replica_tail_overlap_s: float = Field(
+        default=5.0, ge=0, le=600, description="shared mode: look back this far for rows committed out of order"
+    )
+
     station_files_dir: Path | None = Field(
         default=None,
         description="root of the TT 10/2021 station-file receiver (ftp/, drop/, processed/, rejected/); unset: off",
@@ -92,5 +108,5 @@ class Settings(BaseSettings):
         """For logs: every URL with its credentials redacted."""
         return (
             f"database={redact_url(self.database_url)} mqtt={redact_url(self.mqtt_url)} "
-            f"config={self.config} client_id={self.mqtt_client_id}"
+            f"config={self.config} client_id={self.mqtt_client_id} replicas={self.replica_mode}"
         )

@@ -23,6 +23,8 @@ from server.config_watch import ConfigStatus
 from server.db.timescale import DatabaseFeatures
 from server.ingest.observers import ObserverFanout
 from server.ingest.service import IngestService
+from server.leader_only import LeaderOnlyComponents
+from server.leadership import Leadership
 from server.live.hub import LiveHub
 from server.loggers.service import StationFileReceiver
 from server.metrics import Metrics
@@ -50,12 +52,17 @@ class Services:
     overlay: DetectionFanout
     redactor: SecretRedactor
     """the process's log redactor, knowing the secrets of the settings and the running config"""
+    leadership: Leadership
+    """whether this replica is the leader (always, in `replica_mode: single`)"""
+    leader_only: LeaderOnlyComponents
+    """components that run on the leader only (alert engine, retention; register more with `add`)"""
     alerts: AlertComponent | None = None
     ingest: IngestService | None = None
     station_files: StationFileReceiver | None = None
     """the TT 10/2021 station-file receiver, when `station_files_dir` is set"""
     components: list[Component] = field(default_factory=list)
-    """every started component, the alert component included (in start order)"""
+    """every component, the alert component included (in start order; leader-only ones last,
+    running only while this replica leads)"""
 
 
 AppState = Services

@@ -16,7 +16,7 @@ from server.alerts.matching import SilenceRecord
 from server.alerts.model import Alert, HistoryEntry
 from server.alerts.repository import AlertQuery, Commit, EvaluationCursor, Restored
 from server.alerts.state import RuleState
-from server.notify.outbox import add_deliveries
+from server.notify.outbox import OutboxClaim, add_deliveries
 
 ALERT_COLUMNS = (
     "id, fingerprint, rule_id, subject, site, state, severity, summary, value, labels, started_at, updated_at, "
@@ -117,8 +117,10 @@ def where(query: AlertQuery) -> tuple[str, list[Any]]:
 
 
 class PgAlertRepository:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool, claim: OutboxClaim | None = None) -> None:
         self._pool = pool
+        self._claim = claim
+        """the outbox rows a step writes are claimed by this (its dispatcher's) claim"""
 
     async def restore(self) -> Restored:
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -147,7 +149,7 @@ class PgAlertRepository:
             if changes:
                 await cur.executemany(INSERT_HISTORY, [_history_row(change.entry) for change in changes])
             await _save_states(cur, commit.states)
-            await add_deliveries(cur, commit.deliveries)
+            await add_deliveries(cur, commit.deliveries, self._claim)
             if commit.cursor is not None:
                 await cur.execute(UPSERT_CURSOR, (commit.cursor.readings, commit.cursor.events))
 

@@ -61,6 +61,8 @@ EXPECTED: dict[str, Callable[[Samples], bool]] = {
     "ioc_overlay_clients_cut_off": positive("ioc_overlay_clients_cut_off_total"),
     "ioc_overlay_clients_refused": positive("ioc_overlay_clients_refused_total"),
     "ioc_overlay_events_stale": positive("ioc_overlay_events_stale_total"),
+    "ioc_leader": equals("ioc_leader", 1),  # a single replica leads
+    "ioc_leader_changes": positive('ioc_leader_changes_total{change="gained"}'),
 }
 DRIVEN_ELSEWHERE: dict[str, str] = {
     "ioc_ingest_dropped": "the ingest buffer (messaging engineer): nothing can overflow it from here yet",
