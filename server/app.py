@@ -42,6 +42,7 @@ from server.web.console import POLICY, install_console, live_sources
 
 if TYPE_CHECKING:
     from server.alerts.component import AlertComponent
+    from server.alerts.replica import ReplicaAlerts
 
 logger = logging.getLogger(__name__)
 
@@ -117,9 +118,11 @@ async def _running(settings: Settings, parts: _Parts, observers: Sequence[Ingest
         services.alerts = _alert_component(parts)
         leader_only: list[Component] = [] if services.alerts is None else [services.alerts]
         leader_only.append(RetentionLoop())
+        services.replica_alerts = _replica_alerts(settings, parts)
+        everywhere: list[Component] = [] if services.replica_alerts is None else [services.replica_alerts]
         async with (
             _live(services),
-            _components(services, [], leader_only),
+            _components(services, everywhere, leader_only),
             _leadership(services),
             _ingest(services),
             station_files(services),
@@ -171,6 +174,15 @@ def _leadership_of(settings: Settings) -> Leadership:
     if settings.replica_mode == "shared":
         return PgLeadership(settings.database_url, settings.leader_retry_s, timeout_s=settings.db_timeout_s)
     return SoleLeadership()
+
+
+def _replica_alerts(settings: Settings, parts: _Parts) -> ReplicaAlerts | None:
+    """Shared replicas: the database-fed dashboard feed and the follower's alerts API, on every replica."""
+    if settings.replica_mode != "shared" or not parts.alerts:
+        return None
+    from server.alerts.replica import ReplicaAlerts
+
+    return ReplicaAlerts(settings.replica_command_timeout_s)
 
 
 def _alert_component(parts: _Parts) -> AlertComponent | None:

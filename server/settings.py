@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     replica_tail_poll_s: float = Field(
         default=0.5, gt=0, le=10, description="shared mode: the leader reads newly stored data at least this often"
     )
+    replica_command_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="shared mode: a follower waits this long for the leader to take an action"
+    )
     replica_tail_overlap_s: float = Field(
         default=5.0, ge=0, le=600, description="shared mode: look back this far for rows committed out of order"
     )

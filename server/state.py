@@ -34,6 +34,7 @@ from server.store.pg import PgStore
 
 if TYPE_CHECKING:
     from server.alerts.component import AlertComponent
+    from server.alerts.replica import ReplicaAlerts
 
 
 @dataclass
@@ -57,6 +58,8 @@ class Services:
     leader_only: LeaderOnlyComponents
     """components that run on the leader only (alert engine, retention; register more with `add`)"""
     alerts: AlertComponent | None = None
+    replica_alerts: ReplicaAlerts | None = None
+    """shared replicas: the database-fed dashboard feed and the follower's alerts API (every replica)"""
     ingest: IngestService | None = None
     station_files: StationFileReceiver | None = None
     """the TT 10/2021 station-file receiver, when `station_files_dir` is set"""

@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 from contract.config.channels import MqttChannel, WebhookChannel
 from contract.config.root import StreamsConfig
 from contract.timeutil import utc_now
+from server.alerts.command_applier import CommandApplier
 from server.alerts.core import RuleEngine
 from server.alerts.engine import AlertEngine
 from server.alerts.pg_repository import PgAlertRepository
@@ -120,6 +121,7 @@ class AlertComponent:
         self.claim_lease_s = claim_lease_s
         self.hub = AlertHub()
         self.tail: StoredTail | None = None
+        self.commands: CommandApplier | None = None
         self._outbox: PgOutbox | None = None
         self._claims: asyncio.Task[None] | None = None
         self._shared = False
@@ -143,6 +145,7 @@ class AlertComponent:
 
     async def start(self, state: AppState) -> None:
         settings = state.settings
+        shared = settings.replica_mode == "shared"
         self.hub = AlertHub()  # a fresh one per leadership term (the last one was closed)
         claim = OutboxClaim(f"{settings.mqtt_client_id}-{uuid.uuid4().hex[:8]}", self.claim_lease_s)
         ledger = self._outbox = PgOutbox(state.pool, claim)
@@ -154,7 +157,7 @@ class AlertComponent:
         dispatcher = Dispatcher(self.hub, notifiers, dashboard_ids(state.config), ledger)
         engine = AlertEngine(
             RuleEngine(state.config),
-            PgAlertRepository(state.pool, claim),
+            PgAlertRepository(state.pool, claim, notify_changes=shared),
             dispatcher,
             utc_now,
             self.tick_interval_s,
@@ -162,20 +165,18 @@ class AlertComponent:
         )
         await engine.open()
         self._engine = engine
-        self._shared = settings.replica_mode == "shared"
-        if self._shared:
-            self.tail = StoredTail(
-                engine,
-                state.store,
-                settings.database_url,
-                settings.replica_tail_poll_s,
-                settings.replica_tail_overlap_s,
-            )
+        self._shared = shared
+        if shared:
+            poll, overlap = settings.replica_tail_poll_s, settings.replica_tail_overlap_s
+            self.tail = StoredTail(engine, state.store, settings.database_url, poll, overlap)
             self.tail.start()
+            self.commands = CommandApplier(engine, state.pool, settings.database_url)
+            await self.commands.start()
         self._claims = asyncio.create_task(self._keep_claims(ledger, dispatcher), name="alert-outbox-claims")
+        feed = state.replica_alerts.hub if state.replica_alerts is not None else None
         collector = AlertCollector(
             failures=lambda: engine.failures,
-            ws_cut_off=lambda: self.hub.cut_off,
+            ws_cut_off=lambda: self.hub.cut_off + (feed.cut_off if feed is not None else 0),
             outbox_pending=lambda: engine.dispatcher.in_flight + len(engine.unsaved),
             unsaved_dropped=lambda: engine.unsaved.dropped,
             deliveries=lambda: self.deliveries.counts,
@@ -227,6 +228,9 @@ class AlertComponent:
             registry, collector = self._exported
             registry.unregister(collector)
             self._exported = None
+        if self.commands is not None:
+            await self.commands.stop()
+            self.commands = None
         if self.tail is not None:
             await self.tail.stop()
             self.tail = None

@@ -11,6 +11,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from server.alerts.change_notify import CHANGE_CHANNEL, change_notification
 from server.alerts.core import StateKey
 from server.alerts.matching import SilenceRecord
 from server.alerts.model import Alert, HistoryEntry
@@ -117,10 +118,14 @@ def where(query: AlertQuery) -> tuple[str, list[Any]]:
 
 
 class PgAlertRepository:
-    def __init__(self, pool: AsyncConnectionPool, claim: OutboxClaim | None = None) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, claim: OutboxClaim | None = None, *, notify_changes: bool = False
+    ) -> None:
         self._pool = pool
         self._claim = claim
         """the outbox rows a step writes are claimed by this (its dispatcher's) claim"""
+        self._notify_changes = notify_changes
+        """shared replicas: announce each saved change to every replica's dashboard feed"""
 
     async def restore(self) -> Restored:
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -148,6 +153,9 @@ class PgAlertRepository:
                 await cur.executemany(UPSERT_ALERT, [alert_row(alert) for alert in alerts.values()])
             if changes:
                 await cur.executemany(INSERT_HISTORY, [_history_row(change.entry) for change in changes])
+            if changes and self._notify_changes:  # delivered at commit, each change once
+                notes = [(CHANGE_CHANNEL, change_notification(change)) for change in changes]
+                await cur.executemany("SELECT pg_notify(%s, %s)", notes)
             await _save_states(cur, commit.states)
             await add_deliveries(cur, commit.deliveries, self._claim)
             if commit.cursor is not None:
