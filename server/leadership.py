@@ -7,8 +7,12 @@ or the database went away, or the lock connection was closed), which PostgreSQL 
 lock's release, so a follower's next try (every `retry_s`) wins it. The leader checks its
 connection every `retry_s` too, so it learns of its loss within about that time.
 
-Listeners (`on_change`) are called on every gain and loss, in order, from the leadership's task;
-`changed` is an event set on each change for those who prefer to wait.
+Listeners (`on_change`) are called on every gain and loss, in order, from the leadership's task.
+
+Fencing: on each gain `PgLeadership` increments `replica_leader.epoch` (migration 0900) and keeps
+the new value as its `fencing_token`; the alert repository saves a step only while the stored
+epoch is still its own (`FencedError` otherwise), so a replica that lost the lock but still
+reaches the database (its lock connection cut, its pool connections not) saves nothing more.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -37,6 +43,11 @@ class Leadership(Protocol):
     @property
     def role(self) -> str:
         """`leader` or `follower` (for /health and logs)."""
+        ...
+
+    @property
+    def fencing_token(self) -> int | None:
+        """The epoch of this replica's leadership term (None: no fencing, one replica)."""
         ...
 
     def on_change(self, listener: Listener) -> None:
@@ -74,8 +85,18 @@ class _Listeners:
         return "leader" if self.is_leader else "follower"
 
 
+class FencedError(RuntimeError):
+    """This replica is no longer the leader: another one holds a later epoch."""
+
+
+SELECT_EPOCH = "SELECT epoch FROM replica_leader FOR SHARE"
+NEXT_EPOCH = "UPDATE replica_leader SET epoch = epoch + 1, holder = %s, since = now() RETURNING epoch"
+
+
 class SoleLeadership:
     """One replica: the leader from `start` to `stop`."""
+
+    fencing_token: int | None = None
 
     def __init__(self) -> None:
         self._state = _Listeners()
@@ -101,8 +122,16 @@ class SoleLeadership:
 class PgLeadership:
     """Leader while holding `pg_try_advisory_lock(key)` on its own connection to `database_url`."""
 
-    def __init__(self, database_url: str, retry_s: float = 2.0, key: int = LOCK_KEY, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        retry_s: float = 2.0,
+        key: int = LOCK_KEY,
+        timeout_s: float = 5.0,
+        holder: str | None = None,
+    ) -> None:
         self._url = database_url
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
         self.retry_s = retry_s
         self.key = key
         self.timeout_s = timeout_s
@@ -110,6 +139,7 @@ class PgLeadership:
         self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._failing = 0
+        self.fencing_token: int | None = None
 
     @property
     def is_leader(self) -> bool:
@@ -167,9 +197,19 @@ class PgLeadership:
 
     async def _try(self) -> bool:
         conn = await self._connection()
-        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
-        row = await cursor.fetchone()
-        return bool(row and row[0])
+        async with asyncio.timeout(self.timeout_s):
+            cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
+            row = await cursor.fetchone()
+            if not (row and row[0]):
+                return False
+            # waits for a save of the old leader still in flight (it holds the row FOR SHARE)
+            cursor = await conn.execute(NEXT_EPOCH, (self.holder,))
+            row = await cursor.fetchone()
+        epoch = row[0] if row else None
+        assert isinstance(epoch, int), "replica_leader has no row (migration 0900)"
+        self.fencing_token = epoch
+        logger.info("leadership: epoch %s", self.fencing_token)
+        return True
 
     async def _check(self) -> bool:
         """Still the leader: the lock connection answers (the lock lives as long as it does)."""

@@ -109,6 +109,11 @@ def rebuilt(
     return notifiers
 
 
+def _fence_of(state: AppState) -> Callable[[], int | None]:
+    leadership = state.leadership
+    return lambda: leadership.fencing_token
+
+
 def dashboard_ids(config: StreamsConfig) -> frozenset[str]:
     return frozenset({"dashboard", *(c.id for c in config.channels if c.type == "dashboard")})
 
@@ -157,7 +162,7 @@ class AlertComponent:
         dispatcher = Dispatcher(self.hub, notifiers, dashboard_ids(state.config), ledger)
         engine = AlertEngine(
             RuleEngine(state.config),
-            PgAlertRepository(state.pool, claim, notify_changes=shared),
+            PgAlertRepository(state.pool, claim, notify_changes=shared, fence=_fence_of(state) if shared else None),
             dispatcher,
             utc_now,
             self.tick_interval_s,

@@ -4,6 +4,7 @@ transaction per engine step."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -17,6 +18,7 @@ from server.alerts.matching import SilenceRecord
 from server.alerts.model import Alert, HistoryEntry
 from server.alerts.repository import AlertQuery, Commit, EvaluationCursor, Restored
 from server.alerts.state import RuleState
+from server.leadership import SELECT_EPOCH, FencedError
 from server.notify.outbox import OutboxClaim, add_deliveries
 
 ALERT_COLUMNS = (
@@ -119,9 +121,16 @@ def where(query: AlertQuery) -> tuple[str, list[Any]]:
 
 class PgAlertRepository:
     def __init__(
-        self, pool: AsyncConnectionPool, claim: OutboxClaim | None = None, *, notify_changes: bool = False
+        self,
+        pool: AsyncConnectionPool,
+        claim: OutboxClaim | None = None,
+        *,
+        notify_changes: bool = False,
+        fence: Callable[[], int | None] | None = None,
     ) -> None:
         self._pool = pool
+        self._fence = fence
+        """shared replicas: this leader's epoch; a step is saved only while it is still the stored one"""
         self._claim = claim
         """the outbox rows a step writes are claimed by this (its dispatcher's) claim"""
         self._notify_changes = notify_changes
@@ -147,6 +156,8 @@ class PgAlertRepository:
         if not commit:
             return
         async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            if self._fence is not None:
+                await check_fence(cur, self._fence())
             changes = commit.changes
             alerts = {change.alert.id: change.alert for change in changes if change.alert is not None}
             if alerts:
@@ -201,6 +212,15 @@ async def _save_states(cur: psycopg.AsyncCursor[Any], states: dict[StateKey, Rul
             await cur.execute(DELETE_STATE, (rule_id, subject))
         else:
             await cur.execute(UPSERT_STATE, (rule_id, subject, state.phase, state.since, state.fired_at, state.value))
+
+
+async def check_fence(cur: psycopg.AsyncCursor[Any], epoch: int | None) -> None:
+    """In the caller's transaction: the stored leader epoch is still `epoch` (and stays so until commit)."""
+    await cur.execute(SELECT_EPOCH)
+    row = await cur.fetchone()
+    stored = row[0] if row else None
+    if epoch is None or stored != epoch:
+        raise FencedError(f"this replica is no longer the leader (its epoch {epoch}, the current one {stored})")
 
 
 def _history_row(entry: HistoryEntry) -> tuple[Any, ...]:

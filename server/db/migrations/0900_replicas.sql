@@ -21,3 +21,15 @@ CREATE TABLE alert_commands (
 );
 CREATE INDEX alert_commands_pending ON alert_commands (id) WHERE state = 'pending';
 CREATE INDEX alert_commands_created ON alert_commands (created_at);
+
+-- The leader's fencing token: each new leader increments `epoch` (on its lock connection) before
+-- its components start; every alert-engine save checks it in its own transaction (FOR SHARE), so
+-- a replica that lost leadership but still reaches the database can no longer save a step, and
+-- the increment waits for a save still in flight.
+CREATE TABLE replica_leader (
+    id     boolean     PRIMARY KEY DEFAULT true CHECK (id),
+    epoch  bigint      NOT NULL DEFAULT 0,
+    holder text,
+    since  timestamptz
+);
+INSERT INTO replica_leader DEFAULT VALUES;

@@ -15,6 +15,7 @@ import pytest
 import websockets
 
 from server.app import create_app
+from server.db.migrate import migrate
 from server.leadership import PgLeadership
 from tests.server.alerts.receiver import Receiver
 from tests.server.alerts.test_websocket_live import live_server, messages_for, receive
@@ -95,6 +96,7 @@ async def test_an_action_no_leader_takes_is_refused_and_never_applied(
     settings = replica_settings(pg_database, tmp_path, receiver.url).model_copy(
         update={"replica_command_timeout_s": 0.5}
     )
+    await migrate(pg_database)
     squatter = PgLeadership(pg_database, 60)  # holds the lock, runs no engine (a leader that hangs)
     await squatter.start()
     try:

@@ -1,14 +1,22 @@
 """Leadership among replicas on one real PostgreSQL: one advisory lock, one leader; a closed lock
 connection (what a crash or a network cut does) or a stop hands it to a follower within about
-`retry_s`; listeners hear every gain and loss."""
+`retry_s`; listeners hear every gain and loss; a replica that lost the lock can no longer save
+an alert-engine step (fencing token)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
-from server.leadership import PgLeadership, SoleLeadership
-from tests.server.helpers import wait_until
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from server.alerts.pg_repository import PgAlertRepository
+from server.alerts.repository import Commit, EvaluationCursor
+from server.db.migrate import migrate
+from server.leadership import FencedError, PgLeadership, SoleLeadership
+from tests.server.helpers import count_rows, wait_until
 
 RETRY_S = 0.3
 
@@ -28,6 +36,7 @@ async def _is(leadership: PgLeadership, leader: bool) -> bool:
 
 
 async def test_one_of_two_replicas_leads_and_a_closed_lock_connection_hands_over(pg_database: str) -> None:
+    await migrate(pg_database)
     first, second = PgLeadership(pg_database, RETRY_S), PgLeadership(pg_database, RETRY_S)
     first_changes, second_changes = recorded(first), recorded(second)
     await first.start()
@@ -53,6 +62,7 @@ async def test_one_of_two_replicas_leads_and_a_closed_lock_connection_hands_over
 
 
 async def test_a_leader_that_stops_releases_the_lock_at_once(pg_database: str) -> None:
+    await migrate(pg_database)
     first, second = PgLeadership(pg_database, RETRY_S), PgLeadership(pg_database, RETRY_S)
     await first.start()
     await second.start()
@@ -81,3 +91,31 @@ async def test_a_sole_replica_leads_from_start_to_stop() -> None:
     assert sole.is_leader and sole.role == "leader"
     await sole.stop()
     assert changes == [True, False]
+
+
+async def test_a_replica_that_lost_the_lock_can_no_longer_save_a_step(pg_database: str) -> None:
+    await migrate(pg_database)
+    first, second = PgLeadership(pg_database, RETRY_S), PgLeadership(pg_database, RETRY_S)
+    await first.start()
+    await second.start()
+    async with AsyncConnectionPool(pg_database, min_size=1, max_size=2, open=False) as pool:
+        old = PgAlertRepository(pool, fence=lambda: first.fencing_token)
+        now = datetime.now(UTC)
+        await old.save(Commit(cursor=EvaluationCursor(now, now)))  # the leader saves
+        try:
+            await first.drop_connection()  # its pool still reaches the database
+            await wait_until(lambda: _is(second, True), timeout=5, what="the follower taking over")
+            assert second.fencing_token == (first.fencing_token or 0) + 1
+            with pytest.raises(FencedError, match=r"no longer the leader \(its epoch \d+, the current one \d+\)"):
+                await old.save(Commit(cursor=EvaluationCursor(datetime.now(UTC), datetime.now(UTC))))
+            assert (
+                await count_rows(
+                    pg_database, "SELECT count(*) FROM alert_eval_cursor WHERE readings_received_at = %s", now
+                )
+                == 1
+            )
+            new = PgAlertRepository(pool, fence=lambda: second.fencing_token)
+            await new.save(Commit(cursor=EvaluationCursor(datetime.now(UTC), datetime.now(UTC))))
+        finally:
+            await second.stop()
+            await first.stop()
