@@ -146,10 +146,6 @@ def _services(
     metrics = Metrics()
     overlay = DetectionFanout(parts.overlay, metrics=metrics)
     observed: list[IngestObserver] = [*observers, overlay]
-    if settings.replica_mode == "shared":
-        from server.alerts.commit_notify import CommitNotifier
-
-        observed.append(CommitNotifier(pool))
     leadership = _leadership_of(settings)
     return Services(
         settings=settings,

@@ -50,6 +50,10 @@ class CommandApplier:
         self._listener = PgListener(database_url, {COMMAND_CHANNEL: self._notified}, "alert-commands", self._wake)
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def listener_failures(self) -> int:
+        return self._listener.handler_failures
+
     async def start(self) -> None:
         async with self._pool.connection() as conn:
             await conn.execute(ABANDONED)

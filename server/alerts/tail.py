@@ -21,12 +21,10 @@ from collections.abc import Hashable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-
-from contract.backoff import jittered_delay
 from server.alerts.catchup import PAGE, StoredSince
 from server.alerts.commit_notify import CAMERA_CHANNEL, STORED_CHANNEL
 from server.alerts.observations import CameraSample
+from server.db.listener import PgListener
 from server.store.records import StoredEvent
 
 if TYPE_CHECKING:
@@ -81,24 +79,31 @@ class StoredTail:
         self.floor_events = self.high_events = engine.cursor.events or now
         self.seen = SeenKeys(seen_limit)
         self.rows: dict[str, int] = {"readings": 0, "events": 0, "camera_status": 0}
-        self.listening = False
         self._hint: datetime | None = None
         self._woken = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._listen_failures = 0
+        self._task: asyncio.Task[None] | None = None
+        handlers = {STORED_CHANNEL: self._stored, CAMERA_CHANNEL: self._camera}
+        self._listener = PgListener(database_url, handlers, "alert-tail", self._reconnected)
+
+    @property
+    def listening(self) -> bool:
+        return self._listener.listening
+
+    @property
+    def listener_failures(self) -> int:
+        return self._listener.handler_failures
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._poll_forever(), name="alert-tail"),
-            asyncio.create_task(self._listen_forever(), name="alert-tail-listen"),
-        ]
+        self._listener.start()
+        self._task = asyncio.create_task(self._poll_forever(), name="alert-tail")
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            while not task.done():  # psycopg may swallow one cancellation mid-query
-                task.cancel()
-                await asyncio.wait({task}, timeout=1.0)
-        self._tasks = []
+        await self._listener.stop()
+        if self._task is not None:
+            while not self._task.done():  # psycopg may swallow one cancellation mid-query
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=1.0)
+            self._task = None
 
     # ----------------------------------------------------------------- reading
 
@@ -183,29 +188,14 @@ class StoredTail:
             at = datetime.fromisoformat(payload)
             self._hint = at if self._hint is None else min(self._hint, at)
 
-    async def _listen_forever(self) -> None:
-        while True:
-            try:
-                await self._listen()
-            except (psycopg.Error, OSError) as exc:
-                self.listening = False
-                self._listen_failures += 1
-                if self._listen_failures == 1:
-                    logger.warning("alert tail: LISTEN connection lost (%s); polling every %ss", exc, self.poll_s)
-                await asyncio.sleep(jittered_delay(self._listen_failures, 0.5, 10.0))
+    async def _stored(self, payload: str) -> None:
+        self.notified(STORED_CHANNEL, payload)
 
-    async def _listen(self) -> None:
-        conn = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True, application_name="ioc-tail")
-        async with conn:
-            await conn.execute(f"LISTEN {STORED_CHANNEL}")
-            await conn.execute(f"LISTEN {CAMERA_CHANNEL}")
-            self.listening = True
-            if self._listen_failures:
-                logger.info("alert tail: listening again after %s failures", self._listen_failures)
-                self._listen_failures = 0
-            self._woken.set()  # anything stored while not listening
-            async for notify in conn.notifies():
-                self.notified(notify.channel, notify.payload)
+    async def _camera(self, payload: str) -> None:
+        self.notified(CAMERA_CHANNEL, payload)
+
+    async def _reconnected(self) -> None:
+        self._woken.set()  # anything stored while not listening
 
 
 def camera_sample_of(payload: str) -> CameraSample | None:

@@ -40,6 +40,10 @@ async def _rows(url: str, query: str, expected: int) -> bool:
     return await count_rows(url, query) == expected
 
 
+async def _true(value: bool) -> bool:
+    return value
+
+
 async def firing_id(on: Replica) -> str:
     alerts: list[dict[str, Any]] = (await on.client.get("/api/alerts", params={"state": "firing"})).json()
     assert len(alerts) == 1
@@ -72,8 +76,9 @@ async def test_an_acknowledge_sent_to_the_follower_is_applied_by_the_leader(
             on_leader, on_follower = await a.client.post(path, json={}), await b.client.post(path, json={})
             assert on_follower.status_code == on_leader.status_code >= 400
             assert on_follower.json() == on_leader.json()
-        applied = a.alerts.commands
-        assert applied is not None and applied.applied == 5
+        applier = a.alerts.commands
+        assert applier is not None
+        await wait_until(lambda: _true(applier.applied == 5), timeout=2, what="five commands applied")
 
 
 async def test_silences_made_and_expired_on_the_follower(pg_database: str, tmp_path: Path, receiver: Receiver) -> None:
@@ -104,6 +109,7 @@ async def test_an_action_no_leader_takes_is_refused_and_never_applied(
             answer = await client.post(f"/api/alerts/{'1' * 8}-0000-0000-0000-{'0' * 12}/acknowledge", json={})
             assert answer.status_code == 503
             assert "no leader replica took the acknowledge within 0.5s; it was not applied" in answer.json()["detail"]
+            assert "ioc_replica_commands_expired_total 1.0" in (await client.get("/metrics")).text
         assert await count_rows(pg_database, "SELECT count(*) FROM alert_commands WHERE state = 'expired'") == 1
     finally:
         await squatter.stop()

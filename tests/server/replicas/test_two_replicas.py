@@ -14,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.server.alerts.receiver import Receiver
 from tests.server.helpers import count_rows, wait_until
 from tests.server.replicas.replicas import RETRY_S, SECRET, Replica, replica, replica_settings
+from tests.server.test_metrics_exported import SHARED_REPLICAS_ONLY
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +74,13 @@ async def test_readings_split_between_replicas_raise_one_alert_per_crossing(
         assert tail is not None and tail.rows["readings"] == 8 and tail.listening
         metrics_a, metrics_b = (await a.client.get("/metrics")).text, (await b.client.get("/metrics")).text
     assert "ioc_leader 1.0" in metrics_a and "ioc_leader 0.0" in metrics_b
+    assert 'ioc_replica_tail_rows_total{kind="readings"} 8.0' in metrics_a
+    replica_families = {f.name for f in text_string_to_metric_families(metrics_a) if f.name.startswith("ioc_replica_")}
+    assert replica_families == set(SHARED_REPLICAS_ONLY)  # each with its owner in the metrics test
+    for metrics in (metrics_a, metrics_b):
+        assert "ioc_replica_notify_failures_total 0.0" in metrics
+        assert "ioc_replica_listener_failures_total 0.0" in metrics
+        assert "ioc_replica_tail_keys_evicted_total 0.0" in metrics
 
 
 async def test_the_follower_takes_over_when_the_leader_lock_connection_closes(
