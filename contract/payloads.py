@@ -101,6 +101,26 @@ class SnapshotDirStats(BaseModel):
     dropped: int = Field(default=0, description="snapshots not written because the writer fell behind")
 
 
+class RecordingStats(BaseModel):
+    """Counters of the worker's recorder (since start): a full disk shows as write_errors."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    packets: int = 0
+    segments: int = 0
+    bytes_written: int = 0
+    write_errors: int = 0
+    deleted_retention: int = 0
+    deleted_cap: int = 0
+    clips_cut: int = 0
+    clips_uploaded: int = 0
+    clips_dropped: int = Field(default=0, description="clips dropped from a full upload queue")
+    clips_waiting: int = 0
+    queue_dropped: int = Field(default=0, description="packets the segment writers fell behind on")
+    disk_bytes: int = 0
+    last_error: str | None = None
+
+
 class EdgeStatsPayload(Payload):
     """Periodic figures on `<prefix>/edge/<worker_id>/stats`."""
 
@@ -110,6 +130,7 @@ class EdgeStatsPayload(Payload):
     spool_depth: int = 0
     spool_dropped: int = 0
     snapshots: SnapshotDirStats | None = Field(default=None, description="when a snapshot_dir is set")
+    recording: RecordingStats | None = Field(default=None, description="when a record_dir is set")
 
 
 EventKind = Literal[
