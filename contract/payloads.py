@@ -202,3 +202,25 @@ class AlertPayload(Payload):
     acknowledged_by: str | None = None
     assignee: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+
+
+class RecordRequestPayload(Payload):
+    """On `<prefix>/edge/<worker_id>/commands/record` (QoS 1): an operator asks the worker to cut and
+    upload a recorded range of one of its cameras (a clip of kind `range`, carrying `request_id`)."""
+
+    request_id: str = Field(min_length=8, max_length=64)
+    camera_id: str
+    start: UtcDateTime
+    end: UtcDateTime
+    requested_by: str | None = None
+    ts: UtcDateTime | None = None
+
+
+class RecordingRangesPayload(Payload):
+    """Retained on `<prefix>/cameras/<camera_id>/recordings`: what the edge holds for a camera, as
+    [start, end] ranges (segments closer than a GOP joined), oldest first."""
+
+    camera_id: str
+    worker_id: str
+    ts: UtcDateTime
+    ranges: list[tuple[UtcDateTime, UtcDateTime]] = Field(default_factory=list, max_length=10000)

@@ -25,6 +25,7 @@ from server.config_watch import ConfigReloader, ConfigStatus, Reloadable, file_d
 from server.db.migrate import migrate
 from server.db.pool import create_pool
 from server.db.timescale import DatabaseFeatures, detect_features
+from server.evidence.settings import EvidenceSettings
 from server.ingest.observers import IngestObserver, ObserverFanout
 from server.ingest.service import IngestService
 from server.live.hub import LiveHub
@@ -40,6 +41,7 @@ from server.web.console import POLICY, install_console, live_sources
 
 if TYPE_CHECKING:
     from server.alerts.component import AlertComponent
+    from server.evidence.component import EvidenceComponent
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ def create_app(
     auth: AuthSettings | None = None,
     live: LiveSettings | None = None,
     overlay: OverlaySettings | None = None,
+    evidence: EvidenceSettings | None = None,
     alerts: bool = True,
     observers: Sequence[IngestObserver] = (),
     routers: Sequence[APIRouter] | None = None,
@@ -60,7 +63,10 @@ def create_app(
     `routers` defaults to `api_routers()` plus the alerts API; every router is behind the access
     policy and the console (auth, live view, web UI) is always installed. `alerts=False` runs no
     alert engine (its routes answer 503); `observers` see committed data before the built-in ones."""
-    parts = _Parts(auth or AuthSettings(), live or LiveSettings(), overlay or OverlaySettings(), alerts)
+    evidence_settings = evidence or EvidenceSettings()
+    parts = _Parts(
+        auth or AuthSettings(), live or LiveSettings(), overlay or OverlaySettings(), alerts, evidence_settings
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,6 +93,7 @@ class _Parts:
     live: LiveSettings
     overlay: OverlaySettings
     alerts: bool
+    evidence: EvidenceSettings
 
 
 def _alerts_router() -> APIRouter:
@@ -114,6 +121,8 @@ async def _running(settings: Settings, parts: _Parts, observers: Sequence[Ingest
         await services.auth.ensure_bootstrap_admin()
         services.alerts = _alert_component(parts)
         components: list[Component] = [] if services.alerts is None else [services.alerts]
+        services.evidence = _evidence_component(parts)
+        components.append(services.evidence)
         async with (
             _live(services),
             _components(services, components),
@@ -154,6 +163,12 @@ def _services(
         overlay=overlay,
         redactor=redactor,
     )
+
+
+def _evidence_component(parts: _Parts) -> EvidenceComponent:
+    from server.evidence.component import EvidenceComponent
+
+    return EvidenceComponent(parts.evidence)
 
 
 def _alert_component(parts: _Parts) -> AlertComponent | None:

@@ -32,6 +32,7 @@ from server.store.pg import PgStore
 
 if TYPE_CHECKING:
     from server.alerts.component import AlertComponent
+    from server.evidence.component import EvidenceComponent
 
 
 @dataclass
@@ -51,6 +52,8 @@ class Services:
     redactor: SecretRedactor
     """the process's log redactor, knowing the secrets of the settings and the running config"""
     alerts: AlertComponent | None = None
+    evidence: EvidenceComponent | None = None
+    """clips, review, cases, exports and the audit log (`server.evidence`)"""
     ingest: IngestService | None = None
     station_files: StationFileReceiver | None = None
     """the TT 10/2021 station-file receiver, when `station_files_dir` is set"""

@@ -3,8 +3,8 @@
 The outbox is a directory of `<seq>.mp4` + `<seq>.json` pairs (the sequence number keeps the
 order across restarts). It is bounded: above `max_clips` the oldest waiting clip is dropped and
 counted. While the server or the link is down, the uploader backs off (capped, jittered) and logs
-the outage once and the recovery once. A clip the server refuses for good (4xx other than 408 and
-429) is dropped, counted and logged.
+the outage once and the recovery once (a refused API key, 401/403, waits the same way). A clip the
+server refuses for good (another 4xx: damaged, too large) is dropped, counted and logged.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from edge.record.stats import RecordStats
 logger = logging.getLogger(__name__)
 
 UPLOAD_PATH = "/api/evidence/clips"
-_RETRYABLE = {408, 429}
+META_HEADER = "X-IOC-Clip"  # the ClipMeta as JSON (ASCII); the body is the MP4 itself
+_RETRYABLE = {401, 403, 408, 429}  # a missing or wrong API key can be fixed: keep the clips
 
 
 @dataclass(frozen=True)
 class ClipMeta:
-    """What the server is told about a clip (the form field `meta` of the upload)."""
+    """What the server is told about a clip (the `X-IOC-Clip` header of the upload)."""
 
     clip_id: str
     camera_id: str
@@ -126,7 +127,8 @@ class ClipOutbox:
         meta = meta_path.read_text(encoding="utf-8")
         try:
             with meta_path.with_suffix(".mp4").open("rb") as clip:
-                response = client.post(self._url, data={"meta": meta}, files={"file": ("clip.mp4", clip, "video/mp4")})
+                headers = {META_HEADER: meta, "Content-Type": "video/mp4"}
+                response = client.post(self._url, content=clip.read(), headers=headers)
         except FileNotFoundError:
             self._remove(meta_path)
             return True
