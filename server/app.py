@@ -25,6 +25,7 @@ from server.config_watch import ConfigReloader, ConfigStatus, Reloadable, file_d
 from server.db.migrate import migrate
 from server.db.pool import create_pool
 from server.db.timescale import DatabaseFeatures, detect_features
+from server.evidence.audit import AuditMiddleware
 from server.evidence.settings import EvidenceSettings
 from server.ingest.observers import IngestObserver, ObserverFanout
 from server.ingest.service import IngestService
@@ -82,6 +83,7 @@ def create_app(
     )
     install_error_handlers(app)
     install_console(app)
+    app.add_middleware(AuditMiddleware)
     for router in [*api_routers(), _alerts_router()] if routers is None else routers:
         app.include_router(router, dependencies=POLICY)
     return app

@@ -21,6 +21,7 @@ from server.auth.tokens import NewApiKey, new_api_key
 from server.evidence.settings import EvidenceSettings
 from server.live.settings import LiveSettings
 from tests.edge.conftest import model_path, recorder, run_worker  # noqa: F401 - fixtures shared with edge tests
+from tests.server.conftest import publisher  # noqa: F401 - a fixture shared with server tests
 from tests.server.console.conftest import _Server, fast_auth, server_loop
 from tests.server.helpers import make_settings
 
