@@ -24,6 +24,7 @@ from contract.payloads import RecordingRangesPayload, RecordRequestPayload
 from contract.timeutil import utc_now
 from contract.topics import Topics
 from server.evidence.clipstore import ClipStore, DirectoryClipStore
+from server.evidence.metrics import EvidenceCollector, EvidenceCounts
 from server.evidence.settings import EvidenceSettings
 from server.evidence.store import AuditEntry, EvidenceStore
 
@@ -51,7 +52,8 @@ class EvidenceComponent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self.recorded: dict[str, RecordedRanges] = {}
-        self.requests_sent = 0
+        self.counts = EvidenceCounts()
+        self._collector = EvidenceCollector(self.counts)
 
     @property
     def store(self) -> EvidenceStore:
@@ -67,11 +69,14 @@ class EvidenceComponent:
     async def start(self, state: Services) -> None:
         self._services = state
         self._store = EvidenceStore(state.pool)
+        state.metrics.registry.register(self._collector)
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._retention(), name="evidence-retention")
         self._connect(state)
 
     async def stop(self) -> None:
+        if self._services is not None:
+            self._services.metrics.registry.unregister(self._collector)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -110,14 +115,19 @@ class EvidenceComponent:
             request_id=uuid.uuid4().hex, camera_id=camera_id, start=start, end=end, requested_by=who, ts=utc_now()
         )
         self._client.publish(self.topics.record_requests(worker_id), request.to_json(), qos=1)
-        self.requests_sent += 1
+        self.counts.recording_requests += 1
         return request.request_id
 
     # ------------------------------------------------------------------ audit
 
     async def audit(self, who: Principal, action: str, obj: str, remote: str | None, **detail: Any) -> None:
+        """Append to the audit log; a failure is counted and raised (the action is refused)."""
         entry = AuditEntry(who.label, who.kind, who.role.value, action, obj, detail, remote)
-        await self.store.append_audit(entry)
+        try:
+            await self.store.append_audit(entry)
+        except Exception:
+            self.counts.audit_failures += 1
+            raise
         logger.info("audit: %s %s %s", who.label, action, obj)
 
     # ------------------------------------------------------------------ retention

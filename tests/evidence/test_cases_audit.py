@@ -109,6 +109,10 @@ async def test_review_cases_export_and_audit(
             mp4_clip.read_bytes()
         ).hexdigest()
 
+        metrics = (await admin.get("/metrics")).text
+        for result, count in (("stored", 1), ("duplicate", 1), ("damaged", 1)):
+            assert f'ioc_evidence_clips_total{{result="{result}"}} {count}.0' in metrics
+
         # a viewer watches the clip (audited) and the snapshot, but can neither build nor export a case
         played = await admin.get(f"/api/evidence/clips/{clip_id}/video", headers=viewer)
         assert played.status_code == 200 and played.content == mp4_clip.read_bytes()

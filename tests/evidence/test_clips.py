@@ -129,6 +129,7 @@ def _check_range_request(client: httpx.Client, worker: Any) -> None:
     answer = client.post("/api/evidence/cameras/pier/recording-requests", json=body)
     assert answer.status_code == 202, answer.text
     request_id = answer.json()["request_id"]
+    assert "ioc_evidence_recording_requests_total 1.0" in client.get("/metrics").text
 
     def arrived() -> list[dict[str, Any]]:
         clips = client.get("/api/evidence/clips", params={"camera": "pier"}).json()

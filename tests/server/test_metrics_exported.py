@@ -69,6 +69,9 @@ DRIVEN_ELSEWHERE: dict[str, str] = {
     "ioc_alert_ws_cut_off": "alerts: the hub's cut_off count, read by the collector (alerts engineer)",
     "ioc_alert_unsaved_dropped": "alerts: changes dropped during a long outage (alerts engineer)",
     "ioc_alert_outbox_pending": "alerts: a gauge, 0 when everything is delivered (test_outbox_restart.py)",
+    "ioc_evidence_clips": "evidence: tests/evidence/test_cases_audit.py scrapes stored/duplicate/damaged uploads",
+    "ioc_evidence_audit_failures": "evidence: audit writes that failed (evidence engineer; 0 when the DB is up)",
+    "ioc_evidence_recording_requests": "evidence: tests/evidence/test_clips.py sends one over MQTT",
 }
 """Declared metrics this scenario does not drive, each with who drives it: keep this list short."""
 

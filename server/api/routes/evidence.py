@@ -216,11 +216,13 @@ async def upload_clip(request: Request, evidence: EvidenceDep, config: ConfigDep
         raise HTTPException(422, f"camera '{meta.camera_id}' is not in streams.yaml")
     known = await evidence.store.clip(meta.clip_id)
     if known is not None:
+        evidence.counts.clips["duplicate"] += 1
         response.status_code = status.HTTP_200_OK
         return _clip_out(known)
     temp, sha256, size = await _receive(request, evidence.settings.max_clip_mb << 20)
     try:
         if sha256 != meta.sha256 or size != meta.bytes:
+            evidence.counts.clips["damaged"] += 1
             raise HTTPException(422, f"the clip arrived damaged: SHA-256 {sha256} ({size} bytes) != {meta.sha256}")
         key = clip_key(meta.camera_id, meta.start, meta.clip_id)
         await asyncio.to_thread(evidence.clips.put, key, temp)
@@ -241,6 +243,7 @@ async def upload_clip(request: Request, evidence: EvidenceDep, config: ConfigDep
         event_ids=meta.event_ids,
     )
     await evidence.store.add_clip(record)
+    evidence.counts.clips["stored"] += 1
     return _clip_out(record)
 
 
