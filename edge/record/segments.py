@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import sqlite3
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
@@ -185,18 +186,19 @@ class SegmentWriter:
         current, self._open = self._open, None
         if current is None:
             return
+        end_s = current.start_s + (current.last_ticks + current.delta_ticks) * float(OUT_TIME_BASE)
+        relative = str(current.final.relative_to(self._directory.parent))
+        codec = self._info.codec if self._info else "h264"
         try:
             current.container.close()
             current.part.rename(current.final)
             size = current.final.stat().st_size
-        except (OSError, av.error.FFmpegError) as exc:
+            self._index.add(NewSegment(self.camera_id, relative, current.start_s, end_s, size, current.packets, codec))
+        except (OSError, av.error.FFmpegError, sqlite3.Error) as exc:
             self._write_failed(exc)
             current.part.unlink(missing_ok=True)
+            current.final.unlink(missing_ok=True)
             return
-        end_s = current.start_s + (current.last_ticks + current.delta_ticks) * float(OUT_TIME_BASE)
-        relative = str(current.final.relative_to(self._directory.parent))
-        codec = self._info.codec if self._info else "h264"
-        self._index.add(NewSegment(self.camera_id, relative, current.start_s, end_s, size, current.packets, codec))
         self._stats.segments += 1
         self._stats.bytes_written += size
         if self._failing:

@@ -109,13 +109,16 @@ def test_retention_and_the_disk_cap_delete_the_oldest_first(
     assert [s.id for s in left] == [s.id for s in segments[-len(left) :]]
     assert all(not (record_dir / s.path).exists() for s in segments[: -len(left)])
     assert stats.deleted_cap == len(segments) - len(left)
-    # retention: with 2 s of continuous retention, only the segments that ended in the last 2 s stay
+    # retention: with 2 s of continuous retention, only the segments that ended in the last 2 s stay,
+    # and those that hold an event (kept for events_retention)
     newest_end = left[-1].end_s
     settings = RecordSettings(mode="continuous", continuous_retention=2, events_retention=3600)
-    index.mark_event("hall", left[0].start_s, left[0].end_s)  # an event's segment is kept longer
+    index.mark_event("hall", left[0].start_s, left[0].end_s)
+    flagged = {s.id for s in index.overlapping("hall", 0, 1e12) if s.event}
     Retention(record_dir, index, 1 << 40, stats).apply({"hall": settings}, newest_end + 2.0 - 0.001)
     kept = index.overlapping("hall", 0, 1e12)
+    assert [s.id for s in kept] == [s.id for s in left if s.id in flagged or s.end_s >= newest_end - 0.001]
     assert kept[0].id == left[0].id and kept[0].event
-    assert [s.id for s in kept[1:]] == [s.id for s in left if s.end_s >= newest_end - 0.001]
     assert stats.deleted_retention == len(left) - len(kept)
+    assert all((record_dir / s.path).exists() for s in kept)
     index.close()
