@@ -29,6 +29,8 @@ from edge.detect.registry import create_detector
 from edge.pipeline import CameraPipeline
 from edge.publish.mqtt import MqttPublisher, PublisherOptions
 from edge.publish.spool import EventSpool
+from edge.record.commands import RecordCommands
+from edge.record.recorder import recorder_for
 from edge.settings import EdgeSettings
 from edge.snapshot_store import SnapshotStore
 from edge.source.packets import PacketTap, PacketTapUser
@@ -105,6 +107,12 @@ class EdgeWorker:
         self._watcher = ConfigWatcher(settings.config)
         self._listeners: list[Callable[[DetectionEventPayload], None]] = []
         self._tap_users: list[PacketTapUser] = []
+        self.recorder = recorder_for(settings, worker)
+        self.record_commands: RecordCommands | None = None
+        if self.recorder is not None:
+            self.add_packet_tap_user(self.recorder)
+            self.add_event_listener(self.recorder.on_event)
+            self.record_commands = RecordCommands(self.recorder, endpoint, self.topics, self._stats_interval)
         self._policy = ReconnectPolicy(
             settings.reconnect_initial_s, settings.reconnect_max_s, settings.rejected_retry_s
         )
@@ -130,6 +138,9 @@ class EdgeWorker:
         if self.snapshots is not None:
             self.snapshots.start()
         self._loop.start()
+        if self.recorder is not None and self.record_commands is not None:
+            self.recorder.start()
+            self.record_commands.start()
         for camera in self.config.cameras_for_worker(self.worker_id):
             self._start_camera(camera)
         self._publish_worker_status()
@@ -148,6 +159,9 @@ class EdgeWorker:
         for camera_id in list(self.cameras):
             self._stop_camera(camera_id, "worker stopped")
         self._loop.stop()
+        if self.recorder is not None and self.record_commands is not None:
+            self.record_commands.stop()
+            self.recorder.stop()
         if self.snapshots is not None:
             self.snapshots.stop()
         offline = EdgeStatusPayload(worker_id=self.worker_id, state="offline", ts=utc_now()).to_json()
@@ -279,6 +293,7 @@ class EdgeWorker:
             spool_depth=self.spool.depth,
             spool_dropped=self.spool.dropped,
             snapshots=SnapshotDirStats(**asdict(self.snapshots.stats)) if self.snapshots is not None else None,
+            recording=self.recorder.report() if self.recorder is not None else None,
         )
 
     def publish_stats(self) -> None:

@@ -25,6 +25,8 @@ from server.config_watch import ConfigReloader, ConfigStatus, Reloadable, file_d
 from server.db.migrate import migrate
 from server.db.pool import create_pool
 from server.db.timescale import DatabaseFeatures, detect_features
+from server.evidence.audit import AuditMiddleware
+from server.evidence.settings import EvidenceSettings
 from server.ingest.observers import IngestObserver, ObserverFanout
 from server.ingest.service import IngestService
 from server.leader_only import LeaderOnlyComponents
@@ -43,6 +45,7 @@ from server.web.console import POLICY, install_console, live_sources
 if TYPE_CHECKING:
     from server.alerts.component import AlertComponent
     from server.alerts.replica import ReplicaAlerts
+    from server.evidence.component import EvidenceComponent
     from server.incidents.component import IncidentComponent
 
 logger = logging.getLogger(__name__)
@@ -54,6 +57,7 @@ def create_app(
     auth: AuthSettings | None = None,
     live: LiveSettings | None = None,
     overlay: OverlaySettings | None = None,
+    evidence: EvidenceSettings | None = None,
     alerts: bool = True,
     observers: Sequence[IngestObserver] = (),
     routers: Sequence[APIRouter] | None = None,
@@ -64,7 +68,10 @@ def create_app(
     `routers` defaults to `api_routers()` plus the alerts API; every router is behind the access
     policy and the console (auth, live view, web UI) is always installed. `alerts=False` runs no
     alert engine (its routes answer 503); `observers` see committed data before the built-in ones."""
-    parts = _Parts(auth or AuthSettings(), live or LiveSettings(), overlay or OverlaySettings(), alerts)
+    evidence_settings = evidence or EvidenceSettings()
+    parts = _Parts(
+        auth or AuthSettings(), live or LiveSettings(), overlay or OverlaySettings(), alerts, evidence_settings
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,6 +87,7 @@ def create_app(
     )
     install_error_handlers(app)
     install_console(app)
+    app.add_middleware(AuditMiddleware)
     for router in [*api_routers(), _alerts_router(), *_incident_routers()] if routers is None else routers:
         app.include_router(router, dependencies=POLICY)
     return app
@@ -91,6 +99,7 @@ class _Parts:
     live: LiveSettings
     overlay: OverlaySettings
     alerts: bool
+    evidence: EvidenceSettings
 
 
 def _alerts_router() -> APIRouter:
@@ -128,6 +137,8 @@ async def _running(settings: Settings, parts: _Parts, observers: Sequence[Ingest
         leader_only.extend(c for c in (services.incidents, RetentionLoop()) if c is not None)
         services.replica_alerts = _replica_alerts(settings, parts)
         everywhere: list[Component] = [] if services.replica_alerts is None else [services.replica_alerts]
+        services.evidence = _evidence_component(parts)
+        everywhere.append(services.evidence)
         async with (
             _live(services),
             _components(services, everywhere, leader_only),
@@ -187,6 +198,12 @@ def _replica_alerts(settings: Settings, parts: _Parts) -> ReplicaAlerts | None:
     from server.alerts.replica import ReplicaAlerts
 
     return ReplicaAlerts(settings.replica_command_timeout_s)
+
+
+def _evidence_component(parts: _Parts) -> EvidenceComponent:
+    from server.evidence.component import EvidenceComponent
+
+    return EvidenceComponent(parts.evidence)
 
 
 def _alert_component(parts: _Parts) -> AlertComponent | None:

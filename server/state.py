@@ -36,6 +36,7 @@ from server.store.pg import PgStore
 if TYPE_CHECKING:
     from server.alerts.component import AlertComponent
     from server.alerts.replica import ReplicaAlerts
+    from server.evidence.component import EvidenceComponent
     from server.incidents.component import IncidentComponent
 
 
@@ -64,6 +65,8 @@ class Services:
     """incidents, SOPs and escalation (runs with the alert engine)"""
     replica_alerts: ReplicaAlerts | None = None
     """shared replicas: the database-fed dashboard feed and the follower's alerts API (every replica)"""
+    evidence: EvidenceComponent | None = None
+    """clips, review, cases, exports and the audit log (`server.evidence`)"""
     ingest: IngestService | None = None
     station_files: StationFileReceiver | None = None
     """the TT 10/2021 station-file receiver, when `station_files_dir` is set"""

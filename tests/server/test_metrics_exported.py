@@ -81,6 +81,9 @@ DRIVEN_ELSEWHERE: dict[str, str] = {
     "ioc_incidents_active": "incidents: test_api.py scrapes it (1 active incident)",
     "ioc_incident_failures": "incidents: failed saves or ticks, read by the collector (incidents engineer)",
     "ioc_incident_unsaved_dropped": "incidents: changes dropped during a long outage (incidents engineer)",
+    "ioc_evidence_clips": "evidence: tests/evidence/test_cases_audit.py scrapes stored/duplicate/damaged uploads",
+    "ioc_evidence_audit_failures": "evidence: audit writes that failed (evidence engineer; 0 when the DB is up)",
+    "ioc_evidence_recording_requests": "evidence: tests/evidence/test_clips.py sends one over MQTT",
 }
 """Declared metrics this scenario does not drive, each with who drives it: keep this list short."""
 SHARED_REPLICAS_ONLY: dict[str, str] = {
