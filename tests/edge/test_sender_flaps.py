@@ -42,16 +42,16 @@ def make_publisher(url: str, spool: EventSpool, prefix: str) -> EventPublisher:
 class Burst:
     """Enqueues numbered events at about `rate` per second until stopped."""
 
-    def __init__(self, publisher: EventPublisher, topic: str, rate: float) -> None:
+    def __init__(self, publisher: EventPublisher, topic: str, rate: float, start: int = 0) -> None:
         self.publisher, self.topic, self.rate = publisher, topic, rate
-        self.count = 0
+        self.count = self.first = start
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         started = time.monotonic()
         while not self._stop.is_set():
-            due = int((time.monotonic() - started) * self.rate)
+            due = self.first + int((time.monotonic() - started) * self.rate)
             while self.count < due:
                 payload = json.dumps({"id": f"ev-{self.count:08d}", "n": self.count}).encode()
                 self.publisher.enqueue_event(self.topic, payload, f"e:ev-{self.count:08d}")
