@@ -32,6 +32,13 @@ class Metrics:
         )
         self.write_failures = Counter("ioc_ingest_write_failures", "failed batch writes", ["kind"], registry=r)
         self.dropped = Counter("ioc_ingest_dropped", "messages dropped by a full buffer (not acked)", registry=r)
+        self.ingest_restarts = Counter(
+            "ioc_ingest_restarts", "ingest tasks restarted after an exception", ["task"], registry=r
+        )
+        self.ingest_stalls = Counter(
+            "ioc_ingest_stalls", "times ingest stalled (no commit while messages waited)", registry=r
+        )
+        self.ingest_up = Gauge("ioc_ingest_up", "1 while every ingest task runs and commits", registry=r)
         self.pending = Gauge("ioc_ingest_pending_messages", "received, not yet committed and acked", registry=r)
         self.db_up = Gauge("ioc_database_up", "1 when the last write or check succeeded", registry=r)
         self.mqtt_connected = Gauge("ioc_mqtt_connected", "1 while connected to the broker", registry=r)

@@ -101,7 +101,8 @@ class JetStreamSession:
         self._nc = await nats.connect(
             self._options.url,
             allow_reconnect=False,
-            max_reconnect_attempts=0,
+            max_reconnect_attempts=1,  # 0 would mean "forever" to nats-py, even for the first connect
+            reconnect_time_wait=0.1,
             connect_timeout=max(1, round(timeout)),
             disconnected_cb=self._on_disconnected,
             closed_cb=self._on_disconnected,

@@ -49,6 +49,7 @@ EXPECTED: dict[str, Callable[[Samples], bool]] = {
     "ioc_ingest_write_failures": positive('ioc_ingest_write_failures_total{kind="rejected"}'),
     "ioc_ingest_pending_messages": equals("ioc_ingest_pending_messages", 0),  # all committed
     "ioc_database_up": equals("ioc_database_up", 1),
+    "ioc_ingest_up": equals("ioc_ingest_up", 1),
     "ioc_mqtt_connected": equals("ioc_mqtt_connected", 1),
     "ioc_db_pool_connections": positive("ioc_db_pool_connections"),
     "ioc_db_pool_available": positive("ioc_db_pool_available"),
@@ -63,6 +64,8 @@ EXPECTED: dict[str, Callable[[Samples], bool]] = {
     "ioc_overlay_events_stale": positive("ioc_overlay_events_stale_total"),
 }
 DRIVEN_ELSEWHERE: dict[str, str] = {
+    "ioc_ingest_restarts": "messaging: tests/messaging/test_supervisor.py (a writer that fails restarts)",
+    "ioc_ingest_stalls": "messaging: tests/messaging/test_supervisor.py (database cut while messages wait)",
     "ioc_ingest_dropped": "the ingest buffer (messaging engineer): nothing can overflow it from here yet",
     "ioc_alert_deliveries": "alerts: tests/server/alerts/test_outbox_restart.py scrapes it after a delivery",
     "ioc_alert_failures": "alerts: test_commit_failure.py drives engine.failures (read by the collector)",
