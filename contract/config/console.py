@@ -10,9 +10,9 @@ from contract.config.types import Identifier, StrictModel
 class LocalText(StrictModel):
     """A text in both console languages."""
 
-    vi: str = Field(min_length=1)
+    vi: str = Field(min_length=1, max_length=500)
     """Vietnamese (the default language)"""
-    en: str = Field(min_length=1)
+    en: str = Field(min_length=1, max_length=500)
     """English"""
 
 

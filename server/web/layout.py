@@ -124,7 +124,7 @@ def build_layout(config: StreamsConfig) -> Layout:
             max_zoom=console.map.max_zoom,
             outlines=sorted(site for site in console.map.outlines if config.site(site) is not None),
         ),
-        timezone=config.sites[0].timezone,
+        timezone=config.sites[0].timezone if config.sites else "Asia/Ho_Chi_Minh",  # a scope of no known site
         sites=[SiteView(id=s.id, name=s.name, timezone=s.timezone, location=_point(s.location)) for s in config.sites],
         cameras=[
             CameraView(

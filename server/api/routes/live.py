@@ -8,13 +8,13 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Response, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Depends, HTTPException, Response, WebSocket, WebSocketDisconnect, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from server.api.deps import LiveDep, OverlayDep
+from server.api.deps import ConfigDep, LiveDep, OverlayDep
 from server.api.websockets import next_unless, until_disconnect
-from server.auth.deps import CurrentPrincipal
+from server.auth.deps import CurrentPrincipal, optional_principal
 from server.auth.roles import Role
 from server.live.hub import BadOfferError, TooManyViewersError, UnknownCameraError
 from server.state import services_of
@@ -29,6 +29,15 @@ TRY_AGAIN_LATER = 1013
 
 
 HubDep = LiveDep
+
+
+async def camera_in_scope(camera_id: str, config: ConfigDep) -> None:
+    """A camera outside the caller's sites does not exist for them (the config they see lacks it)."""
+    if config.camera(camera_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no camera {camera_id}")
+
+
+CAMERA_IN_SCOPE = [Depends(camera_in_scope)]
 
 
 class Offer(BaseModel):
@@ -65,7 +74,7 @@ def _translate(exc: Exception) -> HTTPException:
     return HTTPException(status.HTTP_400_BAD_REQUEST, str(exc))
 
 
-@router.post("/{camera_id}/offer")
+@router.post("/{camera_id}/offer", dependencies=CAMERA_IN_SCOPE)
 async def offer(camera_id: str, body: Offer, hub: HubDep, principal: CurrentPrincipal) -> Answer:
     try:
         viewer_id, sdp = await hub.answer(camera_id, body.sdp, principal.label)
@@ -89,7 +98,12 @@ async def live_status(hub: HubDep) -> dict[str, CameraLive]:
     return {camera_id: CameraLive(**values) for camera_id, values in hub.status().items()}
 
 
-@router.get("/{camera_id}/snapshot.jpg", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+@router.get(
+    "/{camera_id}/snapshot.jpg",
+    dependencies=CAMERA_IN_SCOPE,
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
 async def snapshot(camera_id: str, hub: HubDep) -> Response:
     try:
         jpeg = await hub.snapshot(camera_id)
@@ -103,7 +117,7 @@ async def snapshot(camera_id: str, hub: HubDep) -> Response:
 FallbackReason = Literal["webrtc_failed", "no_frames", "unsupported", "requested"]
 
 
-@router.get("/{camera_id}/mjpeg", response_class=StreamingResponse)
+@router.get("/{camera_id}/mjpeg", dependencies=CAMERA_IN_SCOPE, response_class=StreamingResponse)
 async def mjpeg(
     camera_id: str, hub: HubDep, principal: CurrentPrincipal, reason: FallbackReason = "requested"
 ) -> StreamingResponse:
@@ -149,7 +163,8 @@ async def detections(websocket: WebSocket, camera_id: str) -> None:
     services = services_of(websocket)
     overlay = services.overlay
     await websocket.accept()
-    if camera_id not in {camera.id for camera in services.config.cameras}:
+    seen = services.scoped_views.view(services.config, await optional_principal(websocket))
+    if seen.camera(camera_id) is None:
         await websocket.close(code=UNKNOWN_CAMERA, reason="no such camera")
         return
     try:

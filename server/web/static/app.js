@@ -24,6 +24,8 @@ const App = {
     Tabs.register("map", () => this.drawMap());
     Tabs.register("events", () => this.searchEvents());
     Tabs.register("sensors", () => { if (this.selected) this.drawChart(); });
+    Tabs.register("incidents", () => Incidents.show());
+    Tabs.register("evidence", () => Evidence.open());
     Tabs.bind();
     document.querySelectorAll("#ranges button").forEach((b) => b.addEventListener("click", () => this.setRange(b.dataset.range)));
     ["alert-site", "alert-severity"].forEach((id) => document.getElementById(id).addEventListener("change", () => Alerts.render()));

@@ -3,7 +3,7 @@
 const STRINGS = {
   vi: {
     title: "IOC Sóc Trăng - Giám sát", username: "Tên đăng nhập", password: "Mật khẩu", login: "Đăng nhập",
-    logout: "Đăng xuất", tab_wall: "Camera", tab_sensors: "Cảm biến", tab_map: "Bản đồ", tab_events: "Sự kiện",
+    logout: "Đăng xuất", tab_wall: "Camera", tab_sensors: "Cảm biến", tab_map: "Bản đồ", tab_events: "Sự kiện", tab_evidence: "Bằng chứng",
     alerts: "Cảnh báo", all_sites: "Tất cả địa bàn", all_severities: "Mọi mức", history: "Lịch sử",
     sev_critical: "Khẩn cấp", sev_warning: "Cảnh báo", sev_info: "Thông tin",
     ack: "Xác nhận", resolve: "Đóng", assign: "Giao", silence: "Tạm tắt", acked_by: "Đã xác nhận bởi",
@@ -48,7 +48,7 @@ const STRINGS = {
   },
   en: {
     title: "Sóc Trăng IOC - Monitoring", username: "User name", password: "Password", login: "Log in",
-    logout: "Log out", tab_wall: "Cameras", tab_sensors: "Sensors", tab_map: "Map", tab_events: "Events",
+    logout: "Log out", tab_wall: "Cameras", tab_sensors: "Sensors", tab_map: "Map", tab_events: "Events", tab_evidence: "Evidence",
     alerts: "Alerts", all_sites: "All sites", all_severities: "All severities", history: "History",
     sev_critical: "Critical", sev_warning: "Warning", sev_info: "Info",
     ack: "Acknowledge", resolve: "Resolve", assign: "Assign", silence: "Silence", acked_by: "Acknowledged by",
