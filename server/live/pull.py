@@ -161,6 +161,8 @@ class CameraPull:
             try:
                 packet = await asyncio.wait_for(source.recv(), self._read_timeout_s)
             except (MediaStreamError, SourceEndedError, TimeoutError):
+                if self._track is None or self._track.readyState != "live":
+                    raise MediaStreamError from None  # closed with its last viewer: nothing to reopen
                 logger.warning("camera %s: stream ended or stalled; reopening", self.spec.camera_id)
                 async with self._lock:
                     if self._source is source:

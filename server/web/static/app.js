@@ -31,6 +31,7 @@ const App = {
     ["alert-site", "alert-severity"].forEach((id) => document.getElementById(id).addEventListener("change", () => Alerts.render()));
     document.getElementById("alert-history").addEventListener("change", (e) => { if (e.target.checked) Alerts.loadHistory(); else Alerts.render(); });
     document.getElementById("event-filter").addEventListener("submit", (e) => { e.preventDefault(); this.searchEvents(); });
+    document.getElementById("event-raw").addEventListener("change", (e) => { Events.raw = e.target.checked; Events.render(); });
     document.addEventListener("ioc:lang", () => this.rerender());
     document.addEventListener("ioc:logged-out", () => this.showLogin());
   },
@@ -221,6 +222,7 @@ const App = {
     this.renderCameraStatus();
     this.renderSensorList();
     Alerts.render();
+    Events.render();
     ConfigBanner.render();
     if (this.selected) this.drawChart();
     if (Tabs.isShown("map")) this.drawMap();

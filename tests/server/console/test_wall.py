@@ -76,7 +76,7 @@ def test_nine_tiles_decode_live_video_at_once(wall_console: LiveServer, page: ob
     log_in(page, wall_console.url, "viewer", PASSWORDS[Role.VIEWER])
     page.wait_for_function("() => document.querySelectorAll('#wall .tile').length === 9")  # type: ignore[attr-defined]
     page.wait_for_function(  # type: ignore[attr-defined]
-        "() => [...document.querySelectorAll('#wall .tile')].every((t) => t.dataset.state === 'live')", timeout=30000
+        "() => [...document.querySelectorAll('#wall .tile')].every((t) => t.dataset.state === 'live')", timeout=60000
     )
     first = page.evaluate(FRAMES)  # type: ignore[attr-defined]
     time.sleep(2.0)
@@ -111,7 +111,7 @@ def test_nine_tiles_decode_live_video_at_once(wall_console: LiveServer, page: ob
     page.select_option("#wall-group", "")  # type: ignore[attr-defined]
     page.click("#wall-layouts button[data-layout='1+5']")  # type: ignore[attr-defined]
     page.wait_for_function(  # type: ignore[attr-defined]
-        "() => [...document.querySelectorAll('#wall .tile')].every((t) => t.dataset.state === 'live')", timeout=20000
+        "() => [...document.querySelectorAll('#wall .tile')].every((t) => t.dataset.state === 'live')", timeout=40000
     )
     big, small = page.evaluate(  # type: ignore[attr-defined]
         "() => [...document.querySelectorAll('#wall .tile')].slice(0, 2).map((t) => t.getBoundingClientRect().width)"
