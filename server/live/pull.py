@@ -88,9 +88,11 @@ class CameraPull:
         read_timeout_s: float,
         max_backoff_s: float,
         on_failure: Callable[[], object] | None = None,
+        on_drop: Callable[[], object] | None = None,
     ) -> None:
         self.spec = spec
         self._on_failure = on_failure
+        self._on_drop = on_drop
         self._open_timeout_s = open_timeout_s
         self._read_timeout_s = read_timeout_s
         self._max_backoff_s = max_backoff_s
@@ -187,7 +189,7 @@ class CameraPull:
         spec = self.spec
         args = (spec.url, spec.rtsp, spec.tcp, self._open_timeout_s, self._read_timeout_s, self.encoder, loop)
         try:
-            self._source = await loop.run_in_executor(None, open_source, *args, self._transcode_rtsp)
+            self._source = await loop.run_in_executor(None, open_source, *args, self._transcode_rtsp, self._on_drop)
         except (av.FFmpegError, OSError, TimeoutError, SourceEndedError) as exc:
             self.stats.failures += 1
             self._failures_in_row += 1

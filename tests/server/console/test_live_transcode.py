@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from server.live.decode import FrameReader, ReaderOptions, open_container
 from server.live.hub import LiveHub
 from server.live.pull import SourceSpec
 from server.live.settings import LiveSettings
+from server.metrics import Metrics
 from tests.fixtures.rtsp import find_test_video
 from tests.server.console.test_live import Watcher
 
@@ -124,4 +126,25 @@ async def test_a_viewer_that_never_connects_is_closed_on_the_server(mp4_h264_cli
         assert hub.viewer(viewer_id) is None
         assert hub.status()["cam-0"]["viewers"] == 0
     finally:
+        await hub.stop()
+
+
+async def test_a_decoder_whose_encoder_falls_behind_keeps_the_newest_and_counts_the_drops(mp4_h264_clip: Path) -> None:
+    metrics = Metrics()
+    hub = LiveHub(
+        LiveSettings(host_addresses=["127.0.0.1"]),
+        {"cam-0": SourceSpec("cam-0", str(mp4_h264_clip), rtsp=False)},
+        metrics=metrics,
+    )
+    options = ReaderOptions(str(mp4_h264_clip), paced=True, max_fps=30, queue_size=2)
+    drops = metrics.live_decode_dropped.labels("cam-0").inc
+    reader = FrameReader(options, open_container(options), asyncio.get_running_loop(), on_drop=drops)
+    try:
+        await asyncio.sleep(1.5)  # about 20 pictures decoded, nobody reads them
+        assert reader.dropped >= 10
+        assert metrics.registry.get_sample_value("ioc_live_decode_dropped_total", {"camera": "cam-0"}) == reader.dropped
+        first = await reader.recv()
+        assert first.time is not None and first.time >= 0.8  # one of the newest (after ~1.5 s), not the first
+    finally:
+        await asyncio.get_running_loop().run_in_executor(None, reader.close)
         await hub.stop()
