@@ -34,6 +34,13 @@ def mp4_h264_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _ffmpeg_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", ["-c:v", "libx264", "-preset", "ultrafast"])
 
 
+@pytest.fixture(scope="session")
+def h265_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 3 s H.265 MP4: WebRTC (aiortc) cannot carry H.265, so it is transcoded like a file."""
+    codec = ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error"]
+    return _ffmpeg_clip(tmp_path_factory.mktemp("clips") / "clip265.mp4", codec)
+
+
 def _ffmpeg_clip(out: Path, codec: list[str]) -> Path:
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is not installed")
@@ -72,6 +79,20 @@ async def test_a_file_camera_is_transcoded_once_for_all_its_viewers(mpeg4_clip: 
         await second.close()
         await hub.stop()
     assert hub.status()["cam-0"]["pulling"] is False
+
+
+async def test_an_h265_camera_is_transcoded_and_plays(h265_clip: Path) -> None:
+    hub = file_hub(h265_clip)
+    watcher = Watcher()
+    try:
+        await watcher.watch(hub, "cam-0")
+        await watcher.wait_frames(15, timeout=15)
+        assert watcher.size == (640, 360)
+        status = hub.status()["cam-0"]
+        assert status["mode"] == "transcode" and status["codec"] == "hevc"
+    finally:
+        await watcher.close()
+        await hub.stop()
 
 
 async def test_an_h264_mp4_file_plays_and_loops(mp4_h264_clip: Path) -> None:
