@@ -14,7 +14,9 @@ def make_transport(
     settings: Settings, config: StreamsConfig, topics: Sequence[str], metrics: Metrics
 ) -> IngestTransport:
     if settings.transport == "jetstream":
-        raise NotImplementedError("the jetstream transport is not built yet")
+        from server.ingest.jetstream import JetStreamTransport  # nats-py only where it is used
+
+        return JetStreamTransport(settings, config, topics)
     from server.ingest.mqtt_transport import MqttTransport
 
     return MqttTransport(settings, config, topics, metrics)
