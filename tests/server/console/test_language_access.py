@@ -19,7 +19,7 @@ from tests.server.console.test_browser import ARTIFACTS, log_in, page  # noqa: F
 from tests.server.helpers import Publisher
 
 AXE = Path(__file__).resolve().parents[3] / "server" / "web" / "node_modules" / "axe-core" / "axe.min.js"
-VIEWS = ["wall", "sensors", "map", "events"]
+VIEWS = ["overview", "wall", "sensors", "map", "events"]
 
 # Every text the user can read or hear: text nodes, and the labels, titles, placeholders and alt texts.
 READABLE = """() => {

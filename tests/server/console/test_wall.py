@@ -129,6 +129,20 @@ def test_nine_tiles_decode_live_video_at_once(wall_console: LiveServer, page: ob
     page.screenshot(path=str(ARTIFACTS / "wall-fallback-en.png"))  # type: ignore[attr-defined]
     assert wall_console.app.state.ioc.live.status()["cam-0"]["mjpeg_clients"] == 1
 
+    # A double-click puts a tile full screen; the tour turns the pages by itself.
+    page.dblclick(".tile[data-camera=cam-1]")  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "() => document.fullscreenElement?.dataset.camera === 'cam-1'"
+        " || document.querySelector('.tile[data-camera=cam-1]').classList.contains('zoomed')"
+    )
+    page.evaluate("() => document.fullscreenElement && document.exitFullscreen()")  # type: ignore[attr-defined]
+    page.evaluate("() => { Wall.TOUR_MS = 700; }")  # type: ignore[attr-defined]
+    before = page.inner_text("#wall-page")  # type: ignore[attr-defined]
+    page.click("#wall-tour")  # type: ignore[attr-defined]
+    assert page.get_attribute("#wall-tour", "aria-pressed") == "true"  # type: ignore[attr-defined]
+    page.wait_for_function(f"() => document.getElementById('wall-page').textContent !== {before!r}")  # type: ignore[attr-defined]
+    page.click("#wall-tour")  # type: ignore[attr-defined]
+
     # The browser stops watching (the page goes away): every viewer is closed on the server.
     page.goto("about:blank")  # type: ignore[attr-defined]
     wait_viewers(wall_console, 0, timeout=10)
