@@ -31,6 +31,7 @@ from edge.publish.mqtt import MqttPublisher, PublisherOptions
 from edge.publish.spool import EventSpool
 from edge.settings import EdgeSettings
 from edge.snapshot_store import SnapshotStore
+from edge.source.packets import PacketTap, PacketTapUser
 from edge.source.supervisor import CameraStatus, CameraSupervisor, ReconnectPolicy
 from edge.stats import RateWindow, camera_stats
 
@@ -46,6 +47,7 @@ class RunningCamera:
     camera: Camera
     pipeline: CameraPipeline
     supervisor: CameraSupervisor
+    packets: PacketTap
     window: RateWindow = field(default_factory=RateWindow)
 
 
@@ -102,6 +104,7 @@ class EdgeWorker:
         self._run_id = uuid.uuid4().hex[:12]
         self._watcher = ConfigWatcher(settings.config)
         self._listeners: list[Callable[[DetectionEventPayload], None]] = []
+        self._tap_users: list[PacketTapUser] = []
         self._policy = ReconnectPolicy(
             settings.reconnect_initial_s, settings.reconnect_max_s, settings.rejected_retry_s
         )
@@ -197,6 +200,9 @@ class EdgeWorker:
             self._publish_camera_status(camera.id, CameraStatus("error", reason=f"detector unusable: {exc}"))
             return
         pipeline = CameraPipeline(camera, self.worker_id, names, self._emit, self._run_id)
+        packets = PacketTap()
+        for user in self._tap_users:
+            user.camera_started(camera, packets)
         supervisor = CameraSupervisor(
             camera,
             pipeline.queue,
@@ -205,8 +211,9 @@ class EdgeWorker:
             self._policy,
             self.base_dir,
             pipeline.is_tracking,
+            packets,
         )
-        self.cameras[camera.id] = RunningCamera(camera, pipeline, supervisor)
+        self.cameras[camera.id] = RunningCamera(camera, pipeline, supervisor, packets)
         self._loop.add(pipeline)
         supervisor.start()
 
@@ -216,9 +223,15 @@ class EdgeWorker:
             return
         running.supervisor.stop()
         self._loop.remove(camera_id)
+        for user in self._tap_users:
+            user.camera_stopped(camera_id)
         if reason is not None:
             removed = reason.startswith("removed")
             self._publish_camera_status(camera_id, CameraStatus("disabled" if removed else "offline", reason=reason))
+
+    def add_packet_tap_user(self, user: PacketTapUser) -> None:
+        """Let `user` register packet sinks on each camera started from now on (call before start)."""
+        self._tap_users.append(user)
 
     def add_event_listener(self, listener: Callable[[DetectionEventPayload], None]) -> None:
         """Also hand every event to `listener` (on the detection thread), e.g. a local recorder."""

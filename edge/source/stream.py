@@ -17,6 +17,7 @@ import av.error
 from contract.config import FileSource, RtspSource
 from contract.redact import redact_text
 from contract.timeutil import utc_now
+from edge.source.packets import PacketTap
 
 
 class SourceError(Exception):
@@ -102,8 +103,16 @@ def _rtsp_options(source: RtspSource) -> dict[str, str]:
 class VideoStream:
     """One open source. `frames()` yields decoded frames until the source fails (SourceError)."""
 
-    def __init__(self, source: RtspSource | FileSource, base_dir: Path, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        source: RtspSource | FileSource,
+        base_dir: Path,
+        stop: threading.Event,
+        packets: PacketTap | None = None,
+    ) -> None:
+        """`packets` receives each demuxed video packet before it is decoded (e.g. the recorder)."""
         self._source = source
+        self._packets = packets
         self._base_dir = base_dir
         self._stop = stop
         self._container: Any = None
@@ -143,10 +152,21 @@ class VideoStream:
         except (av.error.FFmpegError, OSError) as exc:
             raise translate_error(exc, self._secrets) from None
 
+    def _decode(self, stream: Any) -> Iterator[av.VideoFrame]:
+        """Demux then decode, handing each packet to the packet tap first."""
+        tap = self._packets
+        if tap is None:
+            yield from self._container.decode(stream)
+            return
+        tap.stream_started(stream)
+        for packet in self._container.demux(stream):
+            tap.packet(packet)
+            yield from packet.decode()
+
     def _live_frames(self) -> Iterator[DecodedFrame]:
         stream = self._container.streams.video[0]
         _configure_decoder(stream)
-        for frame in self._container.decode(stream):
+        for frame in self._decode(stream):
             yield DecodedFrame(frame, time.monotonic(), utc_now())
             if self._stop.is_set():
                 return
@@ -159,7 +179,7 @@ class VideoStream:
             stream = self._container.streams.video[0]
             _configure_decoder(stream)
             rate = float(stream.guessed_rate or stream.average_rate or 25)
-            for index, frame in enumerate(self._container.decode(stream)):
+            for index, frame in enumerate(self._decode(stream)):
                 # raw .264 files carry no timestamps: count frames at the stream's rate instead
                 t = offset + (float(frame.time) if frame.time is not None else index / rate)
                 last = t

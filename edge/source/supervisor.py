@@ -19,6 +19,7 @@ from contract.config.cameras import DetectSettings
 from contract.payloads import CameraState
 from edge.motion import MotionGate, motion_size, nothing_tracked, small_grey
 from edge.source.frames import DropOldestQueue, FrameSampler, SampledFrame
+from edge.source.packets import PacketTap
 from edge.source.stream import DecodedFrame, SourceError, VideoStream
 from edge.stats import CameraCounters
 
@@ -70,10 +71,12 @@ class CameraSupervisor:
         policy: ReconnectPolicy,
         base_dir: Path,
         tracking: Callable[[], bool] = nothing_tracked,
+        packets: PacketTap | None = None,
     ) -> None:
         """`tracking` says whether the camera has tracked objects (the motion gate's refresh backs
-        off only while it has none)."""
+        off only while it has none); `packets` gets each demuxed packet before decoding."""
         self.camera = camera
+        self._packets = packets
         self._tracking = tracking
         self._queue = queue
         self._counters = counters
@@ -117,7 +120,7 @@ class CameraSupervisor:
         logger.debug("camera %s: capture thread stopped", self.camera.id)
 
     def _session(self) -> None:
-        stream = VideoStream(self.camera.source, self._base_dir, self._stop)
+        stream = VideoStream(self.camera.source, self._base_dir, self._stop, self._packets)
         stream.open()
         try:
             self._read(stream)

@@ -66,7 +66,10 @@ EXPECTED: dict[str, Callable[[Samples], bool]] = {
 DRIVEN_ELSEWHERE: dict[str, str] = {
     "ioc_ingest_restarts": "messaging: tests/messaging/test_supervisor.py (a writer that fails restarts)",
     "ioc_ingest_stalls": "messaging: tests/messaging/test_supervisor.py (database cut while messages wait)",
-    "ioc_ingest_dropped": "the ingest buffer (messaging engineer): nothing can overflow it from here yet",
+    "ioc_ingest_dropped": "the MQTT inbound buffer, when stopping while full: tests/server/ingest/test_flow.py",
+    "ioc_ingest_unacked": "committed after the connection was lost: tests/server/ingest/test_flow.py",
+    "ioc_ingest_backpressure_pauses": "a full inbound buffer pauses reading: tests/server/ingest/test_flow.py",
+    "ioc_ingest_backpressure_seconds": "time reading was paused: tests/server/ingest/test_flow.py",
     "ioc_alert_deliveries": "alerts: tests/server/alerts/test_outbox_restart.py scrapes it after a delivery",
     "ioc_alert_failures": "alerts: test_commit_failure.py drives engine.failures (read by the collector)",
     "ioc_alert_ws_cut_off": "alerts: the hub's cut_off count, read by the collector (alerts engineer)",

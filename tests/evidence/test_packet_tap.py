@@ -1,0 +1,83 @@
+"""The packet hook in the demux loop: real RTSP (GStreamer) with real H.264, packets before decoding."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import av
+import pytest
+
+from contract.config import RtspSource
+from edge.source.packets import PacketQueue, PacketTap, StreamInfo, VideoPacket
+from edge.source.stream import VideoStream
+from tests.fixtures.rtsp import RtspServerFactory
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _drain(queue: PacketQueue) -> list[tuple[StreamInfo | VideoPacket, bool]]:
+    items = []
+    while (got := queue.get(0.0)) is not None:
+        items.append(got)
+    return items
+
+
+def test_each_demuxed_packet_reaches_the_sink_and_remuxes_to_decodable_h264(
+    tmp_path: Path, rtsp_server: RtspServerFactory, moving_clip: Path
+) -> None:
+    server = rtsp_server({"cam": moving_clip}, fps=15)
+    tap, sink = PacketTap(), PacketQueue(1000)
+    tap.add(sink)
+    stop = threading.Event()
+    stream = VideoStream(RtspSource(type="rtsp", url=server.url("cam")), tmp_path, stop, tap)
+    stream.open()
+    frames = 0
+    try:
+        for _ in stream.frames():
+            frames += 1
+            if frames >= 45:
+                break
+    finally:
+        stream.close()
+    items = _drain(sink)
+    info, packets = items[0][0], [item for item, _ in items[1:]]
+    assert isinstance(info, StreamInfo) and info.codec == "h264" and (info.width, info.height) == (640, 360)
+    assert all(isinstance(p, VideoPacket) for p in packets)
+    # one packet per frame; the decoder also drops those before the first keyframe (GOP 15)
+    assert frames <= len(packets) <= frames + 15 + 5
+    assert any(p.keyframe for p in packets if isinstance(p, VideoPacket))
+    assert sink.dropped == 0 and not any(lost for _, lost in items)
+    # the bytes are the camera's own: decoding them from the first keyframe gives frames
+    codec = av.CodecContext.create("h264", "r")
+    start = next(i for i, p in enumerate(packets) if isinstance(p, VideoPacket) and p.keyframe)
+    decoded = sum(
+        len(codec.decode(av.Packet(info.extradata + p.data if i == start else p.data)))
+        for i, p in enumerate(packets[start:], start)
+        if isinstance(p, VideoPacket)
+    )
+    assert decoded >= len(packets) - start - 3
+
+
+def test_a_full_queue_drops_new_packets_counts_them_and_flags_the_loss() -> None:
+    queue = PacketQueue(2)
+    info = StreamInfo(1, "h264", 640, 360, b"", None)
+    made = [VideoPacket(1, bytes([i]), i, i, None, i == 0, 0.0, None) for i in range(5)]  # type: ignore[arg-type]
+    queue.offer(info)
+    for packet in made:
+        queue.offer(packet)
+    queue.offer(StreamInfo(2, "h264", 640, 360, b"", None))  # a new connection is never dropped
+    got = _drain(queue)
+    assert [item for item, _ in got] == [info, made[0], StreamInfo(2, "h264", 640, 360, b"", None)]
+    assert queue.dropped == 4
+    assert [lost for _, lost in got] == [False, False, True]
+
+
+def test_a_tap_without_sinks_costs_nothing_and_a_late_sink_learns_the_stream() -> None:
+    tap = PacketTap()
+    assert not tap.active
+    queue = PacketQueue(10)
+    tap.add(queue)
+    assert tap.active and len(queue) == 0  # no connection yet: nothing to tell
+    tap.remove(queue)
+    assert not tap.active
