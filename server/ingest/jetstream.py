@@ -131,11 +131,12 @@ class JetStreamTransport:
 
     @property
     def connected(self) -> bool:
-        return self._nc is not None and self._nc.is_connected
+        """Connected and bound to the consumer (connected alone ingests nothing: /health says so)."""
+        return self._nc is not None and self._nc.is_connected and self._bound
 
     @property
     def ready(self) -> bool:
-        return self.connected and self._bound
+        return self.connected
 
     @property
     def held(self) -> int:
@@ -289,15 +290,21 @@ class JetStreamTransport:
         period = self._settings.nats_ack_wait_s / 3
         while True:
             await asyncio.sleep(period)
-            cutoff = time.monotonic() - period
-            old = [item for item, since in list(self._held.values()) if since < cutoff]
-            for item in old:
-                with contextlib.suppress(Exception):
-                    await item.msg.in_progress()
-            now = time.monotonic()
-            for item in old:
-                if id(item) in self._held:
-                    self._held[id(item)] = (item, now)
+            try:
+                await self._mark_in_progress(period)
+            except Exception:  # never end the task: the next period tries again
+                logger.exception("jetstream: marking held messages in progress failed")
+
+    async def _mark_in_progress(self, period: float) -> None:
+        cutoff = time.monotonic() - period
+        old = [item for item, since in list(self._held.values()) if since < cutoff]
+        for item in old:
+            with contextlib.suppress(Exception):
+                await item.msg.in_progress()
+        now = time.monotonic()
+        for item in old:
+            if id(item) in self._held:
+                self._held[id(item)] = (item, now)
 
     async def _on_error(self, exc: Exception) -> None:
         logger.debug("nats: %s: %s", type(exc).__name__, exc)
