@@ -27,6 +27,7 @@ from contract.mqtturl import parse_mqtt_url
 from server.notify.base import DeliveryCounts
 from server.notify.outbox import DeadDelivery, Delivery, DeliveryLedger
 from server.notify.retained import RetainedResolved, RetainedStore
+from server.notify.templates import BodyRenderer
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class MqttNotifier:
         self.topic = (channel.topic or f"{prefix}/alerts").rstrip("/")
         self.qos = channel.qos
         self.clear_after = channel.clear_resolved_after
+        self._renderer = BodyRenderer(channel.id, channel.template)
         self._clock = clock
         self._store = store
         self._ledger = ledger
@@ -113,7 +115,8 @@ class MqttNotifier:
             await self._remember(RetainedResolved(self.channel_id, alert_id, self.topic_for(alert_id), self._clock()))
         elif alert_id in self._retained:
             await self._forget([self._retained.pop(alert_id).alert_id])
-        if self._publish(self.topic_for(alert_id), payload.to_json()):
+        rendered = self._renderer.render(delivery)
+        if self._publish(self.topic_for(alert_id), payload.to_json() if rendered is None else rendered):
             self._counts.count(self.channel_id, "delivered")
             await self._record(delivery, None)
             return
