@@ -67,7 +67,7 @@ EXPECTED: dict[str, Callable[[Samples], bool]] = {
 }
 DRIVEN_ELSEWHERE: dict[str, str] = {
     "ioc_ingest_restarts": "messaging: tests/messaging/test_supervisor.py (a writer that fails restarts)",
-    "ioc_ingest_stalls": "messaging: tests/messaging/test_supervisor.py (database cut while messages wait)",
+    "ioc_ingest_stalls": "messaging: tests/messaging/test_poison_and_outage.py (database cut while messages wait)",
     "ioc_ingest_dropped": "the MQTT inbound buffer, when stopping while full: tests/server/ingest/test_flow.py",
     "ioc_ingest_unacked": "committed after the connection was lost: tests/server/ingest/test_flow.py",
     "ioc_ingest_backpressure_pauses": "a full inbound buffer pauses reading: tests/server/ingest/test_flow.py",
