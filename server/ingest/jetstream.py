@@ -116,14 +116,14 @@ class JetStreamTransport:
         self._prefix = config.mqtt.topic_prefix
         self._subjects = filter_subjects(topics)
         self._max_held = max(settings.nats_fetch_batch, 2 * settings.batch_max_rows)
-        self._inbox: AsyncInbox[JsDelivery] = AsyncInbox(self._max_held)
+        # headroom for one late batch (a request given up locally that the server still answers)
+        self._inbox: AsyncInbox[JsDelivery] = AsyncInbox(self._max_held + settings.nats_fetch_batch)
         self._held: dict[int, tuple[JsDelivery, float]] = {}
         self._room = asyncio.Event()
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._bound = False
         self._tasks: list[asyncio.Task[None]] = []
-        self.redelivered = 0
 
     @property
     def inbox(self) -> AsyncInbox[JsDelivery]:
