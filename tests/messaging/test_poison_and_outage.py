@@ -69,6 +69,8 @@ async def test_poison_is_dead_lettered_and_terminated(
 
         await wait_until(settled, 10, "every poison message terminated")
         assert (await consumer_state(nats_node.url))[1] == 0  # none was delivered twice
+        metrics = (await client.get("/metrics")).text
+        assert f'ioc_ingest_settled_total{{outcome="terminate"}} {len(bad) + 2}.0' in metrics
         health = await client.get("/health")
         assert health.status_code == 200, health.json()
 

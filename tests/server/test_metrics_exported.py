@@ -50,6 +50,7 @@ EXPECTED: dict[str, Callable[[Samples], bool]] = {
     "ioc_ingest_pending_messages": equals("ioc_ingest_pending_messages", 0),  # all committed
     "ioc_database_up": equals("ioc_database_up", 1),
     "ioc_ingest_up": equals("ioc_ingest_up", 1),
+    "ioc_ingest_settled": positive('ioc_ingest_settled_total{outcome="ack"}'),
     "ioc_mqtt_connected": equals("ioc_mqtt_connected", 1),
     "ioc_db_pool_connections": positive("ioc_db_pool_connections"),
     "ioc_db_pool_available": positive("ioc_db_pool_available"),
