@@ -24,8 +24,9 @@ RETRY_S = 2.0
 
 
 class LeaderOnlyComponents:
-    def __init__(self, leadership: Leadership, metrics: Metrics) -> None:
+    def __init__(self, leadership: Leadership, metrics: Metrics, retry_s: float = RETRY_S) -> None:
         self.leadership = leadership
+        self.retry_s = retry_s
         self._metrics = metrics
         self._components: list[Component] = []
         self._running: list[Component] = []
@@ -72,7 +73,7 @@ class LeaderOnlyComponents:
     async def _start_later(self) -> None:
         """A component that failed to start (the database away) is tried again while leader."""
         while True:
-            await asyncio.sleep(RETRY_S)
+            await asyncio.sleep(self.retry_s)
             async with self._lock:
                 if not self.leadership.is_leader:
                     return
@@ -88,7 +89,7 @@ class LeaderOnlyComponents:
             if id(component) not in self._failing:  # logged once, with the recovery
                 self._failing.add(id(component))
                 name = type(component).__name__
-                logger.exception("leader-only component %s failed to start; tried again every %ss", name, RETRY_S)
+                logger.exception("leader-only component %s failed to start; tried again every %ss", name, self.retry_s)
             await component.stop()
             return
         if id(component) in self._failing:

@@ -9,7 +9,7 @@ from typing import cast
 
 import pytest
 
-from server.leader_only import RETRY_S, LeaderOnlyComponents
+from server.leader_only import LeaderOnlyComponents
 from server.leadership import SoleLeadership
 from server.metrics import Metrics
 from server.state import Services
@@ -56,13 +56,13 @@ async def test_components_start_on_gain_and_stop_on_loss_late_ones_too() -> None
 async def test_a_failed_start_is_retried_while_leader_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     leadership = SoleLeadership()
-    group = LeaderOnlyComponents(leadership, Metrics())
+    group = LeaderOnlyComponents(leadership, Metrics(), retry_s=0.1)
     flaky = Recorder(failures=2)
     await group.add(flaky)
     group.bind(cast(Services, object()))
     await leadership.start()
     assert group.running == ()
-    await wait_until(lambda: _true(group.running == (flaky,)), timeout=RETRY_S * 4, what="the retried start")
+    await wait_until(lambda: _true(group.running == (flaky,)), timeout=2, what="the retried start")
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
     assert sum("Recorder failed to start; tried again every" in m for m in messages) == 1
     assert any("Recorder started after failing" in m for m in messages)

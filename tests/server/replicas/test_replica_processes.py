@@ -130,6 +130,7 @@ class Crossings:
             time.sleep(0.25)  # a sensor's readings arrive apart, not in one burst
 
 
+@pytest.mark.slow
 async def test_two_server_processes_share_the_work_and_survive_a_sigkill_of_the_leader(
     pg_database: str, mqtt_broker: MosquittoBroker, topic_prefix: str, receiver: Receiver, tmp_path: Path
 ) -> None:

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from server.store.records import StoredCameraStatus, StoredEvent
 from tests.server.alerts.receiver import Receiver
 from tests.server.helpers import count_rows, wait_until
-from tests.server.replicas.replicas import RETRY_S, SECRET, Replica, replica, replica_settings
+from tests.server.replicas.replicas import CAMERA_STREAMS, RETRY_S, SECRET, Replica, replica, replica_settings
 from tests.server.test_metrics_exported import SHARED_REPLICAS_ONLY
 
 logger = logging.getLogger(__name__)
@@ -135,3 +136,22 @@ async def test_rows_committed_out_of_received_order_are_evaluated_once(
         assert tail.rows["readings"] == 3 and tail.seen.evicted_recent == 0
         assert events_of(receiver) == ["firing", "resolved", "firing"]
         assert await count_rows(pg_database, "SELECT count(*) FROM alert_history") == 3
+
+
+async def test_events_and_camera_statuses_stored_by_the_follower_are_evaluated_by_the_leader(
+    pg_database: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    settings = replica_settings(pg_database, tmp_path, receiver.url, CAMERA_STREAMS)
+    async with replica("a", settings) as a, replica("b", settings) as b:
+        now = datetime.now(UTC)
+        entered = StoredEvent("ev-1", "gate", now, "zone_enter", now, zone="entrance", track_id=7, label="person")
+        await b.store_event(entered)
+        await b.store_event(entered)  # a redelivery: not a new row, not evaluated again
+        await wait_until(lambda: _true(len(receiver.accepted) == 1), timeout=10, what="the intrusion alert")
+        await b.store_camera_status(StoredCameraStatus("gate", "edge-1", "offline", now, now))  # in the NOTIFY
+        await wait_until(lambda: _true(len(receiver.accepted) == 2), timeout=10, what="the camera-offline alert")
+        await asyncio.sleep(0.5)
+        rules = [body["alert"]["rule_id"] for body in receiver.accepted]  # type: ignore[index]
+        assert rules == ["intrusion", "gate-offline"] and events_of(receiver) == ["firing", "firing"]
+        tail = a.alerts.tail
+        assert tail is not None and tail.rows["events"] == 1 and tail.rows["camera_status"] == 1
