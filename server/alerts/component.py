@@ -168,7 +168,11 @@ class AlertComponent:
             self.tick_interval_s,
             stored=state.store,
         )
-        await engine.open()
+        try:
+            await engine.open()
+        except Exception:
+            await dispatcher.close()  # its notifiers were started: no client left behind for the retry
+            raise
         self._engine = engine
         self._shared = shared
         if shared:

@@ -59,8 +59,9 @@ async def test_readings_split_between_replicas_raise_one_alert_per_crossing(
     settings = replica_settings(pg_database, tmp_path, receiver.url)
     async with replica("a", settings) as a, replica("b", settings) as b:
         assert (a.is_leader, b.is_leader) == (True, False)
-        assert (await a.client.get("/health")).json()["role"] == "leader"
-        assert (await b.client.get("/health")).json()["role"] == "follower"
+        health_a, health_b = (await a.client.get("/health")).json(), (await b.client.get("/health")).json()
+        assert (health_a["role"], health_a["alerts"]) == ("leader", "running")
+        assert (health_b["role"], health_b["alerts"], health_b["status"]) == ("follower", "standby", "ok")
         assert not b.alerts.running and a.alerts.running
         assert [type(c).__name__ for c in a.services.leader_only.running] == ["AlertComponent", "RetentionLoop"]
         assert b.services.leader_only.running == ()  # neither the engine nor retention on the follower
