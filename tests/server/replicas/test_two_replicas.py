@@ -54,8 +54,10 @@ async def _true(value: bool) -> bool:
 
 
 async def test_readings_split_between_replicas_raise_one_alert_per_crossing(
-    pg_database: str, tmp_path: Path, receiver: Receiver
+    database_url: str, tmp_path: Path, receiver: Receiver
 ) -> None:
+    """On plain PostgreSQL, then on TimescaleDB (the tail reads hypertables)."""
+    pg_database = database_url
     settings = replica_settings(pg_database, tmp_path, receiver.url)
     async with replica("a", settings) as a, replica("b", settings) as b:
         assert (a.is_leader, b.is_leader) == (True, False)
