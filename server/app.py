@@ -25,6 +25,8 @@ from server.config_watch import ConfigReloader, ConfigStatus, Reloadable, file_d
 from server.db.migrate import migrate
 from server.db.pool import create_pool
 from server.db.timescale import DatabaseFeatures, detect_features
+from server.evidence.audit import AuditMiddleware
+from server.evidence.settings import EvidenceSettings
 from server.ingest.observers import IngestObserver, ObserverFanout
 from server.ingest.service import IngestService
 from server.leader_only import LeaderOnlyComponents
@@ -43,6 +45,8 @@ from server.web.console import POLICY, install_console, live_sources
 if TYPE_CHECKING:
     from server.alerts.component import AlertComponent
     from server.alerts.replica import ReplicaAlerts
+    from server.evidence.component import EvidenceComponent
+    from server.incidents.component import IncidentComponent
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +57,7 @@ def create_app(
     auth: AuthSettings | None = None,
     live: LiveSettings | None = None,
     overlay: OverlaySettings | None = None,
+    evidence: EvidenceSettings | None = None,
     alerts: bool = True,
     observers: Sequence[IngestObserver] = (),
     routers: Sequence[APIRouter] | None = None,
@@ -63,7 +68,10 @@ def create_app(
     `routers` defaults to `api_routers()` plus the alerts API; every router is behind the access
     policy and the console (auth, live view, web UI) is always installed. `alerts=False` runs no
     alert engine (its routes answer 503); `observers` see committed data before the built-in ones."""
-    parts = _Parts(auth or AuthSettings(), live or LiveSettings(), overlay or OverlaySettings(), alerts)
+    evidence_settings = evidence or EvidenceSettings()
+    parts = _Parts(
+        auth or AuthSettings(), live or LiveSettings(), overlay or OverlaySettings(), alerts, evidence_settings
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -79,7 +87,8 @@ def create_app(
     )
     install_error_handlers(app)
     install_console(app)
-    for router in [*api_routers(), _alerts_router()] if routers is None else routers:
+    app.add_middleware(AuditMiddleware)
+    for router in [*api_routers(), _alerts_router(), *_incident_routers()] if routers is None else routers:
         app.include_router(router, dependencies=POLICY)
     return app
 
@@ -90,12 +99,19 @@ class _Parts:
     live: LiveSettings
     overlay: OverlaySettings
     alerts: bool
+    evidence: EvidenceSettings
 
 
 def _alerts_router() -> APIRouter:
     from server.api.routes.alerts import router
 
     return router
+
+
+def _incident_routers() -> list[APIRouter]:
+    from server.api.routes import handover, incidents, reports
+
+    return [incidents.router, handover.router, reports.router]
 
 
 @contextlib.asynccontextmanager
@@ -117,9 +133,12 @@ async def _running(settings: Settings, parts: _Parts, observers: Sequence[Ingest
         await services.auth.ensure_bootstrap_admin()
         services.alerts = _alert_component(parts)
         leader_only: list[Component] = [] if services.alerts is None else [services.alerts]
-        leader_only.append(RetentionLoop())
+        services.incidents = _incident_component(parts)
+        leader_only.extend(c for c in (services.incidents, RetentionLoop()) if c is not None)
         services.replica_alerts = _replica_alerts(settings, parts)
         everywhere: list[Component] = [] if services.replica_alerts is None else [services.replica_alerts]
+        services.evidence = _evidence_component(parts)
+        everywhere.append(services.evidence)
         async with (
             _live(services),
             _components(services, everywhere, leader_only),
@@ -181,10 +200,22 @@ def _replica_alerts(settings: Settings, parts: _Parts) -> ReplicaAlerts | None:
     return ReplicaAlerts(settings.replica_command_timeout_s)
 
 
+def _evidence_component(parts: _Parts) -> EvidenceComponent:
+    from server.evidence.component import EvidenceComponent
+
+    return EvidenceComponent(parts.evidence)
+
+
 def _alert_component(parts: _Parts) -> AlertComponent | None:
     from server.alerts.component import AlertComponent
 
     return AlertComponent() if parts.alerts else None
+
+
+def _incident_component(parts: _Parts) -> IncidentComponent | None:
+    from server.incidents.component import IncidentComponent
+
+    return IncidentComponent() if parts.alerts else None
 
 
 @contextlib.asynccontextmanager

@@ -31,7 +31,22 @@ class Metrics:
             registry=r,
         )
         self.write_failures = Counter("ioc_ingest_write_failures", "failed batch writes", ["kind"], registry=r)
-        self.dropped = Counter("ioc_ingest_dropped", "messages dropped by a full buffer (not acked)", registry=r)
+        self.dropped = Counter(
+            "ioc_ingest_dropped",
+            "messages let go neither stored nor acked (the server stopped while the buffer was full); redelivered",
+            registry=r,
+        )
+        self.unacked = Counter(
+            "ioc_ingest_unacked",
+            "committed messages not acked because their broker connection was lost (redelivered, stored once)",
+            registry=r,
+        )
+        self.backpressure_pauses = Counter(
+            "ioc_ingest_backpressure_pauses", "times reading from the broker paused (inbound buffer full)", registry=r
+        )
+        self.backpressure_seconds = Counter(
+            "ioc_ingest_backpressure_seconds", "time reading from the broker was paused", registry=r
+        )
         self.ingest_restarts = Counter(
             "ioc_ingest_restarts", "ingest tasks restarted after an exception", ["task"], registry=r
         )

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from contract.config.channels import MqttChannel, WebhookChannel
 from contract.config.root import StreamsConfig
+from contract.mqttclient import MqttProtocol
 from contract.timeutil import utc_now
 from server.alerts.command_applier import CommandApplier
 from server.alerts.core import RuleEngine
@@ -68,12 +69,14 @@ class NotifierFactory:
         counts: DeliveryCounts,
         broker_url: str,
         client_id: str,
+        protocol: MqttProtocol = "5",
     ) -> None:
         self.ledger = ledger
         self.retained = retained
         self.counts = counts
         self.broker_url = broker_url
         self.client_id = client_id
+        self.protocol: MqttProtocol = protocol
 
     def build(self, spec: ChannelSpec, generation: int) -> Notifier:
         channel, prefix = spec
@@ -90,6 +93,7 @@ class NotifierFactory:
             store=self.retained,
             ledger=self.ledger,
             counts=self.counts,
+            protocol=self.protocol,
         )
 
 
@@ -154,7 +158,12 @@ class AlertComponent:
         claim = OutboxClaim(f"{settings.mqtt_client_id}-{uuid.uuid4().hex[:8]}", self.claim_lease_s)
         ledger = self._outbox = PgOutbox(state.pool, claim)
         self._factory = NotifierFactory(
-            ledger, PgRetainedStore(state.pool), self.deliveries, settings.mqtt_url, settings.mqtt_client_id
+            ledger,
+            PgRetainedStore(state.pool),
+            self.deliveries,
+            settings.mqtt_url,
+            settings.mqtt_client_id,
+            settings.mqtt_protocol,
         )
         self._specs = channel_specs(state.config)
         notifiers = {channel_id: self._factory.build(spec, 0) for channel_id, spec in self._specs.items()}

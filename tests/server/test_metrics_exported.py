@@ -68,12 +68,22 @@ EXPECTED: dict[str, Callable[[Samples], bool]] = {
 DRIVEN_ELSEWHERE: dict[str, str] = {
     "ioc_ingest_restarts": "messaging: tests/messaging/test_supervisor.py (a writer that fails restarts)",
     "ioc_ingest_stalls": "messaging: tests/messaging/test_supervisor.py (database cut while messages wait)",
-    "ioc_ingest_dropped": "the ingest buffer (messaging engineer): nothing can overflow it from here yet",
+    "ioc_ingest_dropped": "the MQTT inbound buffer, when stopping while full: tests/server/ingest/test_flow.py",
+    "ioc_ingest_unacked": "committed after the connection was lost: tests/server/ingest/test_flow.py",
+    "ioc_ingest_backpressure_pauses": "a full inbound buffer pauses reading: tests/server/ingest/test_flow.py",
+    "ioc_ingest_backpressure_seconds": "time reading was paused: tests/server/ingest/test_flow.py",
     "ioc_alert_deliveries": "alerts: tests/server/alerts/test_outbox_restart.py scrapes it after a delivery",
     "ioc_alert_failures": "alerts: test_commit_failure.py drives engine.failures (read by the collector)",
     "ioc_alert_ws_cut_off": "alerts: the hub's cut_off count, read by the collector (alerts engineer)",
     "ioc_alert_unsaved_dropped": "alerts: changes dropped during a long outage (alerts engineer)",
     "ioc_alert_outbox_pending": "alerts: a gauge, 0 when everything is delivered (test_outbox_restart.py)",
+    "ioc_incident_notices": "incidents: tests/server/incidents/test_api.py scrapes it after two escalation levels",
+    "ioc_incidents_active": "incidents: test_api.py scrapes it (1 active incident)",
+    "ioc_incident_failures": "incidents: failed saves or ticks, read by the collector (incidents engineer)",
+    "ioc_incident_unsaved_dropped": "incidents: changes dropped during a long outage (incidents engineer)",
+    "ioc_evidence_clips": "evidence: tests/evidence/test_cases_audit.py scrapes stored/duplicate/damaged uploads",
+    "ioc_evidence_audit_failures": "evidence: audit writes that failed (evidence engineer; 0 when the DB is up)",
+    "ioc_evidence_recording_requests": "evidence: tests/evidence/test_clips.py sends one over MQTT",
 }
 """Declared metrics this scenario does not drive, each with who drives it: keep this list short."""
 SHARED_REPLICAS_ONLY: dict[str, str] = {

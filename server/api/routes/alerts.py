@@ -28,8 +28,9 @@ from server.alerts.operations import AlertOperations, EngineOperations
 from server.alerts.repository import AlertQuery
 from server.api.deps import get_alerts
 from server.api.websockets import next_unless, until_disconnect
-from server.auth.deps import CurrentPrincipal
+from server.auth.deps import CurrentPrincipal, optional_principal
 from server.auth.roles import Principal, Role
+from server.auth.scope import in_scope, require_in_scope, sites_of
 from server.notify.cap.render import render_cap
 from server.state import services_of
 
@@ -106,6 +107,7 @@ def silence_out(silence: SilenceRecord, now: datetime) -> SilenceOut:
 @router.get("/alerts", response_model=list[AlertPayload])
 async def list_alerts(
     engine: EngineDep,
+    principal: CurrentPrincipal,
     state: AlertState | None = None,
     rule: str | None = None,
     site: str | None = None,
@@ -115,19 +117,21 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AlertPayload]:
     query = AlertQuery(state, rule, site, severity, subject, since, limit)
-    return [alert.payload() for alert in await engine.alerts(query)]
+    return [alert.payload() for alert in await engine.alerts(query) if in_scope(principal, alert.site)]
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertPayload)
-async def get_alert(engine: EngineDep, alert_id: str) -> AlertPayload:
+async def get_alert(engine: EngineDep, alert_id: str, principal: CurrentPrincipal) -> AlertPayload:
     alert = await engine.alert(_uuid(alert_id))
     if alert is None:
         raise HTTPException(404, f"no alert {alert_id}")
+    require_in_scope(principal, alert.site, f"alert {alert_id}")
     return alert.payload()
 
 
 @router.get("/alerts/{alert_id}/history", response_model=list[HistoryOut])
-async def alert_history(engine: EngineDep, alert_id: str) -> list[HistoryOut]:
+async def alert_history(engine: EngineDep, alert_id: str, principal: CurrentPrincipal) -> list[HistoryOut]:
+    await _check_scope(engine, alert_id, principal)
     entries = await engine.history(_uuid(alert_id))
     return [
         HistoryOut(at=e.at, action=e.action, state=e.state, actor=e.actor, note=e.note, value=e.value) for e in entries
@@ -135,10 +139,11 @@ async def alert_history(engine: EngineDep, alert_id: str) -> list[HistoryOut]:
 
 
 @router.get("/alerts/{alert_id}/cap", response_class=Response)
-async def alert_cap(engine: EngineDep, alert_id: str) -> Response:
+async def alert_cap(engine: EngineDep, alert_id: str, principal: CurrentPrincipal) -> Response:
     alert = await engine.alert(_uuid(alert_id))
     if alert is None:
         raise HTTPException(404, f"no alert {alert_id}")
+    require_in_scope(principal, alert.site, f"alert {alert_id}")
     return Response(render_cap(alert.payload(), engine.config), media_type="application/cap+xml")
 
 
@@ -149,6 +154,7 @@ OptionalNote = Annotated[NoteIn | None, Body()]
 async def acknowledge(
     engine: EngineDep, alert_id: str, principal: CurrentPrincipal, body: OptionalNote = None
 ) -> AlertPayload:
+    await _check_scope(engine, alert_id, principal)
     if not principal.role.allows(Role.OPERATOR):
         await _check_assigned(engine, alert_id, principal)
     note = body.note if body else None
@@ -159,13 +165,23 @@ async def acknowledge(
 async def resolve(
     engine: EngineDep, alert_id: str, principal: CurrentPrincipal, body: OptionalNote = None
 ) -> AlertPayload:
+    await _check_scope(engine, alert_id, principal)
     note = body.note if body else None
     return await _act(lambda: engine.resolve(alert_id, principal.label, note))
 
 
 @router.post("/alerts/{alert_id}/assign", response_model=AlertPayload)
 async def assign(engine: EngineDep, alert_id: str, principal: CurrentPrincipal, body: AssignIn) -> AlertPayload:
+    await _check_scope(engine, alert_id, principal)
     return await _act(lambda: engine.assign(alert_id, body.assignee, principal.label))
+
+
+async def _check_scope(engine: AlertOperations, alert_id: str, principal: Principal) -> None:
+    """A caller scoped to sites acts only on their alerts (others answer 404, as if absent)."""
+    if sites_of(principal) is None:
+        return
+    alert = await engine.alert(_uuid(alert_id))
+    require_in_scope(principal, None if alert is None else alert.site, f"alert {alert_id}")
 
 
 async def _check_assigned(engine: AlertOperations, alert_id: str, principal: Principal) -> None:
@@ -230,6 +246,7 @@ async def expire_silence(engine: EngineDep, silence_id: str, principal: CurrentP
 @router.websocket("/alerts/stream")
 async def alert_stream(websocket: WebSocket) -> None:
     engine = get_engine(websocket)
+    principal = await optional_principal(websocket)
     await websocket.accept()
     try:
         subscription = engine.subscribe()
@@ -239,7 +256,9 @@ async def alert_stream(websocket: WebSocket) -> None:
     gone = asyncio.create_task(until_disconnect(websocket))
     try:
         while (message := await next_unless(subscription.next, gone)) is not None:
-            await websocket.send_json(message)
+            scoped = scoped_message(message, principal)
+            if scoped is not None:
+                await websocket.send_json(scoped)
         if not gone.done():
             await websocket.close(code=1013, reason="too slow: reconnect for a fresh snapshot")
     except WebSocketDisconnect:
@@ -247,6 +266,17 @@ async def alert_stream(websocket: WebSocket) -> None:
     finally:
         gone.cancel()
         engine.unsubscribe(subscription)
+
+
+def scoped_message(message: dict[str, Any], principal: Principal | None) -> dict[str, Any] | None:
+    """What of a dashboard message a caller sees: everything, or (scoped) only their sites' alerts
+    and incidents; None: nothing."""
+    if sites_of(principal) is None:
+        return message
+    if message.get("type") == "snapshot":
+        return {**message, "alerts": [a for a in message["alerts"] if in_scope(principal, a.get("site"))]}
+    item = message.get("alert") or message.get("incident") or {}
+    return message if in_scope(principal, item.get("site")) else None
 
 
 def _uuid(alert_id: str) -> str:

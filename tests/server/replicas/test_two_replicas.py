@@ -65,7 +65,8 @@ async def test_readings_split_between_replicas_raise_one_alert_per_crossing(
         assert (health_a["role"], health_a["alerts"]) == ("leader", "running")
         assert (health_b["role"], health_b["alerts"], health_b["status"]) == ("follower", "standby", "ok")
         assert not b.alerts.running and a.alerts.running
-        assert [type(c).__name__ for c in a.services.leader_only.running] == ["AlertComponent", "RetentionLoop"]
+        running = [type(c).__name__ for c in a.services.leader_only.running]
+        assert running == ["AlertComponent", "IncidentComponent", "RetentionLoop"]
         assert b.services.leader_only.running == ()  # neither the engine nor retention on the follower
         readings = Readings()
         for on, value in [(a, 3.0), (b, 5.0), (a, 5.2), (b, 4.8), (a, 3.0), (b, 2.9), (a, 5.5), (b, 6.0)]:
