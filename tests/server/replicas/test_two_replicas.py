@@ -159,3 +159,31 @@ async def test_events_and_camera_statuses_stored_by_the_follower_are_evaluated_b
         assert rules == ["intrusion", "gate-offline"] and events_of(receiver) == ["firing", "firing"]
         tail = a.alerts.tail
         assert tail is not None and tail.rows["events"] == 1 and tail.rows["camera_status"] == 1
+
+
+async def test_a_delivery_retrying_on_the_old_leader_is_finished_once_by_the_new_one(
+    pg_database: str, tmp_path: Path
+) -> None:
+    refusing = Receiver(SECRET, status=503)
+    try:
+        settings = replica_settings(pg_database, tmp_path, refusing.url).model_copy(
+            update={"outbox_claim_lease_s": 1.5}
+        )
+        async with replica("a", settings) as a, replica("b", settings) as b:
+            await Readings().store(b, 5.0)
+            retrying = "SELECT count(*) FROM alert_outbox WHERE state = 'pending' AND attempts >= 1"
+            await wait_until(lambda: _count(pg_database, retrying, 1), timeout=10, what="a refused first attempt")
+            await a.drop_lock_connection()  # the leader goes during the retry backoff
+            await wait_until(lambda: _true(b.alerts.running and not a.alerts.running), 10, "the takeover")
+            refusing.status = 204
+            await wait_until(lambda: _true(len(refusing.accepted) == 1), timeout=15, what="the delivery by b")
+            await asyncio.sleep(1.0)  # a second delivery would arrive now
+            assert len(refusing.accepted) == 1 and len(set(refusing.attempts)) == 1  # one delivery id throughout
+            delivered = "SELECT count(*) FROM alert_outbox WHERE state = 'delivered'"
+            await wait_until(lambda: _count(pg_database, delivered, 1), timeout=5, what="the row marked delivered")
+    finally:
+        refusing.close()
+
+
+async def _count(database_url: str, query: str, expected: int) -> bool:
+    return await count_rows(database_url, query) == expected
