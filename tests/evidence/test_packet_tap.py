@@ -81,3 +81,45 @@ def test_a_tap_without_sinks_costs_nothing_and_a_late_sink_learns_the_stream() -
     assert tap.active and len(queue) == 0  # no connection yet: nothing to tell
     tap.remove(queue)
     assert not tap.active
+
+
+def test_an_mp4_file_source_length_prefixed_h264_records_decodable_segments(tmp_path: Path, moving_clip: Path) -> None:
+    import subprocess
+    from datetime import timedelta
+
+    from contract.config import FileSource
+    from contract.config.record import RecordSettings
+    from edge.record.index import SegmentIndex
+    from edge.record.segments import SegmentWriter
+    from edge.record.stats import RecordStats
+    from tests.evidence.conftest import decoded_frames
+
+    mp4 = tmp_path / "moving.mp4"  # MP4 keeps H.264 length-prefixed, with an avcC record
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-r", "15", "-i", str(moving_clip), "-c", "copy", str(mp4)], check=True
+    )
+    index, stats = SegmentIndex(tmp_path / "rec" / "index.sqlite3"), RecordStats()
+    writer = SegmentWriter(
+        "file", RecordSettings(mode="continuous", segment=timedelta(seconds=1)), tmp_path / "rec", index, stats
+    )
+    writer.start()
+    tap = PacketTap()
+    tap.add(writer)
+    stream = VideoStream(
+        FileSource(type="file", path=str(mp4), loop=False, realtime=True), tmp_path, threading.Event(), tap
+    )
+    stream.open()
+    frames = 0
+    try:
+        for _ in stream.frames():
+            frames += 1
+    except Exception:  # the file ended
+        pass
+    finally:
+        stream.close()
+    writer.stop()
+    segments = index.overlapping("file", 0, 1e12)
+    assert len(segments) >= 3 and stats.write_errors == 0
+    assert sum(s.packets for s in segments) == frames == 90
+    assert sum(decoded_frames(tmp_path / "rec" / s.path) for s in segments) == frames
+    index.close()
