@@ -74,6 +74,9 @@ class EdgeStatusPayload(Payload):
     cameras: list[str] = Field(default_factory=list)
     version: str | None = None
     config_error: str | None = Field(default=None, description="why the last streams.yaml edit was refused")
+    sender_stalled: bool | None = Field(
+        default=None, description="events wait and the broker acknowledged none for a while (see stats.sender)"
+    )
 
 
 class CameraStats(BaseModel):
@@ -121,6 +124,22 @@ class RecordingStats(BaseModel):
     last_error: str | None = None
 
 
+class SenderStats(BaseModel):
+    """The edge worker's spool sender: whether it is connected, alive and keeping up."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    transport: str = Field(description="mqtt or jetstream")
+    connected: bool
+    alive: bool = Field(description="the sender thread runs (a watchdog restarts it otherwise)")
+    stalled: bool = Field(description="events have waited without any acknowledgement for stall_after_s")
+    seconds_since_progress: float = Field(description="since the last acknowledgement or empty spool")
+    acknowledged: int = Field(description="events the broker acknowledged since start")
+    resent: int = Field(description="events sent again after a lost session (QoS 1 duplicates at most)")
+    restarts: int = Field(description="sessions lost or refused since start")
+    last_error: str | None = None
+
+
 class EdgeStatsPayload(Payload):
     """Periodic figures on `<prefix>/edge/<worker_id>/stats`."""
 
@@ -131,6 +150,7 @@ class EdgeStatsPayload(Payload):
     spool_dropped: int = 0
     snapshots: SnapshotDirStats | None = Field(default=None, description="when a snapshot_dir is set")
     recording: RecordingStats | None = Field(default=None, description="when a record_dir is set")
+    sender: SenderStats | None = None
 
 
 EventKind = Literal[

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract.config import EdgeWorker
+from contract.jetstream import DEFAULT_NATS_URL
 
 
 class EdgeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IOC_", extra="ignore")
 
+    transport: Literal["mqtt", "jetstream"] = Field(
+        default="mqtt", description="events over MQTT (mqtt_url) or straight into the NATS JetStream stream"
+    )
     mqtt_url: SecretStr = Field(default=SecretStr("mqtt://127.0.0.1:1883"), description="broker URL")
+    mqtt_protocol: Literal["5", "3.1.1"] = Field(default="5", description="3.1.1 for NATS's MQTT listener")
+    nats_url: SecretStr = Field(default=SecretStr(DEFAULT_NATS_URL), description="NATS URL (transport jetstream)")
+    sender_stall_s: float = Field(
+        default=15.0, gt=0, description="events waiting this long without an acknowledgement: sender stalled"
+    )
     config: Path = Field(default=Path("streams.yaml"), description="streams.yaml")
     worker_id: str = Field(min_length=1, description="this worker's id in streams.yaml edge_workers")
     spool_dir: Path | None = Field(default=None, description="overrides edge_workers[].spool_dir")

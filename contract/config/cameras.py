@@ -94,6 +94,9 @@ class MotionSettings(StrictModel):
         description="detect this often without motion while something is tracked; on an idle scene the "
         "interval doubles after each refresh, up to 4 times this",
     )
+    keyframes_when_idle: bool = True
+    """decode keyframes only while nothing moves and nothing is tracked (every frame again within one
+    GOP of motion): an idle camera costs about a quarter of a full decode"""
 
 
 class Zone(StrictModel):

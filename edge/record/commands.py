@@ -12,7 +12,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from pydantic import ValidationError
 
-from contract.mqttclient import make_client
+from contract.mqttclient import MqttProtocol, make_client
 from contract.mqtturl import MqttEndpoint
 from contract.payloads import RecordingRangesPayload, RecordRequestPayload
 from contract.timeutil import utc_now
@@ -27,9 +27,17 @@ RANGES_WINDOW_S = 7 * 86400.0  # report the last week
 
 
 class RecordCommands:
-    def __init__(self, recorder: Recorder, endpoint: MqttEndpoint, topics: Topics, interval_s: float) -> None:
+    def __init__(
+        self,
+        recorder: Recorder,
+        endpoint: MqttEndpoint,
+        topics: Topics,
+        interval_s: float,
+        protocol: MqttProtocol = "5",
+    ) -> None:
         self._recorder = recorder
         self._endpoint = endpoint
+        self._protocol = protocol
         self._topics = topics
         self._interval = interval_s
         self._stop = threading.Event()
@@ -38,7 +46,7 @@ class RecordCommands:
         self.requests = 0
 
     def start(self) -> None:
-        client = make_client(self._endpoint, f"ioc-edge-rec-{self._recorder.worker_id}")
+        client = make_client(self._endpoint, f"ioc-edge-rec-{self._recorder.worker_id}", protocol=self._protocol)
         topic = self._topics.record_requests(self._recorder.worker_id)
         client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
         client.on_message = self._on_message

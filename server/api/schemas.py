@@ -11,13 +11,23 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: Literal["up", "down"]
-    mqtt: Literal["connected", "disconnected", "disabled"]
+    mqtt: Literal["connected", "disconnected", "disabled"] = Field(
+        description="the ingest transport's connection (the MQTT broker, or NATS with transport jetstream)"
+    )
+    transport: Literal["mqtt", "jetstream"] = "mqtt"
+    ingest: Literal["running", "restarting", "stalled", "disabled"] = Field(
+        default="disabled", description="restarting: a task failed; stalled: no commit while messages wait"
+    )
     pending_messages: int
     timescale: bool
     timescale_license: str | None
     detail: str | None = None
     station_files: Literal["up", "down", "off"] = Field(
         default="off", description="the station-file receiver (FTP server and inbox task)"
+    )
+
+    role: Literal["leader", "follower"] = Field(
+        default="leader", description="replicas: whether this one runs the alert engine, outbox and retention"
     )
 
 

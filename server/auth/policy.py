@@ -60,6 +60,14 @@ DEFAULT_RULES: tuple[PolicyRule, ...] = (
     _post("/api/evidence/cameras/{camera_id}/recording-requests", Role.OPERATOR),
     _post("/api/alerts/{alert_id}/ack", Role.RESPONDER),
     _post("/api/alerts/{alert_id}/acknowledge", Role.RESPONDER),
+    # incidents: a responder acknowledges, starts, resolves, comments, attaches and ticks SOP steps
+    # (closing needs an operator: the route checks it); the rest of the incident API needs an operator
+    _post("/api/incidents/{incident_id}/transition", Role.RESPONDER),
+    _post("/api/incidents/{incident_id}/comments", Role.RESPONDER),
+    _post("/api/incidents/{incident_id}/attachments", Role.RESPONDER),
+    _post("/api/incidents/{incident_id}/steps/{step_id}", Role.RESPONDER),
+    _post("/api/handover", Role.RESPONDER),  # the outgoing shift writes its note, the next acknowledges it
+    _post("/api/handover/{note_id}/acknowledge", Role.RESPONDER),
 )
 
 

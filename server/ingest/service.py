@@ -1,26 +1,33 @@
 """The ingest pipeline, owned by the app lifespan:
 
-paho thread -> InboundBuffer -> BatchCollector (decode) -> queue(2) -> BatchWriter (commit)
-    -> PUBACK -> observers (alert engine) -> availability tracker
+transport (MQTT or JetStream) -> inbox -> BatchCollector (decode) -> queue(2) -> BatchWriter (commit)
+    -> ack / terminate -> observers (alert engine) -> availability tracker
+
+Every task runs under a `Supervisor`: an exception restarts it with backoff, and the messages
+the writer held go back to the transport (`retry_later`). `state` says what /health reports:
+`running`, `restarting` (a task failed and has not committed since) or `stalled` (messages wait
+and nothing was committed for `ingest_stall_after_s`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
+from typing import Literal
 
 from contract.config import StreamsConfig
-from contract.mqtturl import parse_mqtt_url
 from contract.timeutil import utc_now
 from server.ingest.availability import AvailabilityChange, AvailabilityTracker
-from server.ingest.buffer import InboundBuffer
-from server.ingest.mqtt import MqttSubscriber
+from server.ingest.errors import Reason, Rejected
 from server.ingest.observers import ObserverFanout
 from server.ingest.router import MessageRouter
+from server.ingest.supervisor import Supervisor
+from server.ingest.transport import Delivery, IngestTransport
+from server.ingest.transports import make_transport
 from server.ingest.writer import BatchCollector, BatchWriter, Pending
 from server.metrics import Metrics
 from server.settings import Settings
@@ -28,14 +35,19 @@ from server.store.base import Store, StoreUnavailableError, WriteBatch, WriteRes
 
 logger = logging.getLogger(__name__)
 
-
-def shared_topic(group: str | None, topic: str) -> str:
-    return f"$share/{group}/{topic}" if group else topic
+IngestState = Literal["running", "restarting", "stalled"]
+MAX_DELIVER = "max_deliver"
 
 
 class IngestService:
     def __init__(
-        self, settings: Settings, config: StreamsConfig, store: Store, metrics: Metrics, observers: ObserverFanout
+        self,
+        settings: Settings,
+        config: StreamsConfig,
+        store: Store,
+        metrics: Metrics,
+        observers: ObserverFanout,
+        transport: IngestTransport | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -48,13 +60,18 @@ class IngestService:
             settings.snapshot_max_bytes,
         )
         self.availability = AvailabilityTracker(config.sensors, utc_now())
-        self._group = self._shared_group(config)
         self._writer = BatchWriter(store, self.router, metrics)
-        self._tasks: list[asyncio.Task[None]] = []
-        self._buffer: InboundBuffer | None = None
-        self._subscriber: MqttSubscriber | None = None
+        self.transport: IngestTransport = transport or make_transport(
+            settings, config, self.router.subscriptions(), metrics
+        )
+        self._supervisor = Supervisor(lambda task: metrics.ingest_restarts.labels(task).inc())
+        self._queue: asyncio.Queue[Pending] = asyncio.Queue(maxsize=2)
+        self._writing: Pending | None = None
+        self._in_pipeline = 0
+        self._last_progress = time.monotonic()
+        self.stalled = False
+        self._started = False
         self.committed_messages = 0
-        self._writing = False
 
     @property
     def database_ok(self) -> bool:
@@ -62,64 +79,56 @@ class IngestService:
 
     @property
     def mqtt_connected(self) -> bool:
-        return self._subscriber is not None and self._subscriber.connected
+        """Connected to the transport's server (the MQTT broker or NATS)."""
+        return self.transport.connected
 
     @property
     def mqtt_subscribed(self) -> bool:
         """Connected and subscribed: messages published from now on reach this server."""
-        return self._subscriber is not None and self._subscriber.connected and self._subscriber.subscribed
+        return self.transport.ready
 
     @property
     def pending(self) -> int:
-        return len(self._buffer) if self._buffer is not None else 0
+        """Messages received and not yet settled (waiting, being decoded or written)."""
+        return (len(self.transport.inbox) if self._started else 0) + self._in_pipeline
 
-    def _shared_group(self, config: StreamsConfig) -> str | None:
-        override = self._settings.mqtt_shared_group
-        return config.mqtt.shared_group if override is None else (override or None)  # "" turns it off
+    @property
+    def state(self) -> IngestState:
+        if self._supervisor.down:
+            return "restarting"
+        return "stalled" if self.stalled else "running"
 
-    def _topic_filters(self) -> tuple[list[str], list[str]]:
-        """(shared, plain): data topics go through the shared group; retained status topics do not."""
-        topics = self.router.subscriptions()
-        shared = [shared_topic(self._group, t) for t in topics if not t.endswith("/status")]
-        plain = [t for t in topics if t.endswith("/status")]
-        return shared, plain
+    @property
+    def state_detail(self) -> str | None:
+        if self._supervisor.down:
+            return f"ingest task {', '.join(self._supervisor.down)} failed and is restarting"
+        if self.stalled:
+            return f"nothing committed for {self._settings.ingest_stall_after_s:g} s while {self.pending} messages wait"
+        return None
 
     async def reload(self, config: StreamsConfig) -> None:
         """Apply a reloaded streams.yaml: decoding, availability and subscriptions follow it."""
         self.router.reconfigure(config)
         self.availability.reconfigure(config.sensors)
-        self._group = self._shared_group(config)
-        if self._subscriber is not None:
-            self._subscriber.set_topics(*self._topic_filters())
+        self.transport.reconfigure(config)
+        await self.transport.set_topics(self.router.subscriptions())
 
     async def start(self) -> None:
         await self._seed_availability()
-        loop = asyncio.get_running_loop()
-        self._buffer = InboundBuffer(loop, capacity=2 * self._settings.mqtt_receive_maximum + 1000)
-        shared, plain = self._topic_filters()
-        self._subscriber = MqttSubscriber(
-            parse_mqtt_url(self._settings.mqtt_url),
-            self._settings.mqtt_client_id,
-            shared,
-            plain,
-            self._buffer,
-            self._settings.mqtt_receive_maximum,
-            self._settings.mqtt_session_expiry_s,
-        )
-        queue: asyncio.Queue[Pending] = asyncio.Queue(maxsize=2)
+        await self.transport.start()
+        self._started = True
         collector = BatchCollector(
-            self._buffer,
+            self.transport.inbox,
             self.router,
             self._settings.batch_max_rows,
             self._settings.batch_max_delay_ms / 1000,
-            writer_idle=lambda: not self._writing and queue.empty(),
+            writer_idle=lambda: self._writing is None and self._queue.empty(),
         )
-        self._tasks = [
-            asyncio.create_task(self._collect(collector, queue), name="ingest-collect"),
-            asyncio.create_task(self._write(queue), name="ingest-write"),
-            asyncio.create_task(self._watch_availability(), name="ingest-availability"),
-        ]
-        self._subscriber.start()
+        supervisor = self._supervisor
+        supervisor.spawn("ingest-collect", lambda: self._collect(collector))
+        supervisor.spawn("ingest-write", self._write, on_failure=self._hand_back)
+        supervisor.spawn("ingest-availability", self._watch_availability)
+        supervisor.spawn("ingest-stall-watch", self._watch_stall)
 
     async def _seed_availability(self) -> None:
         """After a restart, silence is counted from each sensor's last stored reading, not from now."""
@@ -131,33 +140,74 @@ class IngestService:
         self.availability.seed({sensor_id: reading.received_at for sensor_id, reading in latest.items()})
 
     async def stop(self) -> None:
-        if self._subscriber is not None:
-            self._subscriber.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await self._supervisor.stop()
+        await self.transport.stop()
 
-    async def _collect(self, collector: BatchCollector, queue: asyncio.Queue[Pending]) -> None:
+    async def _collect(self, collector: BatchCollector) -> None:
         while True:
             pending = await collector.next_batch()
-            await queue.put(pending)
+            self._in_pipeline += len(pending.items)
+            await self._queue.put(pending)
 
-    async def _write(self, queue: asyncio.Queue[Pending]) -> None:
+    async def _write(self) -> None:
         while True:
-            pending = await queue.get()
-            self._writing = True
-            try:
-                result = await self._writer.write(pending)
-                assert self._subscriber is not None
-                self._subscriber.ack(pending.items)
-                self.committed_messages += len(pending.items)
-                self._record(pending, result)
-                await self._notify(pending, result)
-            finally:
-                self._writing = False
+            self._writing = await self._queue.get()
+            pending = self._writing
+            result = await self._writer.write(pending)
+            self._writing = None  # committed: from here on a failure must not hand it back
+            self._in_pipeline -= len(pending.items)
+            await self.transport.ack(pending.settled_as_stored())
+            await self.transport.terminate(pending.refused)
+            self._settled(pending)
+            self._record(pending, result)
+            await self._notify(pending, result)
+
+    def _settled(self, pending: Pending) -> None:
+        self.committed_messages += len(pending.items)
+        self._last_progress = time.monotonic()
+        self._supervisor.progress()
+
+    async def _hand_back(self) -> None:
+        """The writer failed holding a batch: the transport delivers it again (or it is dead)."""
+        pending, self._writing = self._writing, None
+        if pending is None:
+            return
+        self._in_pipeline -= len(pending.items)
+        exhausted = await self.transport.retry_later(pending.items)
+        if exhausted:
+            await self._dead_letter_exhausted(exhausted)
+
+    async def _dead_letter_exhausted(self, deliveries: list[Delivery]) -> None:
+        """Their last delivery failed too: dead letters (`max_deliver`), then terminated."""
+        rejected = Rejected(Reason.TOO_LARGE, "")
+        letters = [
+            replace(
+                self.router.dead_letter(item.topic, item.payload, item.received_at, rejected, None),
+                reason=MAX_DELIVER,
+                detail="the pipeline failed on every delivery of this message",
+            )
+            for item in deliveries
+        ]
+        await self._writer.write_batch(WriteBatch(dead_letters=letters))
+        await self.transport.terminate(deliveries)
+        self._metrics.dead_letters.labels(MAX_DELIVER).inc(len(letters))
+        logger.error("%d messages failed on their last delivery: stored as dead letters", len(letters))
+
+    async def _watch_stall(self) -> None:
+        interval = min(1.0, self._settings.ingest_stall_after_s / 4)
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            if not self.pending:
+                self._last_progress = now
+            stalled = now - self._last_progress > self._settings.ingest_stall_after_s
+            if stalled and not self.stalled:
+                self._metrics.ingest_stalls.inc()
+                logger.error("ingest stalled: %s", self.state_detail or "no commit while messages wait")
+            elif self.stalled and not stalled:
+                logger.info("ingest committing again")
+            self.stalled = stalled
+            self._metrics.ingest_up.set(1 if self.state == "running" else 0)
 
     def _record(self, pending: Pending, result: WriteResult) -> None:
         metrics, batch = self._metrics, pending.batch

@@ -15,11 +15,11 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
-from server.ingest.buffer import Inbound, InboundBuffer
 from server.ingest.errors import Reason, Rejected
 from server.ingest.router import MessageRouter
+from server.ingest.transport import Delivery, Inbox
 from server.metrics import Metrics
 from server.store.base import Store, StoreRejectedError, StoreUnavailableError, WriteBatch, WriteResult
 from server.store.records import StoredEvent, StoredReading
@@ -27,12 +27,20 @@ from server.store.records import StoredEvent, StoredReading
 logger = logging.getLogger(__name__)
 
 STORE_REJECTED = "store_rejected"
+DECODE_FAILED = "decode_failed"
+"""A decoder raised something other than `Rejected` (a bug or a poison it did not foresee)."""
 
 
 @dataclass
 class Pending:
-    items: list[Inbound] = field(default_factory=list)
+    items: list[Delivery] = field(default_factory=list)
     batch: WriteBatch = field(default_factory=WriteBatch)
+    refused: list[Delivery] = field(default_factory=list)
+    """Items that gave nothing but dead letters: the transport terminates them instead of acking."""
+
+    def settled_as_stored(self) -> list[Delivery]:
+        refused = {id(item) for item in self.refused}
+        return [item for item in self.items if id(item) not in refused]
 
 
 class BatchCollector:
@@ -44,7 +52,7 @@ class BatchCollector:
 
     def __init__(
         self,
-        buffer: InboundBuffer,
+        buffer: Inbox,
         router: MessageRouter,
         max_rows: int,
         max_delay: float,
@@ -55,6 +63,7 @@ class BatchCollector:
         self._max_rows = max_rows
         self._max_delay = max_delay
         self._writer_idle = writer_idle
+        self.decode_failures = 0
 
     async def next_batch(self) -> Pending:
         await self._buffer.wait()
@@ -63,13 +72,50 @@ class BatchCollector:
         while True:
             for item in self._buffer.take(max(1, self._max_rows - len(pending.batch.readings))):
                 pending.items.append(item)
-                self._router.route(item.topic, item.payload, item.received_at, pending.batch)
+                self._route(item, pending)
             left = deadline - time.monotonic()
             full = len(pending.batch.readings) >= self._max_rows or len(pending.items) >= self._max_rows
             if full or left <= 0 or (self._writer_idle() and not len(self._buffer)):
                 return pending
             if not await self._buffer.wait(left):
                 return pending
+
+    def _route(self, item: Delivery, pending: Pending) -> None:
+        batch = pending.batch
+        sizes = _sizes(batch)
+        try:
+            self._router.route(item.topic, item.payload, item.received_at, batch)
+        except Exception as exc:  # a decoder bug must cost one message, never the ingest
+            _truncate(batch, sizes)
+            self._decode_failed(item, batch, exc)
+        rows = len(batch.readings) - sizes["readings"] + len(batch.events) - sizes["events"]
+        if not rows and len(batch.dead_letters) > sizes["dead_letters"]:
+            pending.refused.append(item)
+
+    def _decode_failed(self, item: Delivery, batch: WriteBatch, exc: Exception) -> None:
+        self.decode_failures += 1
+        if self.decode_failures == 1 or self.decode_failures % 1000 == 0:
+            logger.error(
+                "decoding a message on %s raised %s (%d so far): stored as a dead letter, ingest goes on",
+                item.topic[:200],
+                type(exc).__name__,
+                self.decode_failures,
+            )
+        detail = f"{type(exc).__name__}: {str(exc)[:400]}"
+        letter = self._router.dead_letter(
+            item.topic, item.payload, item.received_at, Rejected(Reason.TOO_LARGE, ""), None
+        )
+        batch.dead_letters.append(replace(letter, reason=DECODE_FAILED, detail=detail))
+
+
+def _sizes(batch: WriteBatch) -> dict[str, int]:
+    return {f.name: len(getattr(batch, f.name)) for f in fields(batch)}
+
+
+def _truncate(batch: WriteBatch, sizes: dict[str, int]) -> None:
+    """Drop what a failed decode appended half-way."""
+    for name, size in sizes.items():
+        del getattr(batch, name)[size:]
 
 
 class Backoff:

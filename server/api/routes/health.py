@@ -14,21 +14,26 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
 async def health(state: StateDep) -> JSONResponse:
-    """200 when the database and broker are reachable, 503 (same body) when either is not."""
+    """200 when the database and broker are reachable and ingest runs; 503 (same body) otherwise."""
     ingest = state.ingest
     database_ok = ingest.database_ok if ingest is not None else True
     mqtt = "disabled" if ingest is None else ("connected" if ingest.mqtt_connected else "disconnected")
     receiver = state.station_files
     station_files = "off" if receiver is None else ("up" if receiver.running else "down")
-    ok = database_ok and mqtt != "disconnected" and station_files != "down"
+    ingest_state = "disabled" if ingest is None else ingest.state
+    ok = database_ok and mqtt != "disconnected" and station_files != "down" and ingest_state in ("running", "disabled")
     body = Health(
         status="ok" if ok else "degraded",
         database="up" if database_ok else "down",
         mqtt=mqtt,
+        transport=state.settings.transport,
+        ingest=ingest_state,
+        detail=ingest.state_detail if ingest is not None else None,
         pending_messages=ingest.pending if ingest is not None else 0,
         timescale=state.features.timescale,
         timescale_license=state.features.license,
         station_files=station_files,
+        role="leader" if state.leadership.is_leader else "follower",
     )
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 

@@ -27,11 +27,6 @@ const Evidence = {
     return (this.TEXT[lang] || this.TEXT.vi)[key] || key;
   },
 
-  install() {
-    const button = document.querySelector('#tabs button[data-tab="evidence"]');
-    if (button) button.addEventListener("click", () => this.open());
-  },
-
   async open() {
     const me = await API.get("/api/auth/me");
     this.role = me.role;
@@ -205,4 +200,3 @@ const Evidence = {
   },
 };
 
-document.addEventListener("DOMContentLoaded", () => Evidence.install());
