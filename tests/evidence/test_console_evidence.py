@@ -1,7 +1,8 @@
 """The evidence console in real headless Chromium (Debian's, driven by Playwright) against the real
-server (uvicorn, PostgreSQL, Mosquitto): the clip plays (its time advances and frames decode), the
-timeline shows the recorded range and the clip, an export downloads and its manifest verifies, the
-audit log lists each action with its user, a viewer is refused an export."""
+server (uvicorn, PostgreSQL, Mosquitto, a GStreamer RTSP camera for live view): the clip plays (its
+time advances and frames decode), the timeline shows the recorded range and the clip, an export
+downloads and its manifest verifies, the audit log lists each action (live view included) with its
+user, a viewer is refused an export."""
 
 from __future__ import annotations
 
@@ -43,8 +44,11 @@ FLAGS = [
 
 
 @pytest.fixture
-def served(tmp_path: Path, pg_database: str, mqtt_broker: Any, topic_prefix: str) -> Iterator[ServedApp]:
-    streams = write_console_streams(tmp_path, topic_prefix, "rtsp://127.0.0.1:9/none")
+def served(
+    tmp_path: Path, pg_database: str, mqtt_broker: Any, topic_prefix: str, rtsp_server: Any, moving_clip: Path
+) -> Iterator[ServedApp]:
+    camera = rtsp_server({"cam": moving_clip}, fps=15)
+    streams = write_console_streams(tmp_path, topic_prefix, camera.url("cam"))
     app = evidence_app(pg_database, mqtt_broker.url, streams, tmp_path / "clips")
     running = serve_app(app, free_port())
     running.call(add_users(app))
@@ -97,13 +101,14 @@ def _upload_clip(served: ServedApp, moving_clip: Path, tmp_path: Path, start: da
     return clip_id
 
 
-def _log_in(page: Any, url: str, username: str, password: str) -> None:
+def _log_in(page: Any, url: str, username: str, password: str, evidence: bool = True) -> None:
     page.goto(url)
     page.fill("#login-user", username)
     page.fill("#login-pass", password)
     page.click("#login-submit")
     page.wait_for_selector("#whoami:not(:empty)")
-    page.click('#tabs button[data-tab="evidence"]')
+    if evidence:
+        page.click('#tabs button[data-tab="evidence"]')
 
 
 def test_evidence_console_plays_exports_verifies_and_audits(
@@ -125,8 +130,11 @@ def test_evidence_console_plays_exports_verifies_and_audits(
         publisher.close()
     wait_until(lambda: "cam-1" in served.app.state.ioc.evidence.recorded, 10, "the recorded ranges to arrive")
 
-    # an operator: the timeline shows the recorded range and the clip; the clip plays
-    _log_in(page, served.url, "operator", PASSWORDS[Role.OPERATOR])
+    # an operator: the camera wall plays live (audited); the evidence timeline shows the recorded
+    # range and the clip; the clip plays
+    _log_in(page, served.url, "operator", PASSWORDS[Role.OPERATOR], evidence=False)
+    wait_until(lambda: int(page.evaluate("() => Live.framesDecoded('cam-1')")) > 0, 30, "live video frames")
+    page.click('#tabs button[data-tab="evidence"]')
     page.wait_for_selector(f'.ev-clip[data-clip="{clip_id}"]')
     recorded = page.get_attribute(".ev-rec", "data-start")
     assert recorded is not None and datetime.fromisoformat(recorded) == now - timedelta(minutes=10)
@@ -168,5 +176,5 @@ def test_evidence_console_plays_exports_verifies_and_audits(
     )
     by_action = {(row[2], row[1]) for row in rows}
     assert ("clip_playback", "operator") in by_action and ("export", "operator") in by_action
-    assert ("case_create", "operator") in by_action
+    assert ("case_create", "operator") in by_action and ("live_view", "operator") in by_action
     assert all(row[4] == "127.0.0.1" for row in rows)
