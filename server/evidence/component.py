@@ -1,5 +1,6 @@
 """The evidence component: the clip store, the evidence rows, the audit log, recording requests to
-the edge and the recorded ranges the edge reports (both over MQTT), and clip/audit retention.
+the edge and the recorded ranges the edge reports (both over MQTT); clip/audit retention is
+`apply_retention`, run by the leader-only `EvidenceRetention`.
 
 Started by the app lifespan like the alert engine (`Component`); routes reach it as
 `services.evidence` through `server.api.routes.evidence`.
@@ -8,7 +9,6 @@ Started by the app lifespan like the alert engine (`Component`); routes reach it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -50,7 +50,6 @@ class EvidenceComponent:
         self._services: Services | None = None
         self._client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
         self.recorded: dict[str, RecordedRanges] = {}
         self.counts = EvidenceCounts()
         self._collector = EvidenceCollector(self.counts)
@@ -71,16 +70,11 @@ class EvidenceComponent:
         self._store = EvidenceStore(state.pool)
         state.metrics.registry.register(self._collector)
         self._loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(self._retention(), name="evidence-retention")
         self._connect(state)
 
     async def stop(self) -> None:
         if self._services is not None:
             self._services.metrics.registry.unregister(self._collector)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
@@ -131,14 +125,6 @@ class EvidenceComponent:
         logger.info("audit: %s %s %s", who.label, action, obj)
 
     # ------------------------------------------------------------------ retention
-
-    async def _retention(self) -> None:
-        while True:
-            try:
-                await self.apply_retention()
-            except Exception:
-                logger.exception("evidence retention failed; next try in %.0f s", self.settings.retention_interval_s)
-            await asyncio.sleep(self.settings.retention_interval_s)
 
     async def apply_retention(self) -> tuple[int, int]:
         """Delete clips and audit rows past `retention.clips` / `retention.audit`: (clips, audit rows)."""
