@@ -130,6 +130,23 @@ async def test_review_cases_export_and_audit(
         refused = await admin.get(f"/api/evidence/cases/{case['id']}/export", headers=viewer)
         assert refused.status_code == 403
 
+        # an operator of another district: this evidence does not exist for them (404, never 403)
+        elsewhere = await key_for(app, Role.OPERATOR, sites=["tran-de"])
+        assert (await admin.get("/api/evidence/clips", params={"event": "evt-case-1"}, headers=elsewhere)).json() == []
+        for path in (
+            f"/api/evidence/clips/{clip_id}",
+            f"/api/evidence/clips/{clip_id}/video",
+            f"/api/evidence/cases/{case['id']}",
+            f"/api/evidence/cases/{case['id']}/export",
+            "/api/evidence/snapshots/evt-case-1",
+            "/api/evidence/cameras/gate/timeline",
+        ):
+            assert (await admin.get(path, headers=elsewhere)).status_code == 404, path
+        assert (await admin.get("/api/evidence/cases", headers=elsewhere)).json() == []
+        theirs = {"title": "x", "clips": [clip_id]}
+        assert (await admin.post("/api/evidence/cases", json=theirs, headers=elsewhere)).status_code == 404
+        assert len((await admin.get("/api/evidence/cases", headers=operator)).json()) == 1  # nothing was made
+
         # the export verifies; tampering with a file is caught
         exported = await admin.get(f"/api/evidence/cases/{case['id']}/export", headers=operator)
         assert exported.status_code == 200 and exported.headers["content-type"] == "application/zip"

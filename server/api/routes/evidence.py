@@ -10,7 +10,8 @@ import asyncio
 import hashlib
 import io
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Container
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path as FilePath
 from typing import Annotated, Any, BinaryIO
@@ -20,16 +21,20 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.background import BackgroundTask
 
+from contract.config import StreamsConfig
 from contract.timeutil import parse_timestamp, utc_now
 from server.api.deps import ConfigDep, StoreDep
 from server.api.timerange import resolve_range
 from server.auth.deps import CurrentPrincipal
+from server.auth.roles import Principal
+from server.auth.scope import sites_of
 from server.evidence.clipstore import ClipStoreError, clip_key
 from server.evidence.component import EvidenceComponent
 from server.evidence.export import ExportItem, write_export
-from server.evidence.store import AuditRecord, ClipRecord
+from server.evidence.store import AuditRecord, CaseRecord, ClipRecord
 from server.state import services_of
 from server.store.base import EventQuery
+from server.store.pg import PgStore
 
 router = APIRouter(prefix="/api/evidence", tags=["evidence"])
 
@@ -48,6 +53,19 @@ def get_evidence(request: Request) -> EvidenceComponent:
 
 
 EvidenceDep = Annotated[EvidenceComponent, Depends(get_evidence)]
+
+
+class _Everything:
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+def _visible(config: StreamsConfig, who: Principal) -> Container[str]:
+    """The cameras whose evidence the caller sees: all for an unscoped caller (cameras removed from
+    streams.yaml included), those of its sites otherwise (`ConfigDep` is already the caller's view)."""
+    if sites_of(who) is None:
+        return _Everything()
+    return {camera.id for camera in config.cameras}
 
 
 def _remote(request: Request) -> str | None:
@@ -250,6 +268,8 @@ async def upload_clip(request: Request, evidence: EvidenceDep, config: ConfigDep
 @router.get("/clips", response_model=list[ClipOut])
 async def list_clips(
     evidence: EvidenceDep,
+    config: ConfigDep,
+    who: CurrentPrincipal,
     camera: str | None = None,
     event: str | None = None,
     start: datetime | None = None,
@@ -261,19 +281,21 @@ async def list_clips(
         start, end = EPOCH, FAR_FUTURE
     else:
         start, end = resolve_range(start, end, timedelta(days=1))
-    return [_clip_out(c) for c in await evidence.store.clips(camera, start, end, event, limit)]
+    seen = _visible(config, who)
+    return [_clip_out(c) for c in await evidence.store.clips(camera, start, end, event, limit) if c.camera_id in seen]
 
 
-async def _clip_or_404(evidence: EvidenceComponent, clip_id: str) -> ClipRecord:
+async def _clip_or_404(evidence: EvidenceComponent, clip_id: str, seen: Container[str]) -> ClipRecord:
+    """The clip, or 404 when it does not exist or is outside the caller's sites (never 403)."""
     clip = await evidence.store.clip(clip_id)
-    if clip is None:
+    if clip is None or clip.camera_id not in seen:
         raise HTTPException(404, f"clip '{clip_id}' not found")
     return clip
 
 
 @router.get("/clips/{clip_id}", response_model=ClipOut)
-async def get_clip(clip_id: ClipId, evidence: EvidenceDep) -> ClipOut:
-    return _clip_out(await _clip_or_404(evidence, clip_id))
+async def get_clip(clip_id: ClipId, evidence: EvidenceDep, config: ConfigDep, who: CurrentPrincipal) -> ClipOut:
+    return _clip_out(await _clip_or_404(evidence, clip_id, _visible(config, who)))
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -310,9 +332,11 @@ async def _chunks(file: BinaryIO, first: int, length: int) -> AsyncIterator[byte
 
 
 @router.get("/clips/{clip_id}/video", response_class=StreamingResponse, responses={200: {"content": {"video/mp4": {}}}})
-async def play_clip(clip_id: ClipId, request: Request, evidence: EvidenceDep, who: CurrentPrincipal) -> Response:
+async def play_clip(
+    clip_id: ClipId, request: Request, evidence: EvidenceDep, config: ConfigDep, who: CurrentPrincipal
+) -> Response:
     """The clip's MP4, seekable (HTTP range requests). The first request of a playback is audited."""
-    clip = await _clip_or_404(evidence, clip_id)
+    clip = await _clip_or_404(evidence, clip_id, _visible(config, who))
     try:
         file = await asyncio.to_thread(evidence.clips.open, clip.store_key)
     except ClipStoreError as exc:
@@ -410,6 +434,7 @@ async def set_review(body: ReviewIn, evidence: EvidenceDep, who: CurrentPrincipa
 async def review_list(
     evidence: EvidenceDep,
     store: StoreDep,
+    config: ConfigDep,
     who: CurrentPrincipal,
     camera: str | None = None,
     unreviewed: bool = False,
@@ -419,7 +444,9 @@ async def review_list(
 ) -> list[ReviewItem]:
     """Events with the caller's review state and their clips; `unreviewed=true` leaves out the reviewed."""
     start, end = resolve_range(start, end, timedelta(days=1))
+    seen = _visible(config, who)
     events = await store.events(EventQuery(camera, None, None, None, None, start, end, limit, None))
+    events = [e for e in events if e.camera_id in seen]
     reviewed = await evidence.store.reviewed([e.id for e in events], who.label)
     clips = await evidence.store.clips(camera, start - timedelta(minutes=10), end + timedelta(minutes=10))
     by_event: dict[str, list[str]] = {}
@@ -446,10 +473,12 @@ async def review_list(
 
 @router.get("/snapshots/{event_id}", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
 async def download_snapshot(
-    event_id: str, request: Request, evidence: EvidenceDep, store: StoreDep, who: CurrentPrincipal
+    event_id: str, request: Request, evidence: EvidenceDep, store: StoreDep, config: ConfigDep, who: CurrentPrincipal
 ) -> Response:
     """An event's snapshot as a download, audited."""
     event = await store.event(event_id)
+    if event is not None and event.camera_id not in _visible(config, who):
+        event = None
     snapshot = await store.snapshot(event.snapshot_sha256) if event and event.snapshot_sha256 else None
     if event is None or snapshot is None:
         raise HTTPException(404, f"event '{event_id}' has no snapshot kept")
@@ -465,59 +494,103 @@ def _case_out(case: Any) -> CaseOut:
     return CaseOut(**{k: getattr(case, k) for k in CaseOut.model_fields})
 
 
+@dataclass(frozen=True)
+class _CaseAccess:
+    """What a case route needs to tell whether the caller may see an item (site scope)."""
+
+    evidence: EvidenceComponent
+    store: PgStore
+    seen: Container[str]
+
+    async def event_visible(self, event_id: str) -> bool:
+        event = await self.store.event(event_id)
+        return event is not None and event.camera_id in self.seen
+
+    async def case_visible(self, case: CaseRecord) -> bool:
+        for clip_id in case.clips:
+            clip = await self.evidence.store.clip(clip_id)
+            if clip is not None and clip.camera_id not in self.seen:
+                return False
+        for event_id in case.snapshots:
+            if not await self.event_visible(event_id):
+                return False
+        return True
+
+    async def case_or_404(self, case_id: int) -> CaseOut:
+        """The case, or 404 when it does not exist or holds evidence outside the caller's sites."""
+        case = await self.evidence.store.case(case_id)
+        if case is None or not await self.case_visible(case):
+            raise HTTPException(404, f"case {case_id} not found")
+        return _case_out(case)
+
+    async def add_items(self, case_id: int, clips: list[str], snapshots: list[str]) -> None:
+        for clip_id in clips:
+            await _clip_or_404(self.evidence, clip_id, self.seen)
+        for event_id in snapshots:
+            if not await self.event_visible(event_id):
+                raise HTTPException(404, f"event '{event_id}' not found")
+        if clips:
+            await self.evidence.store.add_case_items(case_id, "clip", clips)
+        if snapshots:
+            await self.evidence.store.add_case_items(case_id, "snapshot", snapshots)
+
+
+def case_access(evidence: EvidenceDep, store: StoreDep, config: ConfigDep, who: CurrentPrincipal) -> _CaseAccess:
+    return _CaseAccess(evidence, store, _visible(config, who))
+
+
+CaseAccess = Annotated[_CaseAccess, Depends(case_access)]
+
+
 @router.post("/cases", status_code=status.HTTP_201_CREATED, response_model=CaseOut)
-async def create_case(body: CaseIn, request: Request, evidence: EvidenceDep, who: CurrentPrincipal) -> CaseOut:
-    case_id = await evidence.store.create_case(body.title, body.reference, body.note, who.label)
-    await _add_items(evidence, case_id, body.clips, body.snapshots)
-    await evidence.audit(who, "case_create", f"case:{case_id}", _remote(request), title=body.title)
-    return await _case_or_404(evidence, case_id)
-
-
-async def _add_items(evidence: EvidenceComponent, case_id: int, clips: list[str], snapshots: list[str]) -> None:
-    for clip_id in clips:
-        await _clip_or_404(evidence, clip_id)
-    if clips:
-        await evidence.store.add_case_items(case_id, "clip", clips)
-    if snapshots:
-        await evidence.store.add_case_items(case_id, "snapshot", snapshots)
-
-
-async def _case_or_404(evidence: EvidenceComponent, case_id: int) -> CaseOut:
-    case = await evidence.store.case(case_id)
-    if case is None:
-        raise HTTPException(404, f"case {case_id} not found")
-    return _case_out(case)
+async def create_case(body: CaseIn, request: Request, access: CaseAccess, who: CurrentPrincipal) -> CaseOut:
+    for clip_id in body.clips:  # check every item before anything is made
+        await _clip_or_404(access.evidence, clip_id, access.seen)
+    for event_id in body.snapshots:
+        if not await access.event_visible(event_id):
+            raise HTTPException(404, f"event '{event_id}' not found")
+    case_id = await access.evidence.store.create_case(body.title, body.reference, body.note, who.label)
+    await access.add_items(case_id, body.clips, body.snapshots)
+    await access.evidence.audit(who, "case_create", f"case:{case_id}", _remote(request), title=body.title)
+    return await access.case_or_404(case_id)
 
 
 @router.get("/cases", response_model=list[CaseOut])
-async def list_cases(evidence: EvidenceDep) -> list[CaseOut]:
-    return [_case_out(c) for c in await evidence.store.cases()]
+async def list_cases(access: CaseAccess) -> list[CaseOut]:
+    """Cases, newest first; a caller scoped to sites sees the cases whose evidence is all theirs."""
+    found = []
+    for summary in await access.evidence.store.cases():
+        case = await access.evidence.store.case(summary.id)
+        if case is not None and await access.case_visible(case):
+            found.append(_case_out(case))
+    return found
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
-async def get_case(case_id: int, evidence: EvidenceDep) -> CaseOut:
-    return await _case_or_404(evidence, case_id)
+async def get_case(case_id: int, access: CaseAccess) -> CaseOut:
+    return await access.case_or_404(case_id)
 
 
 @router.post("/cases/{case_id}/items", response_model=CaseOut)
-async def add_case_items(case_id: int, body: CaseItemsIn, evidence: EvidenceDep) -> CaseOut:
-    await _case_or_404(evidence, case_id)
-    await _add_items(evidence, case_id, body.clips, body.snapshots)
-    return await _case_or_404(evidence, case_id)
+async def add_case_items(case_id: int, body: CaseItemsIn, access: CaseAccess) -> CaseOut:
+    await access.case_or_404(case_id)
+    await access.add_items(case_id, body.clips, body.snapshots)
+    return await access.case_or_404(case_id)
 
 
 @router.get(
     "/cases/{case_id}/export", response_class=StreamingResponse, responses={200: {"content": {"application/zip": {}}}}
 )
 async def export_case(
-    case_id: int, request: Request, evidence: EvidenceDep, store: StoreDep, config: ConfigDep, who: CurrentPrincipal
+    case_id: int, request: Request, access: CaseAccess, store: StoreDep, config: ConfigDep, who: CurrentPrincipal
 ) -> Response:
     """The case as one zip with a manifest (see `server.evidence.export`); every export is audited."""
-    case = await _case_or_404(evidence, case_id)
+    evidence = access.evidence
+    case = await access.case_or_404(case_id)
     files: list[tuple[ExportItem, BinaryIO]] = []
     try:
         for clip_id in case.clips:
-            clip = await _clip_or_404(evidence, clip_id)
+            clip = await _clip_or_404(evidence, clip_id, access.seen)
             item = _item(config, "clip", clip.camera_id, clip.start_time, clip.end_time, clip.event_ids, clip.id)
             files.append((item, await asyncio.to_thread(evidence.clips.open, clip.store_key)))
         for event_id in case.snapshots:
