@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contract.payloads import RecordingRangesPayload
+from contract.payloads import DetectionEventPayload, RecordingRangesPayload
 from server.auth.roles import Role
 from server.evidence.export import verify
 from tests.evidence.conftest import ServedApp, evidence_app, key_for, serve_app, wait_until
@@ -76,7 +76,7 @@ def page(tmp_path: Path) -> Iterator[Any]:
             context.close()
 
 
-def _upload_clip(served: ServedApp, moving_clip: Path, tmp_path: Path, start: datetime) -> str:
+def _upload_clip(served: ServedApp, moving_clip: Path, tmp_path: Path, start: datetime, event_ids: list[str]) -> str:
     mp4 = tmp_path / "clip.mp4"
     subprocess.run(
         ["ffmpeg", "-loglevel", "error", "-y", "-r", "15", "-i", str(moving_clip), "-c", "copy", str(mp4)], check=True
@@ -87,7 +87,7 @@ def _upload_clip(served: ServedApp, moving_clip: Path, tmp_path: Path, start: da
         "clip_id": clip_id,
         "camera_id": "cam-1",
         "worker_id": "edge-1",
-        "event_ids": [],
+        "event_ids": event_ids,
         "start": start.isoformat(),
         "end": (start + timedelta(seconds=6)).isoformat(),
         "sha256": hashlib.sha256(body).hexdigest(),
@@ -115,7 +115,14 @@ def test_evidence_console_plays_exports_verifies_and_audits(
     served: ServedApp, page: Any, mqtt_broker: Any, moving_clip: Path, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    clip_id = _upload_clip(served, moving_clip, tmp_path, now - timedelta(minutes=5))
+    event_id = f"evt-{uuid.uuid4().hex[:12]}"
+    event = DetectionEventPayload(
+        id=event_id,
+        camera_id="cam-1",
+        worker_id="edge-1",
+        kind="object_seen",
+        ts=now - timedelta(minutes=5, seconds=-2),
+    )
     prefix = served.app.state.ioc.config.mqtt.topic_prefix
     ranges = RecordingRangesPayload(
         camera_id="cam-1",
@@ -125,10 +132,13 @@ def test_evidence_console_plays_exports_verifies_and_audits(
     )
     publisher = Publisher(mqtt_broker.host, mqtt_broker.port)
     try:
-        publisher.publish_all([(f"{prefix}/cameras/cam-1/recordings", ranges.to_json())])
+        recordings, events = f"{prefix}/cameras/cam-1/recordings", f"{prefix}/cameras/cam-1/events"
+        publisher.publish_all([(recordings, ranges.to_json()), (events, event.to_json())])
     finally:
         publisher.close()
     wait_until(lambda: "cam-1" in served.app.state.ioc.evidence.recorded, 10, "the recorded ranges to arrive")
+    wait_until(lambda: served.call(served.app.state.ioc.store.event(event_id)), 10, "the event to be stored")
+    clip_id = _upload_clip(served, moving_clip, tmp_path, now - timedelta(minutes=5), [event_id])
 
     # an operator: the camera wall plays live (audited); the evidence timeline shows the recorded
     # range and the clip; the clip plays
@@ -144,6 +154,14 @@ def test_evidence_console_plays_exports_verifies_and_audits(
         " return v.currentTime > 1.0 && v.getVideoPlaybackQuality().totalVideoFrames > 10; }",
         timeout=20000,
     )
+
+    # review: once reviewed, "only clips to review" leaves the clip out
+    page.click(f'tr[data-clip="{clip_id}"] .ev-review')
+    page.wait_for_selector(f'tr[data-clip="{clip_id}"] .ev-review[disabled]')
+    page.check("#ev-unreviewed")
+    page.wait_for_selector(f'#ev-clips tr[data-clip="{clip_id}"]', state="detached")
+    page.uncheck("#ev-unreviewed")
+    page.wait_for_selector(f'#ev-clips tr[data-clip="{clip_id}"]')
 
     # a case from the clip, exported: the download's manifest verifies
     page.check(f'tr[data-clip="{clip_id}"] .ev-pick')
