@@ -83,7 +83,7 @@ class EvidenceComponent:
 
     def _connect(self, state: Services) -> None:
         endpoint = parse_mqtt_url(state.settings.mqtt_url)
-        client = make_client(endpoint, f"ioc-evidence-{uuid.uuid4().hex[:8]}")
+        client = make_client(endpoint, f"ioc-evidence-{uuid.uuid4().hex[:8]}", protocol=state.settings.mqtt_protocol)
         topics = Topics(state.config.mqtt.topic_prefix)
         client.on_connect = lambda c, *_: c.subscribe(topics.all_camera_recordings, qos=1)
         client.on_message = self._on_message
