@@ -52,6 +52,7 @@ class EvidenceComponent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.recorded: dict[str, RecordedRanges] = {}
         self.counts = EvidenceCounts()
+        self._lost = False
         self._collector = EvidenceCollector(self.counts)
 
     @property
@@ -76,16 +77,30 @@ class EvidenceComponent:
         if self._services is not None:
             self._services.metrics.registry.unregister(self._collector)
         if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
+            client, self._client = self._client, None
+            client.disconnect()
+            client.loop_stop()
 
     # ------------------------------------------------------------------ MQTT: requests and ranges
 
     def _connect(self, state: Services) -> None:
         endpoint = parse_mqtt_url(state.settings.mqtt_url)
         client = make_client(endpoint, f"ioc-evidence-{uuid.uuid4().hex[:8]}", protocol=state.settings.mqtt_protocol)
-        topics = Topics(state.config.mqtt.topic_prefix)
-        client.on_connect = lambda c, *_: c.subscribe(topics.all_camera_recordings, qos=1)
+        topic = Topics(state.config.mqtt.topic_prefix).all_camera_recordings
+
+        def on_connect(c: mqtt.Client, *_: Any) -> None:
+            c.subscribe(topic, qos=1)
+            if self._lost:
+                self._lost = False
+                logger.info("evidence: the MQTT broker is back")
+
+        def on_disconnect(_c: mqtt.Client, _u: Any, _f: Any, reason: Any, *_: Any) -> None:
+            if not self._lost and self._client is not None:
+                self._lost = True
+                logger.warning("evidence: lost the MQTT broker (%s); reconnecting, requests wait", reason)
+
+        client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
         client.on_message = self._on_message
         client.connect_async(endpoint.host, endpoint.port)
         client.loop_start()
