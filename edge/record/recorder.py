@@ -157,7 +157,7 @@ class Recorder:
         return any(segment.end_s >= clip.end_s for segment in later)
 
     def _cut(self, clip: PlannedClip, request_id: str | None) -> None:
-        segments = self.index.overlapping(clip.camera_id, clip.start_s - 60.0, clip.end_s)
+        segments = self.index.overlapping(clip.camera_id, clip.start_s, clip.end_s)  # segments start on keyframes
         out = self.outbox.new_path()
         try:
             cut = cut_clip(self.directory, segments, clip.start_s, clip.end_s, out)
