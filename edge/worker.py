@@ -292,7 +292,7 @@ class EdgeWorker:
             state=status.state,
             ts=utc_now(),
             reason=status.reason,
-            fps_decoded=rates.fps_in if rates else None,
+            fps_decoded=rates.fps_decoded if rates else None,
             fps_detected=rates.fps_detected if rates else None,
             width=status.width,
             height=status.height,
