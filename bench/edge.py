@@ -331,7 +331,7 @@ def main() -> int:
     busy = encode(["-i", str(video), "-t", "20", "-vf", "scale=1280:720", "-r", "15"], work / "busy.264")
     from edge.track import CameraTracker
 
-    CameraTracker(5.0, {})  # import ultralytics' tracker (and torch) before anything is timed
+    CameraTracker(5.0, {})  # build the tracker once before anything is timed
     detector = create_detector(OnnxDetector(type="onnx", model=str(model), imgsz=320, max_batch=8), REPO)
     import cv2
 
