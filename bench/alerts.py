@@ -5,6 +5,13 @@
 - alert_latency_p50_ms / alert_latency_p99_ms: from the MQTT publish of a threshold-crossing
   reading to the `firing` message at a real WebSocket client on `WS /api/alerts/stream` of a real
   server (`ioc server`, its own process, loopback), goal p99 < 100 ms.
+- incident_open_latency_p50_ms / incident_open_latency_p99_ms: the probe rule opens incidents
+  (`incident:`, grouped by site); after the first probe sensor's alert opened one, from the MQTT
+  publish of the second probe sensor's crossing reading to the incident update (its alert linked)
+  at the same WebSocket client, under the same background load; goal p99 < 100 ms. Each round's
+  incident is then resolved and closed over the REST API, so every round starts a fresh one.
+  incident_after_alert_p99_ms: the incident's own share, from the alert's `firing` message to the
+  incident update at the same client (the baseline, measured in the same run, is the alert path).
 - alert_background_readings_per_s: the background load during the measurement, as stored by the
   server (rows in `readings` / publishing time); a separate process publishes it as gateway
   batches to background sensors that a (never firing) threshold rule watches.
@@ -49,6 +56,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PREFIX = "bench"
 PROBE_SENSOR = "probe-1"
+SECOND_PROBE = "probe-2"
 PROBE_RULE = "probe-salinity"
 BACKGROUND_SENSORS = 500
 BATCH_SIZE = 100
@@ -138,6 +146,7 @@ def background_ids() -> list[str]:
 def streams_yaml() -> str:
     sensors = [
         f'  - {{id: {PROBE_SENSOR}, name: Probe, kind: salinity, unit: "‰", site: s1, range: {{min: 0, max: 45}}}}',
+        f'  - {{id: {SECOND_PROBE}, name: Probe 2, kind: salinity, unit: "‰", site: s1, range: {{min: 0, max: 45}}}}',
         *(
             f"  - {{id: {sid}, name: {sid}, kind: water_level, unit: m, site: s1, range: {{min: 0, max: 1000}}}}"
             for sid in background_ids()
@@ -146,10 +155,11 @@ def streams_yaml() -> str:
     rules = f"""rules:
   - id: {PROBE_RULE}
     type: threshold
-    sensors: [{PROBE_SENSOR}]
+    sensors: [{PROBE_SENSOR}, {SECOND_PROBE}]
     raise: {{above: 4.0}}
     clear: {{below: 3.5}}
     severity: critical
+    incident: {{type: probe, window: 15m}}
   - id: background-level
     type: threshold
     sensor_kind: water_level
@@ -293,22 +303,52 @@ async def receive(ws: websockets.ClientConnection, queue: asyncio.Queue[tuple[fl
         await queue.put((arrived, json.loads(raw)))
 
 
-async def next_action(queue: asyncio.Queue[tuple[float, dict[str, object]]], action: str, timeout: float = 10) -> float:
-    """Arrival time of the next message with `action` for the probe rule."""
+Inbox = asyncio.Queue[tuple[float, dict[str, object]]]
+
+
+async def next_action(queue: Inbox, action: str, subject: str = PROBE_SENSOR, timeout: float = 10) -> float:
+    """Arrival time of the next message with `action` for the probe rule's alert of `subject`."""
     deadline = time.monotonic() + timeout
     while True:
         arrived, message = await asyncio.wait_for(queue.get(), max(0.01, deadline - time.monotonic()))
         alert = message.get("alert")
-        if message.get("action") == action and isinstance(alert, dict) and alert.get("rule_id") == PROBE_RULE:
+        if message.get("action") != action or not isinstance(alert, dict):
+            continue
+        if alert.get("rule_id") == PROBE_RULE and alert.get("subject") == subject:
             return arrived
 
 
-async def probe_latencies(ws_url: str, token: str, broker_port: int, plan: Plan) -> list[float]:
+async def next_incident(queue: Inbox, kind: str, subject: str, timeout: float = 10) -> tuple[float, str]:
+    """Arrival time and id of the next incident message with a `kind` entry about `subject`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        arrived, message = await asyncio.wait_for(queue.get(), max(0.01, deadline - time.monotonic()))
+        entries = message.get("entries")
+        incident = message.get("incident")
+        if message.get("type") != "incident" or not isinstance(entries, list) or not isinstance(incident, dict):
+            continue
+        if any(e.get("kind") == kind and e.get("data", {}).get("subject") == subject for e in entries):
+            return arrived, str(incident["id"])
+
+
+async def close_incident(http: httpx.AsyncClient, incident_id: str) -> None:
+    for state in ("resolved", "closed"):
+        response = await http.post(f"/api/incidents/{incident_id}/transition", json={"to": state})
+        response.raise_for_status()
+
+
+async def probe_latencies(
+    ws_url: str, token: str, broker_port: int, plan: Plan
+) -> tuple[list[float], list[float], list[float]]:
     client = connect(broker_port, "probe")
-    topic = f"{PREFIX}/sensors/{PROBE_SENSOR}"
-    queue: asyncio.Queue[tuple[float, dict[str, object]]] = asyncio.Queue()
+    topic, second = f"{PREFIX}/sensors/{PROBE_SENSOR}", f"{PREFIX}/sensors/{SECOND_PROBE}"
+    queue: Inbox = asyncio.Queue()
     latencies: list[float] = []
+    incident_latencies: list[float] = []
+    incident_overheads: list[float] = []
     headers = {"Authorization": f"Bearer {token}"}
+    base = ws_url.replace("ws://", "http://").removesuffix("/api/alerts/stream")
+    http = httpx.AsyncClient(base_url=base, headers=headers, timeout=30)
     async with websockets.connect(ws_url, additional_headers=headers, max_size=None) as ws:
         reader = asyncio.create_task(receive(ws, queue))
         snapshot = await asyncio.wait_for(queue.get(), 10)
@@ -320,13 +360,24 @@ async def probe_latencies(ws_url: str, token: str, broker_port: int, plan: Plan)
             sent = time.perf_counter()
             publish(client, topic, reading(5.0))
             latencies.append((await next_action(queue, "firing")) - sent)
+            await next_incident(queue, "linked", PROBE_SENSOR)  # the incident opened (with this alert)
+            sent = time.perf_counter()
+            publish(client, second, reading(5.0))  # the second related reading: its alert joins the incident
+            fired = await next_action(queue, "firing", SECOND_PROBE)
+            arrived, incident_id = await next_incident(queue, "linked", SECOND_PROBE)
+            incident_latencies.append(arrived - sent)
+            incident_overheads.append(arrived - fired)
             publish(client, topic, reading(1.0))
             await next_action(queue, "resolved")
+            publish(client, second, reading(1.0))
+            await next_action(queue, "resolved", SECOND_PROBE)
+            await close_incident(http, incident_id)
             await asyncio.sleep(gap)
         reader.cancel()
+    await http.aclose()
     client.disconnect()
     client.loop_stop()
-    return latencies
+    return latencies, incident_latencies, incident_overheads
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -358,7 +409,7 @@ def run(plan: Plan) -> int:
             token = login(base, password)
             ws_url = base.replace("http://", "ws://") + "/api/alerts/stream"
             load = start_load(broker_port, plan)
-            latencies = asyncio.run(probe_latencies(ws_url, token, broker_port, plan))
+            latencies, incident_latencies, overheads = asyncio.run(probe_latencies(ws_url, token, broker_port, plan))
             out, _ = load.communicate(timeout=60)  # closes its stdin: it stops
             sent = json.loads(out.decode().strip().splitlines()[-1])
             stored = wait_stored(database_url, int(sent["readings"]))
@@ -369,6 +420,10 @@ def run(plan: Plan) -> int:
     )
     print(f"RESULT alert_latency_p50_ms {percentile(latencies, 0.50) * 1000:.1f} ms")
     print(f"RESULT alert_latency_p99_ms {percentile(latencies, 0.99) * 1000:.1f} ms")
+    print("incident probes: " + " ".join(f"{x * 1000:.0f}" for x in incident_latencies) + " ms")
+    print(f"RESULT incident_open_latency_p50_ms {percentile(incident_latencies, 0.50) * 1000:.1f} ms")
+    print(f"RESULT incident_open_latency_p99_ms {percentile(incident_latencies, 0.99) * 1000:.1f} ms")
+    print(f"RESULT incident_after_alert_p99_ms {percentile(overheads, 0.99) * 1000:.1f} ms")
     print(f"RESULT alert_background_readings_per_s {stored / sent['seconds']:.0f} readings/s")
     return 0
 

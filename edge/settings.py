@@ -29,6 +29,10 @@ class EdgeSettings(BaseSettings):
     spool_dir: Path | None = Field(default=None, description="overrides edge_workers[].spool_dir")
     snapshot_dir: Path | None = Field(default=None, description="overrides edge_workers[].snapshot_dir")
     snapshot_cap_mb: int | None = Field(default=None, ge=1, description="overrides edge_workers[].snapshot_cap_mb")
+    record_dir: Path | None = Field(default=None, description="overrides edge_workers[].record_dir")
+    record_cap_mb: int | None = Field(default=None, ge=1, description="overrides edge_workers[].record_cap_mb")
+    server_url: str | None = Field(default=None, description="the server's base URL, where event clips are uploaded")
+    server_api_key: SecretStr | None = Field(default=None, description="API key (operator role) for clip uploads")
     reload_interval_s: float = Field(default=2.0, gt=0, description="how often streams.yaml is checked")
     stats_interval_s: float | None = Field(default=None, gt=0, description="overrides edge_workers[].stats_interval")
     reconnect_initial_s: float = Field(default=0.5, gt=0)
@@ -48,4 +52,13 @@ class EdgeSettings(BaseSettings):
     def snapshot_cap_bytes(self, worker: EdgeWorker | None) -> int:
         """The size cap of the snapshot directory in bytes (1 GiB unless configured)."""
         megabytes = self.snapshot_cap_mb or (worker.snapshot_cap_mb if worker else 1024)
+        return megabytes * 1024 * 1024
+
+    def record_path(self, worker: EdgeWorker | None) -> Path | None:
+        if self.record_dir is not None:
+            return self.record_dir
+        return Path(worker.record_dir) if worker and worker.record_dir else None
+
+    def record_cap_bytes(self, worker: EdgeWorker | None) -> int:
+        megabytes = self.record_cap_mb or (worker.record_cap_mb if worker else 20480)
         return megabytes * 1024 * 1024

@@ -14,7 +14,7 @@ from pathlib import Path
 from contract import __version__
 from contract.config import Camera, ConfigError, StreamsConfig, load_config
 from contract.jetstream import event_msg_id
-from contract.mqtturl import parse_mqtt_url
+from contract.mqtturl import MqttEndpoint, parse_mqtt_url
 from contract.payloads import (
     CameraStats,
     CameraStatusPayload,
@@ -33,6 +33,8 @@ from edge.publish.link import Link
 from edge.publish.mqtt import MqttLink, MqttLinkOptions
 from edge.publish.sender import EventPublisher, SenderOptions
 from edge.publish.spool import EventSpool
+from edge.record.commands import RecordCommands
+from edge.record.recorder import recorder_for
 from edge.settings import EdgeSettings
 from edge.snapshot_store import SnapshotStore
 from edge.source.packets import PacketTap, PacketTapUser
@@ -110,9 +112,24 @@ class EdgeWorker:
         self._watcher = ConfigWatcher(settings.config)
         self._listeners: list[Callable[[DetectionEventPayload], None]] = []
         self._tap_users: list[PacketTapUser] = []
+        self.recorder = recorder_for(settings, worker)
+        self.record_commands: RecordCommands | None = None
+        if self.recorder is not None:
+            self.add_packet_tap_user(self.recorder)
+            self.add_event_listener(self.recorder.on_event)
+            self.record_commands = RecordCommands(
+                self.recorder, self._command_endpoint(), self.topics, self._stats_interval, settings.mqtt_protocol
+            )
         self._policy = ReconnectPolicy(
             settings.reconnect_initial_s, settings.reconnect_max_s, settings.rejected_retry_s
         )
+
+    def _command_endpoint(self) -> MqttEndpoint:
+        """The broker that carries recording requests (MQTT on either transport: NATS has an MQTT listener)."""
+        try:
+            return parse_mqtt_url(self.settings.mqtt_url.get_secret_value())
+        except ValueError as exc:
+            raise WorkerError(str(exc)) from None
 
     def _make_link(self, window: int) -> Link:
         settings = self.settings
@@ -151,6 +168,9 @@ class EdgeWorker:
         if self.snapshots is not None:
             self.snapshots.start()
         self._loop.start()
+        if self.recorder is not None and self.record_commands is not None:
+            self.recorder.start()
+            self.record_commands.start()
         for camera in self.config.cameras_for_worker(self.worker_id):
             self._start_camera(camera)
         self._publish_worker_status()
@@ -188,6 +208,9 @@ class EdgeWorker:
         for camera_id in list(self.cameras):
             self._stop_camera(camera_id, "worker stopped")
         self._loop.stop()
+        if self.recorder is not None and self.record_commands is not None:
+            self.record_commands.stop()
+            self.recorder.stop()
         if self.snapshots is not None:
             self.snapshots.stop()
         offline = EdgeStatusPayload(worker_id=self.worker_id, state="offline", ts=utc_now()).to_json()
@@ -323,6 +346,7 @@ class EdgeWorker:
             spool_depth=self.spool.depth,
             spool_dropped=self.spool.dropped,
             snapshots=SnapshotDirStats(**asdict(self.snapshots.stats)) if self.snapshots is not None else None,
+            recording=self.recorder.report() if self.recorder is not None else None,
             sender=self.publisher.health(),
         )
 

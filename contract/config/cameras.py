@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from contract.config.record import RecordSettings
 from contract.config.types import Duration, GeoPoint, Identifier, NormalizedPoint, StrictModel, check_url
 from contract.geometry import polygon_problem
 from contract.redact import redact_url
@@ -171,6 +172,8 @@ class Camera(StrictModel):
     location: GeoPoint | None = None
     """map position"""
     snapshot_quality: int = Field(default=80, ge=10, le=100)
+    record: RecordSettings = Field(default_factory=RecordSettings)
+    """recording at the edge and event clips"""
 
     def zone(self, zone_id: str) -> Zone | None:
         return next((zone for zone in self.zones if zone.id == zone_id), None)

@@ -10,6 +10,25 @@ from pydantic import Field, SecretStr, field_validator
 from contract.config.types import Identifier, PositiveDuration, StrictModel, check_url
 
 
+class BodyTemplate(StrictModel):
+    """The body a channel sends instead of the default JSON: a Jinja2 template (sandboxed; no code
+    runs) in Vietnamese and English, so an SMS gateway, Zalo OA or Telegram bridge is fed without
+    code. Variables: `event` (e.g. `firing`, `incident_escalation`), `alert` (the alert payload;
+    for incident notices `alert.labels.incident_id`, `.level`, `.round`), `lang`."""
+
+    language: Literal["vi", "en"] = "vi"
+    """which text to send"""
+    vi: str = Field(min_length=1, max_length=8000)
+    """the template in Vietnamese"""
+    en: str | None = Field(default=None, max_length=8000)
+    """the template in English (default: the Vietnamese one)"""
+    content_type: str = "application/json"
+    """the webhook's Content-Type for the rendered body"""
+
+    def text(self) -> str:
+        return self.en if self.language == "en" and self.en else self.vi
+
+
 class DashboardChannel(StrictModel):
     """The operator console, over WebSocket."""
 
@@ -30,6 +49,8 @@ class MqttChannel(StrictModel):
     """MQTT QoS of alert messages"""
     clear_resolved_after: PositiveDuration | None = Field(default=timedelta(hours=24))
     """clear a resolved alert's retained message this long after publishing it; null keeps it"""
+    template: BodyTemplate | None = None
+    """the message body as a template (default: the alert payload's JSON)"""
 
 
 class WebhookChannel(StrictModel):
@@ -44,6 +65,8 @@ class WebhookChannel(StrictModel):
     timeout: PositiveDuration = Field(default=timedelta(seconds=5))
     """per attempt"""
     max_attempts: int = Field(default=6, ge=1, le=50)
+    template: BodyTemplate | None = None
+    """the POST body as a template (default: `{"event": ..., "alert": {...}}`)"""
 
     @field_validator("url")
     @classmethod

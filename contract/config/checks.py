@@ -50,6 +50,10 @@ def unique_ids(config: StreamsConfig, known: KnownIds) -> Iterator[ConfigIssue]:
     yield from _duplicates("channels", (c.id for c in config.channels))
     yield from _duplicates("rules", (r.id for r in config.rules))
     yield from _duplicates("silences", (s.id for s in config.silences))
+    yield from _duplicates("sops", (s.id for s in config.sops))
+    yield from _duplicates("escalations", (e.id for e in config.escalations))
+    for index, sop in enumerate(config.sops):
+        yield from _duplicates("steps", (step.id for step in sop.steps), ("sops", index))
     for index, camera in enumerate(config.cameras):
         yield from _duplicates("zones", (z.id for z in camera.zones), ("cameras", index))
         yield from _duplicates("lines", (ln.id for ln in camera.lines), ("cameras", index))
@@ -169,12 +173,36 @@ def stations_reference_known_things(config: StreamsConfig, known: KnownIds) -> I
         seen.add(key)
 
 
+def incidents_reference_known_things(config: StreamsConfig, known: KnownIds) -> Iterator[ConfigIssue]:
+    """Rules name known SOPs and escalation policies; policies name known push channels and sites."""
+    sops, policies = known("sops"), known("escalations")
+    for index, rule in enumerate(config.rules):
+        if rule.incident is None:
+            continue
+        if rule.incident.sop is not None and rule.incident.sop not in sops:
+            yield ConfigIssue(("rules", index, "incident", "sop"), _unknown("SOP", rule.incident.sop, sops))
+        policy = rule.incident.escalation
+        if policy is not None and policy not in policies:
+            yield ConfigIssue(("rules", index, "incident", "escalation"), _unknown("escalation", policy, policies))
+    channels, sites = known("channels"), known("sites")
+    for index, escalation in enumerate(config.escalations):
+        for level_index, level in enumerate(escalation.levels):
+            for position, channel_id in enumerate(level.channels):
+                if channel_id not in channels:
+                    where = ("escalations", index, "levels", level_index, "channels", position)
+                    yield ConfigIssue(where, _unknown("channel", channel_id, channels))
+        for position, site_id in enumerate(escalation.sites):
+            if site_id not in sites:
+                yield ConfigIssue(("escalations", index, "sites", position), _unknown("site", site_id, sites))
+
+
 CROSS_CHECKS: tuple[Check, ...] = (
     unique_ids,
     cameras_reference_known_things,
     sensors_reference_known_sites,
     stations_reference_known_things,
     rules_reference_known_things,
+    incidents_reference_known_things,
 )
 
 

@@ -8,7 +8,9 @@ from pydantic import Field
 
 from contract.config.cameras import Camera
 from contract.config.channels import DashboardChannel, NotificationChannel
+from contract.config.console import ConsoleSettings
 from contract.config.detectors import DetectorConfig, UltralyticsDetector
+from contract.config.incidents import EscalationPolicy, Sop
 from contract.config.rules import AlertRule, Inhibition, Silence
 from contract.config.sensors import Sensor
 from contract.config.sites import EdgeWorker, MqttSettings, RetentionSettings, Site
@@ -51,6 +53,12 @@ class StreamsConfig(StrictModel):
     """Planned silences (maintenance); operators add more in the console."""
     inhibitions: list[Inhibition] = Field(default_factory=list)
     """Alerts that mute others while they fire."""
+    sops: list[Sop] = Field(default_factory=list)
+    """Standard operating procedures that incidents follow."""
+    escalations: list[EscalationPolicy] = Field(default_factory=list)
+    """Who is notified of an open incident, level after level, until someone acknowledges."""
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    """The operator console: its title, colour bands and base map."""
 
     def site(self, site_id: str) -> Site | None:
         return next((site for site in self.sites if site.id == site_id), None)
@@ -70,6 +78,12 @@ class StreamsConfig(StrictModel):
         if found is None and channel_id == IMPLICIT_DASHBOARD:
             return DashboardChannel(id=IMPLICIT_DASHBOARD, type="dashboard")
         return found
+
+    def sop(self, sop_id: str) -> Sop | None:
+        return next((sop for sop in self.sops if sop.id == sop_id), None)
+
+    def escalation(self, policy_id: str) -> EscalationPolicy | None:
+        return next((policy for policy in self.escalations if policy.id == policy_id), None)
 
     def cameras_for_worker(self, worker_id: str) -> list[Camera]:
         return [camera for camera in self.cameras if camera.worker == worker_id and camera.enabled]

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from contract.config.incidents import IncidentOptions
 from contract.config.sensors import SensorKind
 from contract.config.types import Duration, Identifier, PositiveDuration, StrictModel, TimeZoneName
 
@@ -68,6 +69,8 @@ class RuleBase(StrictModel):
     escalate_after: PositiveDuration | None = Field(default=None, description="unacknowledged this long: escalate")
     escalate_to: list[Identifier] = Field(default_factory=list)
     """channels notified on escalation"""
+    incident: IncidentOptions | None = None
+    """this rule's firing alerts open (or join) incidents"""
 
     @model_validator(mode="after")
     def _escalation_complete(self) -> RuleBase:

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, status
 from starlette.requests import HTTPConnection
 
 from contract.config import StreamsConfig
+from server.auth.deps import optional_principal
 from server.live.hub import LiveHub
 from server.metrics import Metrics
 from server.overlay.fanout import DetectionFanout
@@ -27,9 +28,12 @@ def get_store(conn: HTTPConnection) -> PgStore:
     return services_of(conn).store
 
 
-def get_config(conn: HTTPConnection) -> StreamsConfig:
-    """The running streams.yaml: read per request, so it follows reloads."""
-    return services_of(conn).config
+async def get_config(conn: HTTPConnection) -> StreamsConfig:
+    """The running streams.yaml: read per request, so it follows reloads. A caller scoped to sites
+    gets the part of it about those sites (`server.auth.scope`): cameras, sensors and the layout of
+    other sites do not exist for them."""
+    services = services_of(conn)
+    return services.scoped_views.view(services.config, await optional_principal(conn))
 
 
 def get_metrics(conn: HTTPConnection) -> Metrics:

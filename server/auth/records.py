@@ -18,6 +18,8 @@ class UserRecord:
     disabled: bool
     created_at: datetime
     password_hash: str
+    sites: list[str] | None = None
+    """the sites this user sees; None: every site"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,8 @@ class ApiKeyRecord:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    sites: list[str] | None = None
+    """the sites this key sees; None: every site"""
 
 
 class UsernameTakenError(Exception):

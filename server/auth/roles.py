@@ -37,6 +37,8 @@ class Principal:
     role: Role
     display_name: str = ""
     language: str = "vi"
+    sites: frozenset[str] | None = None
+    """the sites this caller may see (a district); None: every site (see `server.auth.scope`)"""
 
     @property
     def label(self) -> str:

@@ -10,6 +10,7 @@ from server.auth.passwords import PasswordHashing, check_password_policy
 from server.auth.ratelimit import LoginRateLimiter
 from server.auth.records import UserRecord
 from server.auth.roles import Principal, Role
+from server.auth.scope import scope_of
 from server.auth.settings import AuthSettings
 from server.auth.store import AuthStore
 from server.auth.tokens import api_key_prefix, digest, new_session_token, same_digest
@@ -33,7 +34,8 @@ class Session:
 
 
 def principal_of(user: UserRecord) -> Principal:
-    return Principal("user", user.id, user.username, user.role, user.display_name, user.language)
+    sites = scope_of(user.sites)
+    return Principal("user", user.id, user.username, user.role, user.display_name, user.language, sites)
 
 
 class AuthService:
@@ -80,13 +82,20 @@ class AuthService:
         if record is None or not same_digest(key, record.key_sha256):
             return None
         await self.store.touch_api_key(record.id)
-        return Principal("api_key", record.id, record.name, record.role)
+        return Principal("api_key", record.id, record.name, record.role, sites=scope_of(record.sites))
 
     async def create_user(
-        self, username: str, password: str, role: Role, display_name: str = "", language: str = "vi"
+        self,
+        username: str,
+        password: str,
+        role: Role,
+        display_name: str = "",
+        language: str = "vi",
+        sites: list[str] | None = None,
     ) -> UserRecord:
         check_password_policy(password, username)
-        return await self.store.create_user(username, display_name, role, self.hashing.hash(password), language)
+        hashed = self.hashing.hash(password)
+        return await self.store.create_user(username, display_name, role, hashed, language, sites)
 
     async def set_password(self, user: UserRecord, password: str) -> None:
         check_password_policy(password, user.username)

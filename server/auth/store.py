@@ -15,8 +15,8 @@ from server.auth.roles import Role
 
 logger = logging.getLogger(__name__)
 
-_USER_COLUMNS = "id, username, display_name, role, language, disabled, created_at, password_hash"
-_KEY_COLUMNS = "id, name, prefix, key_sha256, role, created_at, last_used_at, revoked_at"
+_USER_COLUMNS = "id, username, display_name, role, language, disabled, created_at, password_hash, sites"
+_KEY_COLUMNS = "id, name, prefix, key_sha256, role, created_at, last_used_at, revoked_at, sites"
 
 
 def _user(row: dict[str, Any]) -> UserRecord:
@@ -59,22 +59,28 @@ class AuthStore:
         return [_user(row) for row in await self._all(f"SELECT {_USER_COLUMNS} FROM users ORDER BY username")]
 
     async def create_user(
-        self, username: str, display_name: str, role: Role, password_hash: str, language: str
+        self,
+        username: str,
+        display_name: str,
+        role: Role,
+        password_hash: str,
+        language: str,
+        sites: list[str] | None = None,
     ) -> UserRecord:
         sql = (
-            "INSERT INTO users (username, display_name, role, password_hash, language) "
-            f"VALUES (%s, %s, %s, %s, %s) RETURNING {_USER_COLUMNS}"
+            "INSERT INTO users (username, display_name, role, password_hash, language, sites) "
+            f"VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_USER_COLUMNS}"
         )
         try:
-            row = await self._one(sql, (username, display_name, role.value, password_hash, language))
+            row = await self._one(sql, (username, display_name, role.value, password_hash, language, sites))
         except psycopg.errors.UniqueViolation as exc:
             raise UsernameTakenError(f"user '{username}' exists already") from exc
         assert row is not None
         return _user(row)
 
     async def update_user(self, user_id: int, changes: dict[str, object]) -> UserRecord | None:
-        """`changes`: any of display_name, role, language, disabled, password_hash."""
-        allowed = {"display_name", "role", "language", "disabled", "password_hash"}
+        """`changes`: any of display_name, role, language, disabled, password_hash, sites."""
+        allowed = {"display_name", "role", "language", "disabled", "password_hash", "sites"}
         fields = {key: value for key, value in changes.items() if key in allowed}
         if not fields:
             return await self.user_by_id(user_id)
@@ -115,14 +121,20 @@ class AuthStore:
     # ------------------------------------------------------------------ API keys
 
     async def create_api_key(
-        self, name: str, prefix: str, key_sha256: str, role: Role, created_by: int | None
+        self,
+        name: str,
+        prefix: str,
+        key_sha256: str,
+        role: Role,
+        created_by: int | None,
+        sites: list[str] | None = None,
     ) -> ApiKeyRecord:
         sql = (
-            "INSERT INTO api_keys (name, prefix, key_sha256, role, created_by) "
-            f"VALUES (%s, %s, %s, %s, %s) RETURNING {_KEY_COLUMNS}"
+            "INSERT INTO api_keys (name, prefix, key_sha256, role, created_by, sites) "
+            f"VALUES (%s, %s, %s, %s, %s, %s) RETURNING {_KEY_COLUMNS}"
         )
         try:
-            row = await self._one(sql, (name, prefix, key_sha256, role.value, created_by))
+            row = await self._one(sql, (name, prefix, key_sha256, role.value, created_by, sites))
         except psycopg.errors.UniqueViolation as exc:
             raise UsernameTakenError(f"API key '{name}' exists already") from exc
         assert row is not None

@@ -70,6 +70,14 @@ class AlertHub:
             except asyncio.QueueFull:
                 self._cut(client)
 
+    def broadcast(self, message: Message) -> None:
+        """Another kind of change (an incident's) to every client, with the same bound per client."""
+        for client in list(self._clients):
+            try:
+                client.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                self._cut(client)
+
     def _remember(self, payload: AlertPayload) -> None:
         if payload.state == "resolved":
             self._open.pop(payload.id, None)

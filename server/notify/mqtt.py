@@ -22,11 +22,12 @@ from datetime import datetime, timedelta
 import paho.mqtt.client as mqtt
 
 from contract.config.channels import MqttChannel
-from contract.mqttclient import make_client
+from contract.mqttclient import MqttProtocol, make_client
 from contract.mqtturl import parse_mqtt_url
 from server.notify.base import DeliveryCounts
 from server.notify.outbox import DeadDelivery, Delivery, DeliveryLedger
 from server.notify.retained import RetainedResolved, RetainedStore
+from server.notify.templates import BodyRenderer
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +53,13 @@ class MqttNotifier:
         store: RetainedStore | None = None,
         ledger: DeliveryLedger | None = None,
         counts: DeliveryCounts | None = None,
+        protocol: MqttProtocol = "5",
     ) -> None:
         self.channel_id = channel.id
         self.topic = (channel.topic or f"{prefix}/alerts").rstrip("/")
         self.qos = channel.qos
         self.clear_after = channel.clear_resolved_after
+        self._renderer = BodyRenderer(channel.id, channel.template)
         self._clock = clock
         self._store = store
         self._ledger = ledger
@@ -64,7 +67,7 @@ class MqttNotifier:
         self._retained: dict[str, RetainedResolved] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._endpoint = parse_mqtt_url(broker_url)
-        self._client = make_client(self._endpoint, client_id, reconnect_max_s=30)
+        self._client = make_client(self._endpoint, client_id, protocol=protocol, reconnect_max_s=30)
         self._client.max_queued_messages_set(MAX_QUEUED)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
@@ -112,7 +115,8 @@ class MqttNotifier:
             await self._remember(RetainedResolved(self.channel_id, alert_id, self.topic_for(alert_id), self._clock()))
         elif alert_id in self._retained:
             await self._forget([self._retained.pop(alert_id).alert_id])
-        if self._publish(self.topic_for(alert_id), payload.to_json()):
+        rendered = self._renderer.render(delivery)
+        if self._publish(self.topic_for(alert_id), payload.to_json() if rendered is None else rendered):
             self._counts.count(self.channel_id, "delivered")
             await self._record(delivery, None)
             return

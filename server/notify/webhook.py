@@ -24,6 +24,7 @@ from contract.redact import redact_url
 from server.notify.base import DeliveryCounts
 from server.notify.outbox import DeadDelivery, Delivery, DeliveryLedger
 from server.notify.signing import signed_headers
+from server.notify.templates import BodyRenderer
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class WebhookNotifier:
     ) -> None:
         self.channel_id = channel.id
         self._channel = channel
+        self._renderer = BodyRenderer(channel.id, channel.template)
         self._clock = clock
         self._ledger = ledger
         self._counts = counts or DeliveryCounts()
@@ -96,7 +98,8 @@ class WebhookNotifier:
 
     async def _deliver(self, delivery: Delivery) -> None:
         await self._wait_until(delivery.next_attempt_at)
-        body, attempt, error = body_of(delivery), delivery.attempts, ""
+        rendered = self._renderer.render(delivery)
+        body, attempt, error = body_of(delivery) if rendered is None else rendered, delivery.attempts, ""
         while attempt < self._channel.max_attempts:
             attempt += 1
             try:
@@ -138,6 +141,7 @@ class WebhookNotifier:
         timestamp = int(self._clock().timestamp())
         headers = signed_headers(self._channel.secret.get_secret_value(), timestamp, body)
         headers[DELIVERY_HEADER] = delivery_id
+        headers["Content-Type"] = self._renderer.content_type
         try:
             response = await self._client.post(self._channel.url, content=body, headers=headers)
         except httpx.HTTPError as exc:

@@ -22,25 +22,37 @@ from contract.payloads import AlertPayload, AlertState
 from contract.timeutil import utc_now
 from server.alerts.book import AlertClosedError, AlertNotFoundError
 from server.alerts.core import TooManySilencesError
-from server.alerts.engine import AlertEngine, AlertsUnavailableError
+from server.alerts.engine import AlertsUnavailableError
 from server.alerts.matching import SilenceRecord
+from server.alerts.operations import AlertOperations, EngineOperations
 from server.alerts.repository import AlertQuery
 from server.api.deps import get_alerts
 from server.api.websockets import next_unless, until_disconnect
-from server.auth.deps import CurrentPrincipal
+from server.auth.deps import CurrentPrincipal, optional_principal
 from server.auth.roles import Principal, Role
+from server.auth.scope import in_scope, require_in_scope, sites_of
 from server.notify.cap.render import render_cap
+from server.state import services_of
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 
 
-def get_engine(conn: HTTPConnection) -> AlertEngine:
-    return get_alerts(conn).engine
+def get_engine(conn: HTTPConnection) -> AlertOperations:
+    """The engine on the leader (or a single server); on a follower replica, the database for reads
+    and the leader (through the command table) for actions. Either way, the dashboard feed of a
+    shared deployment is the database-fed one, the same on every replica."""
+    alerts = get_alerts(conn)
+    replica = services_of(conn).replica_alerts
+    if alerts.running:
+        return EngineOperations(alerts.engine, replica.hub if replica is not None else None)
+    if replica is not None:
+        return replica.follower
+    raise HTTPException(503, "the alert engine is not running on this server")
 
 
-EngineDep = Annotated[AlertEngine, Depends(get_engine)]
+EngineDep = Annotated[AlertOperations, Depends(get_engine)]
 
 
 class NoteIn(BaseModel):
@@ -95,6 +107,7 @@ def silence_out(silence: SilenceRecord, now: datetime) -> SilenceOut:
 @router.get("/alerts", response_model=list[AlertPayload])
 async def list_alerts(
     engine: EngineDep,
+    principal: CurrentPrincipal,
     state: AlertState | None = None,
     rule: str | None = None,
     site: str | None = None,
@@ -104,19 +117,21 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AlertPayload]:
     query = AlertQuery(state, rule, site, severity, subject, since, limit)
-    return [alert.payload() for alert in await engine.alerts(query)]
+    return [alert.payload() for alert in await engine.alerts(query) if in_scope(principal, alert.site)]
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertPayload)
-async def get_alert(engine: EngineDep, alert_id: str) -> AlertPayload:
+async def get_alert(engine: EngineDep, alert_id: str, principal: CurrentPrincipal) -> AlertPayload:
     alert = await engine.alert(_uuid(alert_id))
     if alert is None:
         raise HTTPException(404, f"no alert {alert_id}")
+    require_in_scope(principal, alert.site, f"alert {alert_id}")
     return alert.payload()
 
 
 @router.get("/alerts/{alert_id}/history", response_model=list[HistoryOut])
-async def alert_history(engine: EngineDep, alert_id: str) -> list[HistoryOut]:
+async def alert_history(engine: EngineDep, alert_id: str, principal: CurrentPrincipal) -> list[HistoryOut]:
+    await _check_scope(engine, alert_id, principal)
     entries = await engine.history(_uuid(alert_id))
     return [
         HistoryOut(at=e.at, action=e.action, state=e.state, actor=e.actor, note=e.note, value=e.value) for e in entries
@@ -124,10 +139,11 @@ async def alert_history(engine: EngineDep, alert_id: str) -> list[HistoryOut]:
 
 
 @router.get("/alerts/{alert_id}/cap", response_class=Response)
-async def alert_cap(engine: EngineDep, alert_id: str) -> Response:
+async def alert_cap(engine: EngineDep, alert_id: str, principal: CurrentPrincipal) -> Response:
     alert = await engine.alert(_uuid(alert_id))
     if alert is None:
         raise HTTPException(404, f"no alert {alert_id}")
+    require_in_scope(principal, alert.site, f"alert {alert_id}")
     return Response(render_cap(alert.payload(), engine.config), media_type="application/cap+xml")
 
 
@@ -138,6 +154,7 @@ OptionalNote = Annotated[NoteIn | None, Body()]
 async def acknowledge(
     engine: EngineDep, alert_id: str, principal: CurrentPrincipal, body: OptionalNote = None
 ) -> AlertPayload:
+    await _check_scope(engine, alert_id, principal)
     if not principal.role.allows(Role.OPERATOR):
         await _check_assigned(engine, alert_id, principal)
     note = body.note if body else None
@@ -148,16 +165,26 @@ async def acknowledge(
 async def resolve(
     engine: EngineDep, alert_id: str, principal: CurrentPrincipal, body: OptionalNote = None
 ) -> AlertPayload:
+    await _check_scope(engine, alert_id, principal)
     note = body.note if body else None
     return await _act(lambda: engine.resolve(alert_id, principal.label, note))
 
 
 @router.post("/alerts/{alert_id}/assign", response_model=AlertPayload)
 async def assign(engine: EngineDep, alert_id: str, principal: CurrentPrincipal, body: AssignIn) -> AlertPayload:
+    await _check_scope(engine, alert_id, principal)
     return await _act(lambda: engine.assign(alert_id, body.assignee, principal.label))
 
 
-async def _check_assigned(engine: AlertEngine, alert_id: str, principal: Principal) -> None:
+async def _check_scope(engine: AlertOperations, alert_id: str, principal: Principal) -> None:
+    """A caller scoped to sites acts only on their alerts (others answer 404, as if absent)."""
+    if sites_of(principal) is None:
+        return
+    alert = await engine.alert(_uuid(alert_id))
+    require_in_scope(principal, None if alert is None else alert.site, f"alert {alert_id}")
+
+
+async def _check_assigned(engine: AlertOperations, alert_id: str, principal: Principal) -> None:
     """A responder acknowledges only the alerts assigned to them (by user name, or `key:<name>`)."""
     alert = await engine.alert(_uuid(alert_id))
     if alert is None:
@@ -168,21 +195,20 @@ async def _check_assigned(engine: AlertEngine, alert_id: str, principal: Princip
 
 async def _act(action: Any) -> AlertPayload:
     try:
-        change = await action()
+        payload: AlertPayload = await action()
     except AlertNotFoundError as exc:
         raise HTTPException(404, f"no open alert {exc.args[0]}") from exc
     except AlertClosedError as exc:
         raise HTTPException(409, str(exc)) from exc
     except AlertsUnavailableError as exc:
         raise HTTPException(503, str(exc)) from exc
-    payload: AlertPayload = change.payload
     return payload
 
 
 @router.get("/silences", response_model=list[SilenceOut])
 async def list_silences(engine: EngineDep) -> list[SilenceOut]:
     now = utc_now()
-    return [silence_out(s, now) for s in engine.silences()]
+    return [silence_out(s, now) for s in await engine.silences()]
 
 
 @router.post("/silences", response_model=SilenceOut, status_code=201)
@@ -200,12 +226,17 @@ async def create_silence(engine: EngineDep, principal: CurrentPrincipal, body: S
         await engine.add_silence(silence)
     except TooManySilencesError as exc:
         raise HTTPException(409, str(exc)) from exc
+    except AlertsUnavailableError as exc:  # a follower whose leader did not answer
+        raise HTTPException(503, str(exc)) from exc
     return silence_out(silence, now)
 
 
 @router.delete("/silences/{silence_id}", response_model=SilenceOut)
 async def expire_silence(engine: EngineDep, silence_id: str, principal: CurrentPrincipal) -> SilenceOut:
-    expired = await engine.expire_silence(silence_id)
+    try:
+        expired = await engine.expire_silence(silence_id)
+    except AlertsUnavailableError as exc:  # a follower whose leader did not answer
+        raise HTTPException(503, str(exc)) from exc
     if expired is None:
         raise HTTPException(404, f"no silence {silence_id}")
     logger.info("silence %s (by %s) expired by %s", silence_id, expired.author, principal.label)
@@ -214,7 +245,8 @@ async def expire_silence(engine: EngineDep, silence_id: str, principal: CurrentP
 
 @router.websocket("/alerts/stream")
 async def alert_stream(websocket: WebSocket) -> None:
-    engine = get_alerts(websocket).engine
+    engine = get_engine(websocket)
+    principal = await optional_principal(websocket)
     await websocket.accept()
     try:
         subscription = engine.subscribe()
@@ -224,7 +256,9 @@ async def alert_stream(websocket: WebSocket) -> None:
     gone = asyncio.create_task(until_disconnect(websocket))
     try:
         while (message := await next_unless(subscription.next, gone)) is not None:
-            await websocket.send_json(message)
+            scoped = scoped_message(message, principal)
+            if scoped is not None:
+                await websocket.send_json(scoped)
         if not gone.done():
             await websocket.close(code=1013, reason="too slow: reconnect for a fresh snapshot")
     except WebSocketDisconnect:
@@ -232,6 +266,17 @@ async def alert_stream(websocket: WebSocket) -> None:
     finally:
         gone.cancel()
         engine.unsubscribe(subscription)
+
+
+def scoped_message(message: dict[str, Any], principal: Principal | None) -> dict[str, Any] | None:
+    """What of a dashboard message a caller sees: everything, or (scoped) only their sites' alerts
+    and incidents; None: nothing."""
+    if sites_of(principal) is None:
+        return message
+    if message.get("type") == "snapshot":
+        return {**message, "alerts": [a for a in message["alerts"] if in_scope(principal, a.get("site"))]}
+    item = message.get("alert") or message.get("incident") or {}
+    return message if in_scope(principal, item.get("site")) else None
 
 
 def _uuid(alert_id: str) -> str:

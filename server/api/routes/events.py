@@ -4,21 +4,39 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Container
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
+from contract.config.root import StreamsConfig
 from contract.timeutil import parse_timestamp
-from server.api.deps import StoreDep
+from server.api.deps import ConfigDep, StoreDep
 from server.api.schemas import CountPoint, EventOut, EventPage
 from server.api.timerange import auto_bucket, parse_bucket, resolve_range
+from server.auth.deps import CurrentPrincipal
+from server.auth.roles import Principal
+from server.auth.scope import sites_of
 from server.store.base import EventQuery
 from server.store.records import StoredEvent
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
 EventId = Annotated[str, Path(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-:.]+$")]
+
+
+class _Everything:
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+def _cameras(config: StreamsConfig, principal: Principal) -> Container[str]:
+    """The cameras whose events the caller sees: all for an unscoped caller (cameras removed from
+    streams.yaml included), those of its sites otherwise."""
+    if sites_of(principal) is None:
+        return _Everything()
+    return {camera.id for camera in config.cameras}
 
 
 def _event_out(event: StoredEvent) -> EventOut:
@@ -40,6 +58,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 @router.get("", response_model=EventPage)
 async def search_events(
     store: StoreDep,
+    config: ConfigDep,
+    principal: CurrentPrincipal,
     camera: str | None = None,
     label: str | None = None,
     zone: str | None = None,
@@ -56,12 +76,15 @@ async def search_events(
     query = EventQuery(camera, label, zone, line, kind, start, end, limit, decode_cursor(cursor) if cursor else None)
     events = await store.events(query)
     next_cursor = encode_cursor(events[-1]) if len(events) == limit else None
-    return EventPage(items=[_event_out(event) for event in events], next_cursor=next_cursor)
+    seen = _cameras(config, principal)  # a caller scoped to sites sees their cameras' events (pages may be shorter)
+    return EventPage(items=[_event_out(e) for e in events if e.camera_id in seen], next_cursor=next_cursor)
 
 
 @router.get("/counts", response_model=list[CountPoint])
 async def event_counts(
     store: StoreDep,
+    config: ConfigDep,
+    principal: CurrentPrincipal,
     group: Literal["zone", "line", "label"] = "zone",
     camera: str | None = None,
     start: datetime | None = None,
@@ -73,22 +96,23 @@ async def event_counts(
     width = auto_bucket(start, end, 200) if bucket == "auto" else parse_bucket(bucket)
     width = width or timedelta(minutes=1)
     rows = await store.event_counts(camera, start, end, width, group)
-    return [CountPoint(time=r[0], camera_id=r[1], key=r[2], count=r[3]) for r in rows]
+    seen = _cameras(config, principal)
+    return [CountPoint(time=r[0], camera_id=r[1], key=r[2], count=r[3]) for r in rows if r[1] in seen]
 
 
 @router.get("/{event_id}", response_model=EventOut)
-async def get_event(event_id: EventId, store: StoreDep) -> EventOut:
+async def get_event(event_id: EventId, store: StoreDep, config: ConfigDep, principal: CurrentPrincipal) -> EventOut:
     event = await store.event(event_id)
-    if event is None:
+    if event is None or event.camera_id not in _cameras(config, principal):
         raise HTTPException(404, f"event '{event_id}' not found")
     return _event_out(event)
 
 
 @router.get("/{event_id}/snapshot", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
-async def get_snapshot(event_id: EventId, store: StoreDep) -> Response:
+async def get_snapshot(event_id: EventId, store: StoreDep, config: ConfigDep, principal: CurrentPrincipal) -> Response:
     """The event's JPEG, looked up by event id (never by a path)."""
     event = await store.event(event_id)
-    if event is None:
+    if event is None or event.camera_id not in _cameras(config, principal):
         raise HTTPException(404, f"event '{event_id}' not found")
     if event.snapshot_sha256 is None:
         raise HTTPException(404, f"event '{event_id}' has no snapshot")

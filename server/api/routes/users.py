@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
 
+from contract.config.root import StreamsConfig
+from server.api.deps import ConfigDep
 from server.auth.deps import AdminPrincipal, Auth
 from server.auth.passwords import WeakPasswordError
 from server.auth.records import ApiKeyRecord, UsernameTakenError, UserRecord
@@ -20,6 +22,10 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["users"])
 
 Language = Literal["vi", "en"]
+SiteScope = Annotated[
+    list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]] | None,
+    Field(default=None, max_length=200, description="the sites (ids) this account sees; null: every site"),
+]
 
 
 class UserPublic(BaseModel):
@@ -30,6 +36,8 @@ class UserPublic(BaseModel):
     language: str
     disabled: bool
     created_at: datetime
+    sites: list[str] | None = None
+    """the sites the user sees; null: every site"""
 
     @classmethod
     def of(cls, user: UserRecord) -> UserPublic:
@@ -41,6 +49,7 @@ class UserPublic(BaseModel):
             language=user.language,
             disabled=user.disabled,
             created_at=user.created_at,
+            sites=user.sites,
         )
 
 
@@ -50,6 +59,7 @@ class UserCreate(BaseModel):
     role: Role
     display_name: str = Field(default="", max_length=120)
     language: Language = "vi"
+    sites: SiteScope = None
 
 
 class UserUpdate(BaseModel):
@@ -58,6 +68,8 @@ class UserUpdate(BaseModel):
     language: Language | None = None
     disabled: bool | None = None
     password: str | None = Field(default=None, max_length=256)
+    sites: SiteScope = None
+    """given as null: every site again; left out: unchanged"""
 
 
 class ApiKeyPublic(BaseModel):
@@ -68,6 +80,7 @@ class ApiKeyPublic(BaseModel):
     created_at: datetime
     last_used_at: datetime | None
     revoked: bool
+    sites: list[str] | None = None
 
     @classmethod
     def of(cls, record: ApiKeyRecord) -> ApiKeyPublic:
@@ -79,17 +92,27 @@ class ApiKeyPublic(BaseModel):
             created_at=record.created_at,
             last_used_at=record.last_used_at,
             revoked=record.revoked_at is not None,
+            sites=record.sites,
         )
 
 
 class ApiKeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     role: Role = Role.VIEWER
+    sites: SiteScope = None
 
 
 class ApiKeyCreated(ApiKeyPublic):
     key: str
     """shown once; only its digest is stored"""
+
+
+def _check_sites(sites: list[str] | None, config: StreamsConfig) -> None:
+    """A scope names sites of streams.yaml (as the caller sees it)."""
+    unknown = sorted(set(sites or ()) - {site.id for site in config.sites})
+    if unknown:
+        known = ", ".join(site.id for site in config.sites)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"unknown sites {unknown} (known: {known})")
 
 
 @router.get("/api/users")
@@ -98,9 +121,12 @@ async def list_users(auth: Auth, admin: AdminPrincipal) -> list[UserPublic]:
 
 
 @router.post("/api/users", status_code=status.HTTP_201_CREATED)
-async def create_user(body: UserCreate, auth: Auth, admin: AdminPrincipal) -> UserPublic:
+async def create_user(body: UserCreate, auth: Auth, admin: AdminPrincipal, config: ConfigDep) -> UserPublic:
+    _check_sites(body.sites, config)
     try:
-        user = await auth.create_user(body.username, body.password, body.role, body.display_name, body.language)
+        user = await auth.create_user(
+            body.username, body.password, body.role, body.display_name, body.language, body.sites
+        )
     except WeakPasswordError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     except UsernameTakenError as exc:
@@ -110,7 +136,10 @@ async def create_user(body: UserCreate, auth: Auth, admin: AdminPrincipal) -> Us
 
 
 @router.patch("/api/users/{user_id}")
-async def update_user(user_id: int, body: UserUpdate, auth: Auth, admin: AdminPrincipal) -> UserPublic:
+async def update_user(
+    user_id: int, body: UserUpdate, auth: Auth, admin: AdminPrincipal, config: ConfigDep
+) -> UserPublic:
+    _check_sites(body.sites, config)
     user = await auth.store.user_by_id(user_id)
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {user_id}")
@@ -121,7 +150,9 @@ async def update_user(user_id: int, body: UserUpdate, auth: Auth, admin: AdminPr
             await auth.set_password(user, body.password)
         except WeakPasswordError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    changes = body.model_dump(exclude_none=True, exclude={"password"})
+    changes = body.model_dump(exclude_none=True, exclude={"password", "sites"})
+    if "sites" in body.model_fields_set:
+        changes["sites"] = body.sites
     updated = await auth.store.update_user(user_id, changes)
     if body.disabled:
         await auth.store.delete_sessions_of(user_id)
@@ -145,11 +176,14 @@ async def list_api_keys(auth: Auth, admin: AdminPrincipal) -> list[ApiKeyPublic]
 
 
 @router.post("/api/api-keys", status_code=status.HTTP_201_CREATED)
-async def create_api_key(body: ApiKeyCreate, auth: Auth, admin: AdminPrincipal) -> ApiKeyCreated:
+async def create_api_key(body: ApiKeyCreate, auth: Auth, admin: AdminPrincipal, config: ConfigDep) -> ApiKeyCreated:
+    _check_sites(body.sites, config)
     fresh = new_api_key()
     created_by = admin.id if admin.kind == "user" else None
     try:
-        record = await auth.store.create_api_key(body.name, fresh.prefix, fresh.sha256, body.role, created_by)
+        record = await auth.store.create_api_key(
+            body.name, fresh.prefix, fresh.sha256, body.role, created_by, body.sites
+        )
     except UsernameTakenError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     logger.info("%s created API key %s (%s) with role %s", admin.label, record.name, record.prefix, record.role)

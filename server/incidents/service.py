@@ -1,0 +1,204 @@
+"""The async incident service: the desk (pure) + the repository + delivery, one lock.
+
+Each step: mutate the desk -> one transaction (incident rows, links, ticks, timeline entries, the
+outbox rows of escalation notices) -> the dashboard stream and the push notifiers. A save that
+fails keeps the step (bounded, drops counted) and raises `IncidentsUnavailableError` to an
+operator; the ticker retries it every second with the escalation check.
+
+It consumes alert changes through the alert engine's public feed (`feed()`: a snapshot of open
+alerts, then every change), draining what waits so a burst is saved in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from contract.payloads import AlertPayload
+from server.incidents.core import IncidentDesk
+from server.incidents.model import Incident, IncidentChange, TimelineEntry
+from server.incidents.notices import deliveries_of
+from server.incidents.pg_repository import IncidentQuery, PgIncidentRepository
+from server.notify.base import Notifier
+from server.notify.hub import Message, Subscription
+from server.notify.outbox import Delivery
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+MAX_UNSAVED = 10_000
+MAX_DRAIN = 500
+
+
+class IncidentsUnavailableError(RuntimeError):
+    """The change could not be saved now; it is kept and saved when the database is back."""
+
+
+class Broadcaster(Protocol):
+    def broadcast(self, message: Message) -> None: ...
+
+
+class IncidentService:
+    def __init__(
+        self,
+        desk: IncidentDesk,
+        repository: PgIncidentRepository,
+        clock: Clock,
+        stream: Broadcaster,
+        notifiers: Callable[[], Mapping[str, Notifier]],
+        tick_interval_s: float = 1.0,
+    ) -> None:
+        self.desk = desk
+        self.repository = repository
+        self.clock = clock
+        self.stream = stream
+        self.notifiers = notifiers
+        self.tick_interval_s = tick_interval_s
+        self.lock = asyncio.Lock()
+        self._unsaved: list[tuple[IncidentChange, list[Delivery]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.failures = 0
+        self.dropped = 0
+        self.notices = 0
+        self._failing = False
+
+    async def open(self, feed: Callable[[], Subscription] | None = None) -> None:
+        self.desk.load(await self.repository.restore())
+        self._tasks.append(asyncio.create_task(self._tick_forever(), name="incident-ticker"))
+        if feed is not None:
+            self._tasks.append(asyncio.create_task(self._follow_alerts(feed), name="incident-alert-feed"))
+        logger.info("incidents started: %s active restored", len(self.desk.incidents))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    # ----------------------------------------------------------------- alert changes
+
+    async def on_alerts(self, changes: Iterable[tuple[str, AlertPayload]]) -> None:
+        async with self.lock:
+            now = self.clock()
+            found = [self.desk.on_alert(payload, action, now) for action, payload in changes]
+            await self._commit([change for change in found if change is not None])
+
+    async def _follow_alerts(self, feed: Callable[[], Subscription]) -> None:
+        while True:
+            subscription = feed()
+            while (message := await subscription.next()) is not None:
+                batch = [message, *_drain(subscription)]
+                await self.on_alerts(pair for m in batch for pair in _alert_changes(m))
+            logger.warning("incidents: the alert feed cut us off; resubscribing (a fresh snapshot)")
+            await asyncio.sleep(0.1)
+
+    # ----------------------------------------------------------------- operator actions
+
+    async def act(self, action: Callable[[IncidentDesk, datetime], IncidentChange]) -> Incident:
+        """Run a desk action under the lock and save it; IncidentError passes through."""
+        async with self.lock:
+            change = action(self.desk, self.clock())
+            if not await self._commit([change]):
+                raise IncidentsUnavailableError(
+                    f"the database is unavailable: incident {change.incident.id} is kept and saved when it is back"
+                )
+            return change.incident
+
+    # ----------------------------------------------------------------- query
+
+    async def incidents(self, query: IncidentQuery) -> list[Incident]:
+        return await self.repository.incidents(query)
+
+    async def incident(self, incident_id: str) -> Incident | None:
+        return await self.repository.incident(incident_id)
+
+    async def timeline(self, incident_id: str) -> list[TimelineEntry]:
+        return await self.repository.timeline(incident_id)
+
+    # ----------------------------------------------------------------- ticks
+
+    async def tick(self) -> None:
+        async with self.lock:
+            await self._commit(self.desk.due_notices(self.clock()))
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_interval_s)
+            try:
+                await self.tick()
+            except Exception:
+                self.failures += 1
+                logger.exception("incident tick failed; retried every %ss", self.tick_interval_s)
+
+    # ----------------------------------------------------------------- saving
+
+    async def _commit(self, changes: list[IncidentChange]) -> bool:
+        push = self.notifiers()
+        for change in changes:
+            deliveries = [d for n in change.notices for d in deliveries_of(change.incident, n, push, self.clock())]
+            self._keep(change, deliveries)
+        if not self._unsaved:
+            return True
+        waiting = list(self._unsaved)
+        try:
+            await self.repository.save([c for c, _ in waiting], [d for _, ds in waiting for d in ds])
+        except Exception as exc:
+            self._failed(exc)
+            return False
+        del self._unsaved[: len(waiting)]
+        if self._failing:
+            self._failing = False
+            logger.info("incident changes are saved again (%s waited)", len(waiting))
+        await self._dispatch(waiting, push)
+        return True
+
+    def _keep(self, change: IncidentChange, deliveries: list[Delivery]) -> None:
+        if len(self._unsaved) >= MAX_UNSAVED:
+            self._unsaved.pop(0)
+            self.dropped += 1
+        self._unsaved.append((change, deliveries))
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        if not self._failing:
+            self._failing = True
+            logger.warning("incident changes not saved (%s); kept and retried every tick", exc)
+
+    async def _dispatch(self, steps: list[tuple[IncidentChange, list[Delivery]]], push: Mapping[str, Notifier]) -> None:
+        for change, deliveries in steps:
+            self.stream.broadcast(incident_message(change))
+            for delivery in deliveries:
+                self.notices += 1
+                await push[delivery.channel_id].deliver(delivery)
+
+
+def incident_message(change: IncidentChange) -> Message:
+    return {
+        "type": "incident",
+        "incident": change.incident.public(),
+        "entries": [entry.public() for entry in change.entries],
+    }
+
+
+def _drain(subscription: Subscription) -> list[Message]:
+    found: list[Message] = []
+    while len(found) < MAX_DRAIN and not subscription.queue.empty():
+        message = subscription.queue.get_nowait()
+        if message is None:
+            break
+        found.append(message)
+    return found
+
+
+def _alert_changes(message: Message) -> list[tuple[str, AlertPayload]]:
+    kind: Any = message.get("type")
+    if kind == "alert":
+        return [(str(message["action"]), AlertPayload.model_validate(message["alert"]))]
+    if kind == "snapshot":
+        return [(str(a["state"]), AlertPayload.model_validate(a)) for a in message["alerts"]]
+    return []
