@@ -84,6 +84,8 @@ class IncidentComponent:
         self._exported = (state.metrics.registry, collector)
 
     async def reload(self, config: StreamsConfig) -> None:
+        if self._service is None:  # not running (a follower replica): the next start reads the new config
+            return
         async with self.service.lock:
             self.service.desk.reload(config)
 

@@ -37,7 +37,10 @@ def get_incidents(conn: HTTPConnection) -> IncidentService:
     component = get_services(conn).incidents
     if component is None:
         raise HTTPException(503, "incidents are not running")
-    return component.service
+    try:
+        return component.service
+    except RuntimeError as exc:  # not started: a follower replica (incidents run on the leader)
+        raise HTTPException(503, "incidents run on the leader replica; this one is a follower") from exc
 
 
 ServiceDep = Annotated[IncidentService, Depends(get_incidents)]
