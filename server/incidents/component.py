@@ -13,6 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from contract.config.root import StreamsConfig
+from contract.payloads import AlertPayload
 from contract.timeutil import utc_now
 from server.incidents.core import IncidentDesk
 from server.incidents.handover import PgHandoverRepository
@@ -78,7 +79,12 @@ class IncidentComponent:
         )
         self._service = service
         self._handover = PgHandoverRepository(state.pool)
-        await service.open(engine.subscribe)
+
+        async def alert(alert_id: str) -> AlertPayload | None:
+            found = await engine.alert(alert_id)
+            return None if found is None else found.payload()
+
+        await service.open(engine.subscribe, alert)
         collector = IncidentCollector(service)
         state.metrics.registry.register(collector)
         self._exported = (state.metrics.registry, collector)

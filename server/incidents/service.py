@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -66,8 +66,17 @@ class IncidentService:
         self.notices = 0
         self._failing = False
 
-    async def open(self, feed: Callable[[], Subscription] | None = None) -> None:
+    async def open(
+        self,
+        feed: Callable[[], Subscription] | None = None,
+        lookup: Callable[[str], Awaitable[AlertPayload | None]] | None = None,
+    ) -> None:
+        """Restore the active incidents; with `lookup` (the alert engine's query), follow what their
+        alerts did while this service was down (an alert resolved meanwhile is not in the feed's
+        snapshot of open alerts)."""
         self.desk.load(await self.repository.restore())
+        if lookup is not None:
+            await self._catch_up(lookup)
         self._tasks.append(asyncio.create_task(self._tick_forever(), name="incident-ticker"))
         if feed is not None:
             self._tasks.append(asyncio.create_task(self._follow_alerts(feed), name="incident-alert-feed"))
@@ -96,6 +105,11 @@ class IncidentService:
                 await self.on_alerts(pair for m in batch for pair in _alert_changes(m))
             logger.warning("incidents: the alert feed cut us off; resubscribing (a fresh snapshot)")
             await asyncio.sleep(0.1)
+
+    async def _catch_up(self, lookup: Callable[[str], Awaitable[AlertPayload | None]]) -> None:
+        linked = [a.alert_id for i in self.desk.incidents.values() for a in i.alerts.values() if a.state != "resolved"]
+        found = [payload for alert_id in linked if (payload := await lookup(alert_id)) is not None]
+        await self.on_alerts((payload.state, payload) for payload in found)
 
     # ----------------------------------------------------------------- operator actions
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from server.alerts.component import AlertComponent
@@ -179,3 +180,25 @@ async def test_escalation_notifies_each_level_once_and_stops_at_the_acknowledgem
         metrics = (await client.get("/metrics")).text
     assert "ioc_incident_notices_total 2.0" in metrics and "ioc_incidents_active 1.0" in metrics
     assert "ioc_incident_failures_total 0.0" in metrics
+
+
+async def test_an_alert_resolved_while_incidents_were_down_is_followed_at_the_next_start(
+    pg_database: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    settings = settings_for(pg_database, tmp_path, receiver)
+    app = create_app(settings)
+    async with running_app(settings, app) as client:
+        await fire(app, "sal-1")
+        incident = await wait_for_alerts(client, 1)
+    alert_id = incident["alerts"][0]["id"]
+    # the engine saved the resolution, the process died before the incident service saw it
+    async with await psycopg.AsyncConnection.connect(pg_database, autocommit=True) as conn:
+        await conn.execute("UPDATE alerts SET state = 'resolved', resolved_at = now() WHERE id = %s", (alert_id,))
+
+    app = create_app(settings)
+    async with running_app(settings, app) as client:
+        again = (await client.get(f"/api/incidents/{incident['id']}")).json()
+        timeline = (await client.get(f"/api/incidents/{incident['id']}/timeline")).json()
+    assert again["alerts"][0]["state"] == "resolved"
+    followed = [e for e in timeline if e["kind"] == "alert"]
+    assert [e["data"]["state"] for e in followed] == ["resolved"]
