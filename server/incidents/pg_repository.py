@@ -37,6 +37,8 @@ INSERT_ENTRY = (
     "INSERT INTO incident_timeline (incident_id, at, kind, actor, text, data) VALUES (%s, %s, %s, %s, %s, %s)"
 )
 MAX_LIST = 1000
+LINK_KINDS = frozenset({"opened", "linked", "unlinked", "alert"})
+STEP_KINDS = frozenset({"step"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,25 +75,28 @@ class PgIncidentRepository:
         self.pool = pool
 
     async def save(self, changes: Sequence[IncidentChange], deliveries: Sequence[Delivery]) -> None:
+        """One transaction; an incident's alert links and SOP ticks are rewritten only when one of
+        its entries says they changed (most steps touch the incident row and the timeline only)."""
         latest = {change.incident.id: change.incident for change in changes}
+        kinds: dict[str, set[str]] = {}
+        for change in changes:
+            kinds.setdefault(change.incident.id, set()).update(entry.kind for entry in change.entries)
         async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             for incident in latest.values():
-                await self._save_incident(cur, incident)
+                await self._save_incident(cur, incident, kinds[incident.id])
             entries = [entry for change in changes for entry in change.entries]
             await cur.executemany(INSERT_ENTRY, [_entry_row(entry) for entry in entries])
             await add_deliveries(cur, deliveries)
 
     @staticmethod
-    async def _save_incident(cur: psycopg.AsyncCursor[Any], incident: Incident) -> None:
+    async def _save_incident(cur: psycopg.AsyncCursor[Any], incident: Incident, kinds: set[str]) -> None:
         await cur.execute(UPSERT, incident_row(incident))
-        await cur.execute(DELETE_LINKS, (incident.id,))
-        links = [
-            (incident.id, a.alert_id, a.rule_id, a.subject, a.severity, a.state, a.linked_at)
-            for a in incident.alerts.values()
-        ]
-        await cur.executemany(INSERT_LINK, links)
-        await cur.execute(DELETE_STEPS, (incident.id,))
-        await cur.executemany(INSERT_STEP, [(incident.id, s.step_id, s.by, s.at) for s in incident.steps.values()])
+        if kinds & LINK_KINDS:
+            await _save_links(cur, incident)
+        if kinds & STEP_KINDS:
+            await cur.execute(DELETE_STEPS, (incident.id,))
+            steps = [(incident.id, s.step_id, s.by, s.at) for s in incident.steps.values()]
+            await cur.executemany(INSERT_STEP, steps)
 
     async def restore(self) -> list[Incident]:
         """Every incident not closed, with its alerts and steps."""
@@ -138,6 +143,15 @@ class PgIncidentRepository:
         async with self.pool.connection() as conn, conn.cursor() as cur:
             await cur.execute(sql, [*params, limit])
             return [(str(subject), int(n)) for subject, n in await cur.fetchall()]
+
+
+async def _save_links(cur: psycopg.AsyncCursor[Any], incident: Incident) -> None:
+    await cur.execute(DELETE_LINKS, (incident.id,))
+    links = [
+        (incident.id, a.alert_id, a.rule_id, a.subject, a.severity, a.state, a.linked_at)
+        for a in incident.alerts.values()
+    ]
+    await cur.executemany(INSERT_LINK, links)
 
 
 def _entry_row(entry: TimelineEntry) -> tuple[Any, ...]:

@@ -98,13 +98,29 @@ class IncidentService:
             await self._commit([change for change in found if change is not None])
 
     async def _follow_alerts(self, feed: Callable[[], Subscription]) -> None:
+        """Follow the feed for ever: a cut-off resubscribes (a fresh snapshot); a refused
+        subscription or a failing batch is logged once per run of failures, counted, and retried."""
+        failing = 0
         while True:
-            subscription = feed()
-            while (message := await subscription.next()) is not None:
-                batch = [message, *_drain(subscription)]
-                await self.on_alerts(pair for m in batch for pair in _alert_changes(m))
+            try:
+                await self._follow(feed())
+            except Exception as exc:
+                self.failures += 1
+                failing += 1
+                if failing == 1:
+                    logger.warning("incidents: following the alert feed failed (%s); retrying every second", exc)
+                await asyncio.sleep(1.0)
+                continue
+            if failing:
+                logger.info("incidents follow the alert feed again after %s failures", failing)
+                failing = 0
             logger.warning("incidents: the alert feed cut us off; resubscribing (a fresh snapshot)")
             await asyncio.sleep(0.1)
+
+    async def _follow(self, subscription: Subscription) -> None:
+        while (message := await subscription.next()) is not None:
+            batch = [message, *_drain(subscription)]
+            await self.on_alerts(pair for m in batch for pair in _alert_changes(m))
 
     async def _catch_up(self, lookup: Callable[[str], Awaitable[AlertPayload | None]]) -> None:
         linked = [a.alert_id for i in self.desk.incidents.values() for a in i.alerts.values() if a.state != "resolved"]
@@ -129,7 +145,9 @@ class IncidentService:
         return await self.repository.incidents(query)
 
     async def incident(self, incident_id: str) -> Incident | None:
-        return await self.repository.incident(incident_id)
+        """An active (or resolved) incident from memory, the desk being its truth (so acting on it
+        works while the database is away); a closed one from the database."""
+        return self.desk.incidents.get(incident_id) or await self.repository.incident(incident_id)
 
     async def timeline(self, incident_id: str) -> list[TimelineEntry]:
         return await self.repository.timeline(incident_id)
