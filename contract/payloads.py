@@ -74,6 +74,9 @@ class EdgeStatusPayload(Payload):
     cameras: list[str] = Field(default_factory=list)
     version: str | None = None
     config_error: str | None = Field(default=None, description="why the last streams.yaml edit was refused")
+    sender_stalled: bool | None = Field(
+        default=None, description="events wait and the broker acknowledged none for a while (see stats.sender)"
+    )
 
 
 class CameraStats(BaseModel):
@@ -101,6 +104,42 @@ class SnapshotDirStats(BaseModel):
     dropped: int = Field(default=0, description="snapshots not written because the writer fell behind")
 
 
+class RecordingStats(BaseModel):
+    """Counters of the worker's recorder (since start): a full disk shows as write_errors."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    packets: int = 0
+    segments: int = 0
+    bytes_written: int = 0
+    write_errors: int = 0
+    deleted_retention: int = 0
+    deleted_cap: int = 0
+    clips_cut: int = 0
+    clips_uploaded: int = 0
+    clips_dropped: int = Field(default=0, description="clips dropped from a full upload queue")
+    clips_waiting: int = 0
+    queue_dropped: int = Field(default=0, description="packets the segment writers fell behind on")
+    disk_bytes: int = 0
+    last_error: str | None = None
+
+
+class SenderStats(BaseModel):
+    """The edge worker's spool sender: whether it is connected, alive and keeping up."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    transport: str = Field(description="mqtt or jetstream")
+    connected: bool
+    alive: bool = Field(description="the sender thread runs (a watchdog restarts it otherwise)")
+    stalled: bool = Field(description="events have waited without any acknowledgement for stall_after_s")
+    seconds_since_progress: float = Field(description="since the last acknowledgement or empty spool")
+    acknowledged: int = Field(description="events the broker acknowledged since start")
+    resent: int = Field(description="events sent again after a lost session (QoS 1 duplicates at most)")
+    restarts: int = Field(description="sessions lost or refused since start")
+    last_error: str | None = None
+
+
 class EdgeStatsPayload(Payload):
     """Periodic figures on `<prefix>/edge/<worker_id>/stats`."""
 
@@ -110,6 +149,8 @@ class EdgeStatsPayload(Payload):
     spool_depth: int = 0
     spool_dropped: int = 0
     snapshots: SnapshotDirStats | None = Field(default=None, description="when a snapshot_dir is set")
+    recording: RecordingStats | None = Field(default=None, description="when a record_dir is set")
+    sender: SenderStats | None = None
 
 
 EventKind = Literal[
@@ -181,3 +222,25 @@ class AlertPayload(Payload):
     acknowledged_by: str | None = None
     assignee: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+
+
+class RecordRequestPayload(Payload):
+    """On `<prefix>/edge/<worker_id>/commands/record` (QoS 1): an operator asks the worker to cut and
+    upload a recorded range of one of its cameras (a clip of kind `range`, carrying `request_id`)."""
+
+    request_id: str = Field(min_length=8, max_length=64)
+    camera_id: str
+    start: UtcDateTime
+    end: UtcDateTime
+    requested_by: str | None = None
+    ts: UtcDateTime | None = None
+
+
+class RecordingRangesPayload(Payload):
+    """Retained on `<prefix>/cameras/<camera_id>/recordings`: what the edge holds for a camera, as
+    [start, end] ranges (segments closer than a GOP joined), oldest first."""
+
+    camera_id: str
+    worker_id: str
+    ts: UtcDateTime
+    ranges: list[tuple[UtcDateTime, UtcDateTime]] = Field(default_factory=list, max_length=10000)

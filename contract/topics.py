@@ -46,6 +46,18 @@ class Topics:
     def all_camera_events(self) -> str:
         return f"{self.prefix}/cameras/+/events"
 
+    def camera_recordings(self, camera_id: str) -> str:
+        """Retained `RecordingRangesPayload`: the ranges the edge has recorded for the camera."""
+        return f"{self.prefix}/cameras/{camera_id}/recordings"
+
+    @property
+    def all_camera_recordings(self) -> str:
+        return f"{self.prefix}/cameras/+/recordings"
+
+    def record_requests(self, worker_id: str) -> str:
+        """`RecordRequestPayload`s from the server to one edge worker (a command topic, QoS 1)."""
+        return f"{self.prefix}/edge/{worker_id}/commands/record"
+
     def edge_status(self, worker_id: str) -> str:
         return f"{self.prefix}/edge/{worker_id}/status"
 

@@ -86,6 +86,7 @@ class MotionGate:
         self._tracking = tracking
         self._last_detect: float | None = None
         self._last_motion: float | None = None
+        self._last_seen: float | None = None
 
     @property
     def refresh_interval_s(self) -> float:
@@ -104,10 +105,17 @@ class MotionGate:
         changed = cv2.bitwise_and(changed, self._mask)
         return float(np.count_nonzero(changed)) / self._counted_pixels
 
+    def idle(self) -> bool:
+        """No motion for the tail (or ever) and nothing tracked, as of the last frame looked at."""
+        if not self._settings.enabled or self._last_seen is None or self._tracking():
+            return False
+        return self._last_motion is None or self._last_seen - self._last_motion > self._tail_s
+
     def should_detect(self, grey: GreyImage, now: float) -> bool:
         """True when there is motion, shortly after motion, or when a refresh is due."""
         if not self._settings.enabled:
             return True
+        self._last_seen = now
         if self.changed_fraction(grey) >= self._settings.min_area:
             self._last_motion = now
         in_tail = self._last_motion is not None and now - self._last_motion <= self._tail_s

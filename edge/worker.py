@@ -13,7 +13,8 @@ from pathlib import Path
 
 from contract import __version__
 from contract.config import Camera, ConfigError, StreamsConfig, load_config
-from contract.mqtturl import parse_mqtt_url
+from contract.jetstream import event_msg_id
+from contract.mqtturl import MqttEndpoint, parse_mqtt_url
 from contract.payloads import (
     CameraStatusPayload,
     DetectionEventPayload,
@@ -27,8 +28,12 @@ from edge.detect.loop import DetectionLoop
 from edge.detect.protocol import Detector
 from edge.detect.registry import create_detector
 from edge.pipeline import CameraPipeline
-from edge.publish.mqtt import MqttPublisher, PublisherOptions
+from edge.publish.link import Link
+from edge.publish.mqtt import MqttLink, MqttLinkOptions
+from edge.publish.sender import EventPublisher, SenderOptions
 from edge.publish.spool import EventSpool
+from edge.record.commands import RecordCommands
+from edge.record.recorder import recorder_for
 from edge.settings import EdgeSettings
 from edge.snapshot_store import SnapshotStore
 from edge.source.packets import PacketTap, PacketTapUser
@@ -79,19 +84,20 @@ class EdgeWorker:
         if worker is None:
             known = ", ".join(w.id for w in config.edge_workers) or "none"
             raise WorkerError(f"worker '{settings.worker_id}' is not in streams.yaml edge_workers (known: {known})")
-        try:
-            endpoint = parse_mqtt_url(settings.mqtt_url.get_secret_value())
-        except ValueError as exc:
-            raise WorkerError(str(exc)) from None
         self.settings = settings
         self.config = config
         self.worker_id = settings.worker_id
         self.topics = Topics(config.mqtt.topic_prefix)
         self.spool = EventSpool(settings.spool_path(worker), worker.spool_max_events)
         self._stats_interval = settings.stats_interval_s or worker.stats_interval.total_seconds()
-        offline = EdgeStatusPayload(worker_id=self.worker_id, state="offline").to_json()
-        options = PublisherOptions(f"ioc-edge-{self.worker_id}", self.topics.edge_status(self.worker_id), offline)
-        self.publisher = MqttPublisher(endpoint, self.spool, options)
+        sender = SenderOptions(
+            stall_after_s=settings.sender_stall_s,
+            reconnect_initial_s=min(0.2, settings.reconnect_max_s),
+            reconnect_max_s=min(5.0, settings.reconnect_max_s),
+            rejected_retry_s=settings.rejected_retry_s,
+        )
+        self.publisher = EventPublisher(self._make_link(sender.window), self.spool, sender)
+        self._sender_stalled = False
         snapshot_dir = settings.snapshot_path(worker)
         self.snapshots: SnapshotStore | None = None
         if snapshot_dir is not None:
@@ -105,9 +111,40 @@ class EdgeWorker:
         self._watcher = ConfigWatcher(settings.config)
         self._listeners: list[Callable[[DetectionEventPayload], None]] = []
         self._tap_users: list[PacketTapUser] = []
+        self.recorder = recorder_for(settings, worker)
+        self.record_commands: RecordCommands | None = None
+        if self.recorder is not None:
+            self.add_packet_tap_user(self.recorder)
+            self.add_event_listener(self.recorder.on_event)
+            self.record_commands = RecordCommands(
+                self.recorder, self._command_endpoint(), self.topics, self._stats_interval, settings.mqtt_protocol
+            )
         self._policy = ReconnectPolicy(
             settings.reconnect_initial_s, settings.reconnect_max_s, settings.rejected_retry_s
         )
+
+    def _command_endpoint(self) -> MqttEndpoint:
+        """The broker that carries recording requests (MQTT on either transport: NATS has an MQTT listener)."""
+        try:
+            return parse_mqtt_url(self.settings.mqtt_url.get_secret_value())
+        except ValueError as exc:
+            raise WorkerError(str(exc)) from None
+
+    def _make_link(self, window: int) -> Link:
+        settings = self.settings
+        if settings.transport == "jetstream":
+            from edge.publish.jetstream import JetStreamLink, JetStreamLinkOptions
+
+            nats_url = settings.nats_url.get_secret_value()
+            return JetStreamLink(JetStreamLinkOptions(nats_url, self.config.mqtt.topic_prefix))
+        try:
+            endpoint = parse_mqtt_url(settings.mqtt_url.get_secret_value())
+        except ValueError as exc:
+            raise WorkerError(str(exc)) from None
+        offline = EdgeStatusPayload(worker_id=self.worker_id, state="offline").to_json()
+        will = self.topics.edge_status(self.worker_id)
+        client_id = f"ioc-edge-{self.worker_id}"
+        return MqttLink(endpoint, MqttLinkOptions(client_id, will, offline, settings.mqtt_protocol), window)
 
     @classmethod
     def from_settings(cls, settings: EdgeSettings) -> EdgeWorker:
@@ -130,6 +167,9 @@ class EdgeWorker:
         if self.snapshots is not None:
             self.snapshots.start()
         self._loop.start()
+        if self.recorder is not None and self.record_commands is not None:
+            self.recorder.start()
+            self.record_commands.start()
         for camera in self.config.cameras_for_worker(self.worker_id):
             self._start_camera(camera)
         self._publish_worker_status()
@@ -140,14 +180,36 @@ class EdgeWorker:
         while not stop.wait(self.settings.reload_interval_s):
             if self._watcher.changed():
                 self.reload()
+            self._watch_sender()
             if time.monotonic() >= next_stats:
                 next_stats = time.monotonic() + self._stats_interval
                 self.publish_stats()
+
+    def _watch_sender(self) -> None:
+        """Restart a dead sender thread; report a stalled one (status and log, on each change)."""
+        self.publisher.ensure_running()
+        stalled = self.publisher.stalled()
+        if stalled != self._sender_stalled:
+            self._sender_stalled = stalled
+            if stalled:
+                logger.warning(
+                    "edge worker %s: sender stalled: %d event(s) wait, no acknowledgement for %.0f s (%s)",
+                    self.worker_id,
+                    self.spool.depth,
+                    self.publisher.health().seconds_since_progress,
+                    self.publisher.last_error or "no error",
+                )
+            else:
+                logger.info("edge worker %s: sender delivering again", self.worker_id)
+            self._publish_worker_status()
 
     def stop(self) -> None:
         for camera_id in list(self.cameras):
             self._stop_camera(camera_id, "worker stopped")
         self._loop.stop()
+        if self.recorder is not None and self.record_commands is not None:
+            self.record_commands.stop()
+            self.recorder.stop()
         if self.snapshots is not None:
             self.snapshots.stop()
         offline = EdgeStatusPayload(worker_id=self.worker_id, state="offline", ts=utc_now()).to_json()
@@ -242,7 +304,8 @@ class EdgeWorker:
             self.snapshots.offer(event)
         for listener in self._listeners:
             listener(event)
-        self.publisher.enqueue_event(self.topics.camera_events(event.camera_id), event.to_json())
+        topic = self.topics.camera_events(event.camera_id)
+        self.publisher.enqueue_event(topic, event.to_json(), event_msg_id(event.id))
 
     def _publish_camera_status(self, camera_id: str, status: CameraStatus) -> None:
         payload = CameraStatusPayload(
@@ -264,6 +327,7 @@ class EdgeWorker:
             cameras=sorted(self.cameras),
             version=__version__,
             config_error=self.config_error,
+            sender_stalled=self._sender_stalled,
         )
         self.publisher.set_retained(self.topics.edge_status(self.worker_id), payload.to_json())
 
@@ -279,6 +343,8 @@ class EdgeWorker:
             spool_depth=self.spool.depth,
             spool_dropped=self.spool.dropped,
             snapshots=SnapshotDirStats(**asdict(self.snapshots.stats)) if self.snapshots is not None else None,
+            recording=self.recorder.report() if self.recorder is not None else None,
+            sender=self.publisher.health(),
         )
 
     def publish_stats(self) -> None:

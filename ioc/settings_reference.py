@@ -23,6 +23,7 @@ SIDES: tuple[tuple[str, str, str], ...] = (
     ("Server (`ioc server`, `ioc migrate`)", "server.settings", "Settings"),
     ("Access control (server)", "server.auth.settings", "AuthSettings"),
     ("Live video (server)", "server.live.settings", "LiveSettings"),
+    ("Evidence: clips, cases, audit (server)", "server.evidence.settings", "EvidenceSettings"),
     ("Edge worker (`ioc edge`)", "edge.settings", "EdgeSettings"),
 )
 

@@ -19,4 +19,11 @@ PYTHON=${PYTHON:-python3}
 # A CPU build of torch first, so ultralytics does not pull a CUDA build (several GB of nvidia-* wheels).
 .venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install -q "torch==${IOC_TORCH_VERSION:-2.13.0}"
 .venv/bin/python -m pip install -q -e '.[all]'
+# The console's front-end libraries (uPlot, Leaflet, marker clusters; axe-core for the browser tests),
+# from the npm registry at the versions of server/web/package-lock.json, served by the server itself.
+if command -v npm >/dev/null; then
+  (cd server/web && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "== npm not found (apt-get install npm): the console falls back to plain charts and the grid map"
+fi
 echo "== ready: $(.venv/bin/python --version), $(.venv/bin/ioc --version)"

@@ -25,8 +25,12 @@ from server.config_watch import ConfigReloader, ConfigStatus, Reloadable, file_d
 from server.db.migrate import migrate
 from server.db.pool import create_pool
 from server.db.timescale import DatabaseFeatures, detect_features
+from server.evidence.audit import AuditMiddleware
+from server.evidence.settings import EvidenceSettings
 from server.ingest.observers import IngestObserver, ObserverFanout
 from server.ingest.service import IngestService
+from server.leader_only import LeaderOnlyComponents
+from server.leadership import Leadership, PgLeadership, SoleLeadership
 from server.live.hub import LiveHub
 from server.live.settings import LiveSettings
 from server.loggers.service import station_files
@@ -40,6 +44,8 @@ from server.web.console import POLICY, install_console, live_sources
 
 if TYPE_CHECKING:
     from server.alerts.component import AlertComponent
+    from server.alerts.replica import ReplicaAlerts
+    from server.evidence.component import EvidenceComponent
     from server.incidents.component import IncidentComponent
 
 logger = logging.getLogger(__name__)
@@ -51,6 +57,7 @@ def create_app(
     auth: AuthSettings | None = None,
     live: LiveSettings | None = None,
     overlay: OverlaySettings | None = None,
+    evidence: EvidenceSettings | None = None,
     alerts: bool = True,
     observers: Sequence[IngestObserver] = (),
     routers: Sequence[APIRouter] | None = None,
@@ -61,7 +68,10 @@ def create_app(
     `routers` defaults to `api_routers()` plus the alerts API; every router is behind the access
     policy and the console (auth, live view, web UI) is always installed. `alerts=False` runs no
     alert engine (its routes answer 503); `observers` see committed data before the built-in ones."""
-    parts = _Parts(auth or AuthSettings(), live or LiveSettings(), overlay or OverlaySettings(), alerts)
+    evidence_settings = evidence or EvidenceSettings()
+    parts = _Parts(
+        auth or AuthSettings(), live or LiveSettings(), overlay or OverlaySettings(), alerts, evidence_settings
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,6 +87,7 @@ def create_app(
     )
     install_error_handlers(app)
     install_console(app)
+    app.add_middleware(AuditMiddleware)
     for router in [*api_routers(), _alerts_router(), *_incident_routers()] if routers is None else routers:
         app.include_router(router, dependencies=POLICY)
     return app
@@ -88,6 +99,7 @@ class _Parts:
     live: LiveSettings
     overlay: OverlaySettings
     alerts: bool
+    evidence: EvidenceSettings
 
 
 def _alerts_router() -> APIRouter:
@@ -120,14 +132,19 @@ async def _running(settings: Settings, parts: _Parts, observers: Sequence[Ingest
         services = _services(settings, parts, config, status, pool, features, observers, redactor)
         await services.auth.ensure_bootstrap_admin()
         services.alerts = _alert_component(parts)
+        leader_only: list[Component] = [] if services.alerts is None else [services.alerts]
         services.incidents = _incident_component(parts)
-        components: list[Component] = [c for c in (services.alerts, services.incidents) if c is not None]
+        leader_only.extend(c for c in (services.incidents, RetentionLoop()) if c is not None)
+        services.replica_alerts = _replica_alerts(settings, parts)
+        everywhere: list[Component] = [] if services.replica_alerts is None else [services.replica_alerts]
+        services.evidence = _evidence_component(parts)
+        everywhere.append(services.evidence)
         async with (
             _live(services),
-            _components(services, components),
+            _components(services, everywhere, leader_only),
+            _leadership(services),
             _ingest(services),
             station_files(services),
-            _retention(services),
             _config_watch(services),
         ):
             yield services
@@ -147,6 +164,8 @@ def _services(
 ) -> Services:
     metrics = Metrics()
     overlay = DetectionFanout(parts.overlay, metrics=metrics)
+    observed: list[IngestObserver] = [*observers, overlay]
+    leadership = _leadership_of(settings)
     return Services(
         settings=settings,
         config=config,
@@ -154,14 +173,37 @@ def _services(
         pool=pool,
         store=PgStore(pool, features),
         features=features,
-        observers=ObserverFanout([*observers, overlay], on_failure=metrics.observer_failures.inc),
+        observers=ObserverFanout(observed, on_failure=metrics.observer_failures.inc),
         config_status=status,
         auth=AuthService(AuthStore(pool), parts.auth),
         route_policy=RoutePolicy(),
         live=LiveHub(parts.live, live_sources(config), metrics=metrics),
         overlay=overlay,
         redactor=redactor,
+        leadership=leadership,
+        leader_only=LeaderOnlyComponents(leadership, metrics),
     )
+
+
+def _leadership_of(settings: Settings) -> Leadership:
+    if settings.replica_mode == "shared":
+        return PgLeadership(settings.database_url, settings.leader_retry_s, timeout_s=settings.db_timeout_s)
+    return SoleLeadership()
+
+
+def _replica_alerts(settings: Settings, parts: _Parts) -> ReplicaAlerts | None:
+    """Shared replicas: the database-fed dashboard feed and the follower's alerts API, on every replica."""
+    if settings.replica_mode != "shared" or not parts.alerts:
+        return None
+    from server.alerts.replica import ReplicaAlerts
+
+    return ReplicaAlerts(settings.replica_command_timeout_s)
+
+
+def _evidence_component(parts: _Parts) -> EvidenceComponent:
+    from server.evidence.component import EvidenceComponent
+
+    return EvidenceComponent(parts.evidence)
 
 
 def _alert_component(parts: _Parts) -> AlertComponent | None:
@@ -196,7 +238,11 @@ class _LiveFollower:
 
 
 @contextlib.asynccontextmanager
-async def _components(state: Services, components: list[Component]) -> AsyncIterator[None]:
+async def _components(
+    state: Services, components: list[Component], leader_only: list[Component]
+) -> AsyncIterator[None]:
+    """Start `components` now; `leader_only` ones are started by the leadership (`_leadership`).
+    Both kinds are observers of the ingest when they implement `IngestObserver`."""
     started: list[Component] = []
     try:
         for component in components:
@@ -204,11 +250,28 @@ async def _components(state: Services, components: list[Component]) -> AsyncIter
             started.append(component)
             if isinstance(component, IngestObserver):
                 state.observers.add(component)
-        state.components = started
+        for component in leader_only:
+            await state.leader_only.add(component)
+            if isinstance(component, IngestObserver):
+                state.observers.add(component)
+        state.components = [*started, *leader_only]
         yield
     finally:
         for component in reversed(started):
             await component.stop()
+
+
+@contextlib.asynccontextmanager
+async def _leadership(state: Services) -> AsyncIterator[None]:
+    """Leadership decides where the leader-only components run (a single replica: here, now)."""
+    state.leader_only.bind(state)
+    await state.leadership.start()
+    logger.info("replica role: %s (%s mode)", state.leadership.role, state.settings.replica_mode)
+    try:
+        yield
+    finally:
+        await state.leadership.stop()
+        await state.leader_only.stop_all()
 
 
 @contextlib.asynccontextmanager
@@ -257,15 +320,26 @@ async def _background(job: Coroutine[Any, Any, None], name: str) -> AsyncIterato
             logger.error("background task %s failed", name, exc_info=task.exception())
 
 
-@contextlib.asynccontextmanager
-async def _retention(state: Services) -> AsyncIterator[None]:
-    async def loop() -> None:
+class RetentionLoop:
+    """Leader-only component: removes old data every `retention_interval_s` (one replica at a time)."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, state: Services) -> None:
+        self._task = asyncio.create_task(self._loop(state), name="retention")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            while not self._task.done():  # psycopg may swallow one cancellation mid-query
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=1.0)
+            self._task = None
+
+    async def _loop(self, state: Services) -> None:
         while True:
             try:
                 await apply_retention(state.pool, state.features, retention_by_table(state.config.retention))
             except Exception:
                 logger.exception("retention run failed; next try in %ss", state.settings.retention_interval_s)
             await asyncio.sleep(state.settings.retention_interval_s)
-
-    async with _background(loop(), "retention"):
-        yield

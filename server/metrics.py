@@ -31,7 +31,22 @@ class Metrics:
             registry=r,
         )
         self.write_failures = Counter("ioc_ingest_write_failures", "failed batch writes", ["kind"], registry=r)
-        self.dropped = Counter("ioc_ingest_dropped", "messages dropped by a full buffer (not acked)", registry=r)
+        self.dropped = Counter(
+            "ioc_ingest_dropped",
+            "messages let go neither stored nor acked (the server stopped while the buffer was full); redelivered",
+            registry=r,
+        )
+        self.unacked = Counter(
+            "ioc_ingest_unacked",
+            "committed messages not acked because their broker connection was lost (redelivered, stored once)",
+            registry=r,
+        )
+        self.backpressure_pauses = Counter(
+            "ioc_ingest_backpressure_pauses", "times reading from the broker paused (inbound buffer full)", registry=r
+        )
+        self.backpressure_seconds = Counter(
+            "ioc_ingest_backpressure_seconds", "time reading from the broker was paused", registry=r
+        )
         self.ingest_restarts = Counter(
             "ioc_ingest_restarts", "ingest tasks restarted after an exception", ["task"], registry=r
         )
@@ -59,6 +74,12 @@ class Metrics:
         )
         self.overlay_refused = Counter(
             "ioc_overlay_clients_refused", "overlay clients refused: the per-camera limit was reached", registry=r
+        )
+        self.leader = Gauge(
+            "ioc_leader", "1 while this replica is the leader (runs alerts, outbox, retention)", registry=r
+        )
+        self.leader_changes = Counter(
+            "ioc_leader_changes", "leadership gained or lost by this replica", ["change"], registry=r
         )
         self.overlay_stale = Counter(
             "ioc_overlay_events_stale", "detection events too old to draw, not fanned out", registry=r
@@ -96,3 +117,40 @@ class AlertCollector(Collector):
         for (channel, outcome), count in sorted(self.deliveries().items()):
             deliveries.add_metric([channel, outcome], count)
         yield deliveries
+
+
+@dataclass(frozen=True)
+class ReplicaCollector(Collector):
+    """Shared replicas: the counts of the NOTIFY / LISTEN plumbing, read when /metrics is scraped."""
+
+    notify_failures: Callable[[], int]
+    listener_failures: Callable[[], int]
+    commands_expired: Callable[[], int]
+    tail_rows: Callable[[], Mapping[str, int]]
+    tail_evicted: Callable[[], int]
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "ioc_replica_notify_failures",
+            "post-commit NOTIFYs that failed (the leader's poll still finds the rows)",
+            self.notify_failures(),
+        )
+        yield CounterMetricFamily(
+            "ioc_replica_listener_failures", "LISTEN notifications whose handling failed", self.listener_failures()
+        )
+        yield CounterMetricFamily(
+            "ioc_replica_commands_expired",
+            "operator actions sent to the leader that no leader took in time (refused with 503, never applied)",
+            self.commands_expired(),
+        )
+        rows = CounterMetricFamily(
+            "ioc_replica_tail_rows", "rows the leader's database tail handed to the alert engine", labels=["kind"]
+        )
+        for kind, count in self.tail_rows().items():
+            rows.add_metric([kind], count)
+        yield rows
+        yield CounterMetricFamily(
+            "ioc_replica_tail_keys_evicted",
+            "evaluated keys forgotten while still in the look-back window (such a row may be evaluated again)",
+            self.tail_evicted(),
+        )

@@ -92,6 +92,24 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(default=3600, gt=0, description="how often old data is removed")
     config_reload_interval_s: float = Field(default=2.0, gt=0, description="how often streams.yaml is checked")
 
+    replica_mode: Literal["single", "shared"] = Field(
+        default="single",
+        description="single: this server alone runs everything; shared: replicas on one database elect a leader"
+        " (advisory lock) that alone runs the alert engine, outbox delivery and retention",
+    )
+    leader_retry_s: float = Field(
+        default=2.0, gt=0, le=60, description="shared mode: how often a follower tries the lock and a leader checks it"
+    )
+    replica_tail_poll_s: float = Field(
+        default=0.5, gt=0, le=10, description="shared mode: the leader reads newly stored data at least this often"
+    )
+    replica_command_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="shared mode: a follower waits this long for the leader to take an action"
+    )
+    replica_tail_overlap_s: float = Field(
+        default=5.0, ge=0, le=600, description="shared mode: look back this far for rows committed out of order"
+    )
+
     station_files_dir: Path | None = Field(
         default=None,
         description="root of the TT 10/2021 station-file receiver (ftp/, drop/, processed/, rejected/); unset: off",
@@ -139,5 +157,5 @@ class Settings(BaseSettings):
         return (
             f"database={redact_url(self.database_url)} mqtt={redact_url(self.mqtt_url)} "
             f"transport={self.transport} nats={','.join(redact_url(url) for url in self.nats_servers)} "
-            f"config={self.config} client_id={self.mqtt_client_id}"
+            f"config={self.config} client_id={self.mqtt_client_id} replicas={self.replica_mode}"
         )

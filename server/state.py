@@ -24,6 +24,8 @@ from server.config_watch import ConfigStatus
 from server.db.timescale import DatabaseFeatures
 from server.ingest.observers import ObserverFanout
 from server.ingest.service import IngestService
+from server.leader_only import LeaderOnlyComponents
+from server.leadership import Leadership
 from server.live.hub import LiveHub
 from server.loggers.service import StationFileReceiver
 from server.metrics import Metrics
@@ -33,6 +35,8 @@ from server.store.pg import PgStore
 
 if TYPE_CHECKING:
     from server.alerts.component import AlertComponent
+    from server.alerts.replica import ReplicaAlerts
+    from server.evidence.component import EvidenceComponent
     from server.incidents.component import IncidentComponent
 
 
@@ -52,16 +56,25 @@ class Services:
     overlay: DetectionFanout
     redactor: SecretRedactor
     """the process's log redactor, knowing the secrets of the settings and the running config"""
+    leadership: Leadership
+    """whether this replica is the leader (always, in `replica_mode: single`)"""
+    leader_only: LeaderOnlyComponents
+    """components that run on the leader only (alert engine, retention; register more with `add`)"""
     alerts: AlertComponent | None = None
     incidents: IncidentComponent | None = None
     """incidents, SOPs and escalation (runs with the alert engine)"""
+    replica_alerts: ReplicaAlerts | None = None
+    """shared replicas: the database-fed dashboard feed and the follower's alerts API (every replica)"""
+    evidence: EvidenceComponent | None = None
+    """clips, review, cases, exports and the audit log (`server.evidence`)"""
     ingest: IngestService | None = None
     station_files: StationFileReceiver | None = None
     """the TT 10/2021 station-file receiver, when `station_files_dir` is set"""
     components: list[Component] = field(default_factory=list)
+    """every component, the alert component included (in start order; leader-only ones last,
+    running only while this replica leads)"""
     scoped_views: ScopedViews = field(default_factory=ScopedViews)
     """the part of `config` each site-scoped caller sees"""
-    """every started component, the alert component included (in start order)"""
 
 
 AppState = Services

@@ -8,18 +8,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from contract.config.console import LocalText
 from contract.config.types import Duration, Identifier, PositiveDuration, StrictModel
 
 GroupPolicy = Literal["site", "rule_group"]
-
-
-class LocalText(StrictModel):
-    """A text in Vietnamese and English."""
-
-    vi: str = Field(min_length=1, max_length=500)
-    """Vietnamese"""
-    en: str = Field(min_length=1, max_length=500)
-    """English"""
 
 
 class IncidentOptions(StrictModel):

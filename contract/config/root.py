@@ -8,6 +8,7 @@ from pydantic import Field
 
 from contract.config.cameras import Camera
 from contract.config.channels import DashboardChannel, NotificationChannel
+from contract.config.console import ConsoleSettings
 from contract.config.detectors import DetectorConfig, UltralyticsDetector
 from contract.config.incidents import EscalationPolicy, Sop
 from contract.config.rules import AlertRule, Inhibition, Silence
@@ -56,6 +57,8 @@ class StreamsConfig(StrictModel):
     """Standard operating procedures that incidents follow."""
     escalations: list[EscalationPolicy] = Field(default_factory=list)
     """Who is notified of an open incident, level after level, until someone acknowledges."""
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    """The operator console: its title, colour bands and base map."""
 
     def site(self, site_id: str) -> Site | None:
         return next((site for site in self.sites if site.id == site_id), None)

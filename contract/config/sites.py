@@ -31,6 +31,12 @@ class EdgeWorker(StrictModel):
     spool_max_events: int = Field(default=100000, ge=100, le=10_000_000)
     stats_interval: PositiveDuration = Field(default=timedelta(seconds=30))
     """how often the worker publishes its figures"""
+    record_dir: str | None = Field(default=None, description="where recordings and pending clips are written")
+    record_cap_mb: int = Field(
+        default=20480, ge=1, description="size cap of record_dir in MiB: the oldest segments are deleted above it"
+    )
+    clip_queue_max: int = Field(default=500, ge=1, le=100_000)
+    """event clips waiting on disk for the server at most; above it the oldest waiting clip is dropped"""
 
 
 class MqttSettings(StrictModel):
@@ -53,3 +59,7 @@ class RetentionSettings(StrictModel):
     """keep rejected messages this long"""
     rollups: Duration = Field(default=timedelta(days=3650))
     """keep per-minute and per-hour rollups this long"""
+    clips: Duration = Field(default=timedelta(days=90))
+    """keep event clips on the server this long (clips in a case are kept while the case exists)"""
+    audit: Duration = Field(default=timedelta(days=730))
+    """keep the audit log (who viewed or exported what) this long"""

@@ -1,172 +1,183 @@
-"""MQTT 5 publisher (paho): events drained in order from the spool at QoS 1, retained status
-messages re-sent on every reconnect, a last will for the worker, stats at QoS 0.
+"""MQTT link (paho): one fresh client per connection, events at QoS 1 in windows, statuses retained.
 
-paho's own queue is bounded far below the 65,535 packet ids (MQTT.md: an unbounded queue loses
-messages silently); a spooled event is deleted only once `is_published()` says the broker has it.
+The client never reconnects by itself and keeps no session on the broker (clean start): when the
+connection drops, the session ends and the sender opens a new one, re-sending from the spool what
+the broker did not acknowledge. So nothing lives in paho's queue across outages (MQTT.md: its
+16-bit packet ids wrap), and the only duplicates are the messages in flight when the link dropped,
+which QoS 1 allows. Acknowledgements are counted from `on_publish` (PUBACK), never from
+`MQTTMessageInfo.is_published()`, which raises once the connection is gone.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
+from contract.mqttclient import MqttProtocol, make_client
 from contract.mqtturl import MqttEndpoint
-from edge.publish.spool import EventSpool
+from edge.publish.link import LinkError, LinkRejectedError
+from edge.publish.spool import SpooledMessage
 
 logger = logging.getLogger(__name__)
 
+_NETWORK_TICK_S = 0.05
+
 
 @dataclass(frozen=True)
-class PublisherOptions:
+class MqttLinkOptions:
     client_id: str
     will_topic: str
     will_payload: bytes
-    window: int = 100  # events in flight at once; paho's queue is bounded to a few times this
-    keepalive: int = 15
-    reconnect_max_s: int = 10
+    protocol: MqttProtocol = "5"
+    keepalive: int = 5  # a silent broker (frozen, cable cut) is noticed within 1.5 x this
 
 
-class MqttPublisher:
-    def __init__(self, endpoint: MqttEndpoint, spool: EventSpool, options: PublisherOptions) -> None:
+class MqttLink:
+    def __init__(self, endpoint: MqttEndpoint, options: MqttLinkOptions, window: int) -> None:
         self._endpoint = endpoint
-        self._spool = spool
         self._options = options
-        self._client = self._make_client()
-        self._connected = threading.Event()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._retained: dict[str, bytes] = {}
-        self._retained_lock = threading.Lock()
-        self._inflight: deque[tuple[int, mqtt.MQTTMessageInfo]] = deque()
-        self._sender = threading.Thread(target=self._send_loop, name="mqtt-sender", daemon=True)
-        self._ever_connected = False
-        self.queue_full = 0
+        self._window = window
+
+    @property
+    def name(self) -> str:
+        return f"mqtt {self._endpoint.redacted}"
+
+    def open(self, timeout: float) -> MqttSession:
+        session = MqttSession(self._make_client(), self._window)
+        session.connect(self._endpoint, self._options.keepalive, timeout)
+        return session
 
     def _make_client(self) -> mqtt.Client:
         options = self._options
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=options.client_id, protocol=mqtt.MQTTv5)
-        client.max_inflight_messages_set(options.window)
-        client.max_queued_messages_set(options.window * 4 + 256)
-        client.reconnect_delay_set(min_delay=1, max_delay=options.reconnect_max_s)
+        client = make_client(self._endpoint, options.client_id, protocol=options.protocol, clean_session=True)
+        client.max_inflight_messages_set(self._window)
+        client.max_queued_messages_set(self._window * 2 + 64)
         client.will_set(options.will_topic, options.will_payload, qos=1, retain=True)
-        if self._endpoint.username:
-            client.username_pw_set(self._endpoint.username, self._endpoint.password)
-        if self._endpoint.tls:
-            client.tls_set()
+        return client
+
+
+class MqttSession:
+    """One connection. A private network thread runs `client.loop()` until the link is lost."""
+
+    def __init__(self, client: mqtt.Client, window: int) -> None:
+        self._client = client
+        self._window = window
+        self._acked: set[int] = set()
+        self._changed = threading.Condition()
+        self._connected = threading.Event()
+        self._lost: str | None = None
+        self._refused: str | None = None
+        self._closing = threading.Event()
+        self._network = threading.Thread(target=self._network_loop, name="mqtt-network", daemon=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
-        return client
 
     @property
-    def connected(self) -> bool:
-        return self._connected.is_set()
+    def lost(self) -> str | None:
+        return self._lost
 
-    def start(self) -> None:
-        logger.info("mqtt: connecting to %s as %s", self._endpoint.redacted, self._options.client_id)
-        self._client.connect_async(self._endpoint.host, self._endpoint.port, keepalive=self._options.keepalive)
-        self._client.loop_start()
-        self._sender.start()
+    def connect(self, endpoint: MqttEndpoint, keepalive: int, timeout: float) -> None:
+        self._client.connect_timeout = timeout
+        try:
+            self._client.connect(endpoint.host, endpoint.port, keepalive=keepalive)
+        except (OSError, ValueError) as exc:
+            raise LinkError(f"cannot connect: {type(exc).__name__}: {exc}") from None
+        self._network.start()
+        if not self._connected.wait(timeout) or self._lost:
+            reason = self._refused or self._lost or "no CONNACK in time"
+            self._shutdown()
+            raise (LinkRejectedError if self._refused else LinkError)(reason)
 
-    def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
+    def send(self, messages: Sequence[SpooledMessage], timeout: float) -> list[int]:
+        with self._changed:
+            self._acked.clear()
+        sent: dict[int, int] = {}  # mid -> seq
+        for message in messages:
+            info = self._client.publish(message.topic, message.payload, qos=1)
+            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self._mark_lost(f"publish refused: {mqtt.error_string(info.rc)}")
+                break
+            sent[info.mid] = message.seq
+        acked = self._wait_acks(set(sent), timeout)
+        return [seq for mid, seq in sent.items() if mid in acked]
 
-    def stop(self, final: list[tuple[str, bytes]], drain_s: float = 5.0) -> None:
-        """Send what is spooled (for up to `drain_s`), then the final retained messages, then leave."""
-        self._drain(drain_s)
-        self._stop.set()
-        self._wake.set()
-        self._sender.join(5)
-        infos = [self._client.publish(topic, payload, qos=1, retain=True) for topic, payload in final]
-        for info in infos:
-            if self.connected and info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
-                info.wait_for_publish(2.0)
-        self._client.disconnect()
-        self._client.loop_stop()
+    def _wait_acks(self, mids: set[int], timeout: float) -> set[int]:
+        progress_at, seen = time.monotonic(), 0
+        with self._changed:
+            while not mids <= self._acked and self._lost is None:
+                if len(self._acked) != seen:
+                    progress_at, seen = time.monotonic(), len(self._acked)
+                left = progress_at + timeout - time.monotonic()
+                if left <= 0:
+                    self._mark_lost_locked(f"no acknowledgement for {timeout:.0f} s")
+                    break
+                self._changed.wait(min(left, 0.5))
+            return self._acked & mids
 
-    def _drain(self, timeout: float) -> None:
-        deadline = threading.Event()
-        waited = 0.0
-        while self.connected and (self._spool.depth > 0 or self._inflight) and waited < timeout:
-            deadline.wait(0.05)
-            waited += 0.05
-
-    def set_retained(self, topic: str, payload: bytes) -> None:
-        """Publish a retained status now if connected, and again after every reconnect."""
-        with self._retained_lock:
-            self._retained[topic] = payload
-        if self.connected:
-            self._publish_status(topic, payload)
+    def publish_retained(self, topic: str, payload: bytes) -> None:
+        if self._lost is None:
+            self._client.publish(topic, payload, qos=1, retain=True)
 
     def publish_volatile(self, topic: str, payload: bytes) -> bool:
-        """QoS 0, only while connected (stats: a missed one is replaced by the next)."""
-        if not self.connected:
+        if self._lost is not None:
             return False
         return self._client.publish(topic, payload, qos=0).rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
-    def enqueue_event(self, topic: str, payload: bytes) -> None:
-        dropped = self._spool.append(topic, payload)
-        if dropped:
-            logger.warning("mqtt: spool full, dropped the %d oldest event(s)", dropped)
-        self._wake.set()
+    def close(self, final: Sequence[tuple[str, bytes]], timeout: float) -> None:
+        if self._lost is None and final:
+            with self._changed:
+                self._acked.clear()
+            mids = {self._client.publish(t, p, qos=1, retain=True).mid for t, p in final}
+            self._wait_acks(mids, timeout)
+        if self._lost is None:
+            self._client.disconnect()  # the network thread writes DISCONNECT, closes the socket and ends
+            self._network.join(2)
+        self._shutdown()
 
-    def _publish_status(self, topic: str, payload: bytes) -> None:
-        info = self._client.publish(topic, payload, qos=1, retain=True)
-        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
-            self.queue_full += 1
-            logger.warning("mqtt: client queue full, status on %s will be re-sent on reconnect", topic)
+    def _shutdown(self) -> None:
+        self._closing.set()
+        if self._network.is_alive():
+            self._network.join(5)
+        self._client._sock_close()  # a frozen broker never read our DISCONNECT: drop the socket anyway
+
+    def _network_loop(self) -> None:
+        try:
+            while not self._closing.is_set():
+                rc = self._client.loop(timeout=_NETWORK_TICK_S)
+                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    self._mark_lost(f"connection lost: {mqtt.error_string(rc)}")
+                    return
+        except Exception as exc:  # paho raised from its own loop: end this session, the sender opens another
+            self._mark_lost(f"network loop failed: {type(exc).__name__}: {exc}")
+
+    def _mark_lost(self, reason: str) -> None:
+        with self._changed:
+            self._mark_lost_locked(reason)
+
+    def _mark_lost_locked(self, reason: str) -> None:
+        if self._lost is None:
+            self._lost = reason
+        self._changed.notify_all()
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         if reason.is_failure:
-            logger.warning("mqtt: broker %s refused the connection: %s", self._endpoint.redacted, reason)
-            return
-        if self._ever_connected:
-            logger.info("mqtt: reconnected to %s", self._endpoint.redacted)
-        else:
-            logger.info("mqtt: connected to %s", self._endpoint.redacted)
-        self._ever_connected = True
+            self._refused = f"the broker refused the connection: {reason}"
+            self._mark_lost(self._refused)
         self._connected.set()
-        with self._retained_lock:
-            retained = list(self._retained.items())
-        for topic, payload in retained:
-            self._publish_status(topic, payload)
-        self._wake.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if self._connected.is_set():
-            logger.warning("mqtt: lost the broker %s (%s); spooling events", self._endpoint.redacted, reason)
-        self._connected.clear()
+        self._mark_lost(f"disconnected: {reason}")
+        self._connected.set()
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, properties: Any) -> None:
-        self._wake.set()
-
-    def _send_loop(self) -> None:
-        last_seq = 0
-        while not self._stop.is_set():
-            self._reap()
-            if self.connected and len(self._inflight) < self._options.window:
-                last_seq = self._send_more(last_seq)
-            self._wake.wait(0.05 if self._inflight else 0.5)
-            self._wake.clear()
-
-    def _reap(self) -> None:
-        while self._inflight and self._inflight[0][1].is_published():
-            seq, _ = self._inflight.popleft()
-            self._spool.delete(seq)
-
-    def _send_more(self, last_seq: int) -> int:
-        for message in self._spool.read_after(last_seq, self._options.window - len(self._inflight)):
-            info = self._client.publish(message.topic, message.payload, qos=1)
-            if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
-                self.queue_full += 1
-                break
-            # NO_CONN: paho keeps a QoS 1 message and sends it after the reconnect, in order
-            self._inflight.append((message.seq, info))
-            last_seq = message.seq
-        return last_seq
+        with self._changed:
+            self._acked.add(mid)
+            self._changed.notify_all()

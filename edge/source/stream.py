@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +32,12 @@ class SourceError(Exception):
 
 class SourceUnavailableError(SourceError):
     """Probably temporary: refused, timed out, dropped, ended."""
+
+
+class SourceFinishedError(SourceError):
+    """A file with `loop: false` played to its end: the camera stays offline, nothing retries."""
+
+    permanent = True
 
 
 class SourceRejectedError(SourceError):
@@ -89,19 +95,33 @@ def _configure_decoder(stream: Any) -> None:
     stream.codec_context.thread_count = DECODER_THREADS
 
 
+# FFmpeg's own socket timeout fires up to twice late (MEDIA.md); PyAV's read timeout (the stall
+# timeout, passed to av.open) fires on time, so FFmpeg's is only a backstop.
+_FFMPEG_TIMEOUT_FACTOR = 3
+
+
 def _rtsp_options(source: RtspSource) -> dict[str, str]:
     stall_us = int(source.stall_timeout.total_seconds() * 1_000_000)
     return {
         "rtsp_transport": source.transport,
-        "timeout": str(stall_us),
+        "timeout": str(stall_us * _FFMPEG_TIMEOUT_FACTOR),
         "fflags": "nobuffer",
         "probesize": "32768",
         "analyzeduration": "500000",
     }
 
 
+def _never() -> bool:
+    return False
+
+
 class VideoStream:
-    """One open source. `frames()` yields decoded frames until the source fails (SourceError)."""
+    """One open source. `frames()` yields decoded frames until the source fails (SourceError).
+
+    `keyframes_only()` is asked before each packet is decoded: while it says True the decoder skips
+    every frame but keyframes (`skip_frame = "NONKEY"`), so an idle camera costs a fraction of a
+    full decode; the caller switches back right after a keyframe, whose successors decode cleanly.
+    """
 
     def __init__(
         self,
@@ -117,6 +137,8 @@ class VideoStream:
         self._stop = stop
         self._container: Any = None
         self._secrets = url_secrets(source.url) if isinstance(source, RtspSource) else []
+        self._keyframes_only: Callable[[], bool] = _never
+        self.last_frame_at = time.monotonic()
 
     def open(self) -> None:
         try:
@@ -143,31 +165,46 @@ class VideoStream:
             container, self._container = self._container, None
             container.close()
 
-    def frames(self) -> Iterator[DecodedFrame]:
+    def frames(self, keyframes_only: Callable[[], bool] = _never) -> Iterator[DecodedFrame]:
+        self._keyframes_only = keyframes_only
         try:
             if isinstance(self._source, RtspSource):
-                yield from self._live_frames()
+                yield from self._live_frames(self._source)
             else:
                 yield from self._file_frames(self._source)
         except (av.error.FFmpegError, OSError) as exc:
-            raise translate_error(exc, self._secrets) from None
+            raise self._stall_or(exc) from None
 
-    def _decode(self, stream: Any) -> Iterator[av.VideoFrame]:
-        """Demux then decode, handing each packet to the packet tap first."""
-        tap = self._packets
-        if tap is None:
-            yield from self._container.decode(stream)
-            return
-        tap.stream_started(stream)
-        for packet in self._container.demux(stream):
-            tap.packet(packet)
-            yield from packet.decode()
+    def _stall_or(self, exc: BaseException) -> SourceError:
+        """A read that failed after the stall timeout without a frame is a stall, whatever FFmpeg says."""
+        if isinstance(self._source, RtspSource):
+            stall_s = self._source.stall_timeout.total_seconds()
+            if time.monotonic() - self.last_frame_at >= stall_s * 0.9:
+                return SourceUnavailableError(f"timed out: no frame for {stall_s:g} s")
+        return translate_error(exc, self._secrets)
 
-    def _live_frames(self) -> Iterator[DecodedFrame]:
+    def _decode(self, stream: Any) -> Iterator[tuple[av.VideoFrame, int]]:
+        """Demux then decode (keyframes only while asked), handing each packet to the tap first.
+        Yields each frame with the index of its packet (raw .264 files carry no timestamps)."""
+        tap, codec, skipping = self._packets, stream.codec_context, False
+        if tap is not None:
+            tap.stream_started(stream)
+        for index, packet in enumerate(self._container.demux(stream)):
+            if tap is not None:
+                tap.packet(packet)
+            wanted = self._keyframes_only()
+            if wanted != skipping:
+                codec.skip_frame, skipping = ("NONKEY" if wanted else "DEFAULT"), wanted
+            for frame in packet.decode():
+                yield frame, index
+
+    def _live_frames(self, source: RtspSource) -> Iterator[DecodedFrame]:
         stream = self._container.streams.video[0]
         _configure_decoder(stream)
-        for frame in self._decode(stream):
-            yield DecodedFrame(frame, time.monotonic(), utc_now())
+        self.last_frame_at = time.monotonic()
+        for frame, _ in self._decode(stream):
+            self.last_frame_at = time.monotonic()
+            yield DecodedFrame(frame, self.last_frame_at, utc_now())
             if self._stop.is_set():
                 return
         raise SourceUnavailableError("the stream ended (the camera closed the connection)")
@@ -179,7 +216,7 @@ class VideoStream:
             stream = self._container.streams.video[0]
             _configure_decoder(stream)
             rate = float(stream.guessed_rate or stream.average_rate or 25)
-            for index, frame in enumerate(self._decode(stream)):
+            for frame, index in self._decode(stream):
                 # raw .264 files carry no timestamps: count frames at the stream's rate instead
                 t = offset + (float(frame.time) if frame.time is not None else index / rate)
                 last = t
@@ -189,7 +226,7 @@ class VideoStream:
                 if self._stop.is_set():
                     return
             if not source.loop:
-                raise SourceUnavailableError("the video file ended")
+                raise SourceFinishedError("the video file ended (loop: false)")
             offset = last + 0.1
             self._container.close()  # reopen: raw .264 files cannot seek
             self._container = self._open_container()

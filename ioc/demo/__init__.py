@@ -20,7 +20,12 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database-url", default=None, help="use this PostgreSQL/TimescaleDB instead of an embedded one"
     )
-    parser.add_argument("--mqtt-url", default=None, help="use this broker instead of starting one")
+    parser.add_argument(
+        "--mqtt-url", default=None, help="use this MQTT broker (transport mqtt) instead of starting NATS"
+    )
+    parser.add_argument(
+        "--nats-url", default=None, help="use this NATS server (transport jetstream) instead of starting one"
+    )
     parser.add_argument("--video", default=None, help="video file for the simulated camera (env IOC_DEMO_VIDEO)")
     parser.add_argument("--model", default=None, help="detector weights, .pt or .onnx (env IOC_DEMO_MODEL)")
     parser.add_argument("--time-scale", type=float, default=120.0, help="speed-up of simulated tides (default 120)")
@@ -34,6 +39,7 @@ def run_demo(args: argparse.Namespace) -> int:
         workdir=args.workdir.expanduser().resolve(),
         database_url=args.database_url,
         mqtt_url=args.mqtt_url,
+        nats_url=args.nats_url,
         video=args.video,
         model=args.model,
         time_scale=args.time_scale,

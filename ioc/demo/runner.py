@@ -3,6 +3,7 @@ stop everything cleanly on Ctrl-C (or when a part dies)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -19,12 +20,15 @@ from pathlib import Path
 from typing import TypeVar
 
 from contract.config import load_config
+from contract.jetstream import STREAM_NAME, subject_of
+from contract.mqttclient import MqttProtocol
 from contract.mqtturl import parse_mqtt_url
 from contract.topics import Topics
 from ioc.demo.config import DEMO_WORKER, DemoInputs, find_model, find_video, write_demo_config
-from ioc.demo.services import Service, ServiceStack, die_with_parent, start_broker, start_database, stop_process
+from ioc.demo.services import Service, ServiceStack, die_with_parent, start_database, start_nats_or_broker, stop_process
 from ioc.netutil import free_port
 from ioc.sim.publisher import SensorSimulator
+from ioc.sim.sinks import JetStreamSink, MqttSink, ReadingSink
 from ioc.sim.stations import start_demo_loggers
 
 T = TypeVar("T")
@@ -36,6 +40,7 @@ class DemoOptions:
     workdir: Path
     database_url: str | None
     mqtt_url: str | None
+    nats_url: str | None
     video: str | None
     model: str | None
     time_scale: float
@@ -122,12 +127,12 @@ def _health_ok(url: str) -> bool:
 class EdgeStatusWatcher:
     """Follows the retained `<prefix>/edge/<worker>/status` message: the edge's own word that it runs."""
 
-    def __init__(self, broker_url: str, topic: str) -> None:
+    def __init__(self, broker_url: str, topic: str, protocol: MqttProtocol = "5") -> None:
         from contract.mqttclient import make_client
 
         self.state: str | None = None
         endpoint = parse_mqtt_url(broker_url)
-        self._client = make_client(endpoint)
+        self._client = make_client(endpoint, protocol=protocol)
         self._client.on_message = lambda _c, _u, message: self._update(bytes(message.payload))
         self._client.on_connect = lambda client, *_: client.subscribe(topic, qos=1)
         self._client.connect_async(endpoint.host, endpoint.port)
@@ -145,6 +150,35 @@ class EdgeStatusWatcher:
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+
+
+class StreamStatusWatcher:
+    """The last message on the edge's status subject in stream IOC (however it was published)."""
+
+    def __init__(self, nats_url: str, topic: str) -> None:
+        self._servers = nats_url.split(",")
+        self._subject = subject_of(topic)
+
+    def online(self) -> bool:
+        return asyncio.run(self._state()) == "online"
+
+    async def _state(self) -> str | None:
+        import nats
+
+        try:
+            nc = await nats.connect(servers=self._servers, connect_timeout=2, allow_reconnect=False)
+        except Exception:
+            return None
+        try:
+            message = await nc.jetstream(timeout=2).get_last_msg(STREAM_NAME, self._subject)
+            return str(json.loads(message.data or b"{}").get("state"))
+        except Exception:
+            return None
+        finally:
+            await nc.close()
+
+    def close(self) -> None:
+        return None
 
 
 class Demo:
@@ -171,25 +205,35 @@ class Demo:
         inputs = DemoInputs(video=find_video(options.video), model=find_model(options.model))
         database = progress.step("database", lambda: start_database(options.database_url, options.workdir / "db"))
         self._started(database)
-        broker = progress.step("MQTT broker", lambda: start_broker(options.mqtt_url, options.workdir / "mqtt"))
+        broker = progress.step(
+            "broker", lambda: start_nats_or_broker(options.mqtt_url, options.nats_url, options.workdir)
+        )
         self._started(broker)
+        nats_url: str | None = getattr(broker, "nats_url", None)
         config_path, config = progress.step("configuration", lambda: write_demo_config(options.workdir, inputs))
         counts = f"{len(config.cameras)} camera(s), {len(config.sensors)} sensors, {len(config.rules)} rules"
         print(f"      {config_path}: {counts}")
         self._explain_inputs(inputs)
         password = secrets.token_urlsafe(12)
         env = self._environment(database.url, broker.url, config_path, password)
+        if nats_url is not None:  # server, edge and simulator on the jetstream transport
+            env.update(IOC_TRANSPORT="jetstream", IOC_NATS_URL=nats_url, IOC_MQTT_PROTOCOL="3.1.1")
         server_url = f"http://127.0.0.1:{options.port}"
         server = self._start_child("server", ["server"], env)
         progress.step("server", lambda: _wait_until(lambda: _health_ok(f"{server_url}/health"), 90, "server", server))
         edge_args = ["edge", "--worker-id", DEMO_WORKER, "--spool-dir", str(options.workdir / "spool")]
         edge = self._start_child("edge", edge_args, env)
-        watcher = EdgeStatusWatcher(broker.url, Topics(config.mqtt.topic_prefix).edge_status(DEMO_WORKER))
+        status_topic = Topics(config.mqtt.topic_prefix).edge_status(DEMO_WORKER)
+        watcher: EdgeStatusWatcher | StreamStatusWatcher = (
+            StreamStatusWatcher(nats_url, status_topic) if nats_url else EdgeStatusWatcher(broker.url, status_topic)
+        )
         try:
             progress.step("edge worker", lambda: _wait_until(watcher.online, 90, "the edge worker", edge))
         finally:
             watcher.close()
-        self.stack.add(progress.step("simulated sensors", lambda: self._start_simulator(config_path, broker.url)))
+        self.stack.add(
+            progress.step("simulated sensors", lambda: self._start_simulator(config_path, broker.url, nats_url))
+        )
         return server_url, password
 
     def _started(self, service: Service) -> None:
@@ -221,14 +265,14 @@ class Demo:
         self.stack.add(child)
         return child
 
-    def _start_simulator(self, config_path: Path, broker_url: str) -> SimulatorService:
+    def _start_simulator(self, config_path: Path, broker_url: str, nats_url: str | None) -> SimulatorService:
         simulator_config = load_config(config_path, env={})
+        endpoint = parse_mqtt_url(broker_url)
+        sink: ReadingSink = (
+            JetStreamSink(nats_url.split(","), "ioc-demo-sim") if nats_url else MqttSink(endpoint, "ioc-demo-sim")
+        )
         simulator = SensorSimulator(
-            simulator_config,
-            parse_mqtt_url(broker_url),
-            interval=2.0,
-            time_scale=self.options.time_scale,
-            season=1.0,
+            simulator_config, endpoint, interval=2.0, time_scale=self.options.time_scale, season=1.0, sink=sink
         )
         simulator.start()
         loggers = start_demo_loggers(

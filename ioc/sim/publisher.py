@@ -1,4 +1,5 @@
-"""Publish simulated readings for every sensor in a config, over real MQTT, until stopped."""
+"""Publish simulated readings for every sensor in a config until stopped: over real MQTT, or
+natively into NATS JetStream (`ioc.sim.sinks`)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import paho.mqtt.client as mqtt
-
 from contract.config import StreamsConfig
-from contract.mqttclient import make_client
+from contract.jetstream import reading_msg_id
 from contract.mqtturl import MqttEndpoint
 from contract.timeutil import utc_now
 from contract.topics import Topics
 from ioc.sim.encode import encode_reading
 from ioc.sim.mekong import SimulatedStation, simulate, station_for
+from ioc.sim.sinks import MqttSink, ReadingSink
 from ioc.sim.stations import fed_by_loggers
 
 log = logging.getLogger(__name__)
-
-MAX_QUEUED = 1000  # far below MQTT's 65,535 packet ids: a full queue is reported, never silent loss
 
 
 @dataclass
@@ -42,6 +40,7 @@ class SensorSimulator:
         time_scale: float = 60.0,
         season: float | None = None,
         clock: Callable[[], datetime] = utc_now,
+        sink: ReadingSink | None = None,
     ) -> None:
         self.topics = Topics(config.mqtt.topic_prefix)
         self.sensors = [sensor for sensor in config.sensors if sensor.enabled and not fed_by_loggers(sensor)]
@@ -52,9 +51,7 @@ class SensorSimulator:
         self.clock = clock
         self.stats = SimulatorStats()
         self._stop = threading.Event()
-        self._client = make_client(endpoint, f"ioc-sim-{id(self):x}")
-        self._client.max_queued_messages_set(MAX_QUEUED)
-        self._endpoint = endpoint
+        self.sink = sink or MqttSink(endpoint, f"ioc-sim-{id(self):x}")
 
     def publish_once(self) -> int:
         """One reading per sensor, now. Returns how many were accepted by the client queue."""
@@ -62,29 +59,27 @@ class SensorSimulator:
         accepted = 0
         for sensor in self.sensors:
             value = simulate(self.stations[sensor.id], at, self.time_scale, self.season)
-            info = self._client.publish(self.topics.sensor_topic(sensor), encode_reading(sensor, value, at), qos=1)
-            if info.rc == mqtt.MQTT_ERR_SUCCESS:
+            payload = encode_reading(sensor, value, at)
+            if self.sink.publish(self.topics.sensor_topic(sensor), payload, reading_msg_id(sensor.id, at)):
                 accepted += 1
                 self.stats.last_values[sensor.id] = value
             else:
                 self.stats.refused += 1
-                log.warning("simulator: reading for %s refused by the MQTT client (rc=%s)", sensor.id, info.rc)
+                log.warning("simulator: reading for %s refused by %s", sensor.id, self.sink.description)
         self.stats.published += accepted
         return accepted
 
     def start(self) -> None:
-        self._client.connect_async(self._endpoint.host, self._endpoint.port)
-        self._client.loop_start()
+        self.sink.start()
         threading.Thread(target=self._run, name="sensor-simulator", daemon=True).start()
         log.info("simulating %d sensors every %.1fs (time x%g)", len(self.sensors), self.interval, self.time_scale)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self._client.is_connected():
+            if self.sink.connected():
                 self.publish_once()
             self._stop.wait(self.interval)
 
     def stop(self) -> None:
         self._stop.set()
-        self._client.disconnect()
-        self._client.loop_stop()
+        self.sink.stop()

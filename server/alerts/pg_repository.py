@@ -4,6 +4,7 @@ transaction per engine step."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -11,12 +12,14 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from server.alerts.change_notify import CHANGE_CHANNEL, change_notification
 from server.alerts.core import StateKey
 from server.alerts.matching import SilenceRecord
 from server.alerts.model import Alert, HistoryEntry
 from server.alerts.repository import AlertQuery, Commit, EvaluationCursor, Restored
 from server.alerts.state import RuleState
-from server.notify.outbox import add_deliveries
+from server.leadership import SELECT_EPOCH, FencedError
+from server.notify.outbox import OutboxClaim, add_deliveries
 
 ALERT_COLUMNS = (
     "id, fingerprint, rule_id, subject, site, state, severity, summary, value, labels, started_at, updated_at, "
@@ -117,8 +120,21 @@ def where(query: AlertQuery) -> tuple[str, list[Any]]:
 
 
 class PgAlertRepository:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        claim: OutboxClaim | None = None,
+        *,
+        notify_changes: bool = False,
+        fence: Callable[[], int | None] | None = None,
+    ) -> None:
         self._pool = pool
+        self._fence = fence
+        """shared replicas: this leader's epoch; a step is saved only while it is still the stored one"""
+        self._claim = claim
+        """the outbox rows a step writes are claimed by this (its dispatcher's) claim"""
+        self._notify_changes = notify_changes
+        """shared replicas: announce each saved change to every replica's dashboard feed"""
 
     async def restore(self) -> Restored:
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -140,14 +156,19 @@ class PgAlertRepository:
         if not commit:
             return
         async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            if self._fence is not None:
+                await check_fence(cur, self._fence())
             changes = commit.changes
             alerts = {change.alert.id: change.alert for change in changes if change.alert is not None}
             if alerts:
                 await cur.executemany(UPSERT_ALERT, [alert_row(alert) for alert in alerts.values()])
             if changes:
                 await cur.executemany(INSERT_HISTORY, [_history_row(change.entry) for change in changes])
+            if changes and self._notify_changes:  # delivered at commit, each change once
+                notes = [(CHANGE_CHANNEL, change_notification(change)) for change in changes]
+                await cur.executemany("SELECT pg_notify(%s, %s)", notes)
             await _save_states(cur, commit.states)
-            await add_deliveries(cur, commit.deliveries)
+            await add_deliveries(cur, commit.deliveries, self._claim)
             if commit.cursor is not None:
                 await cur.execute(UPSERT_CURSOR, (commit.cursor.readings, commit.cursor.events))
 
@@ -191,6 +212,15 @@ async def _save_states(cur: psycopg.AsyncCursor[Any], states: dict[StateKey, Rul
             await cur.execute(DELETE_STATE, (rule_id, subject))
         else:
             await cur.execute(UPSERT_STATE, (rule_id, subject, state.phase, state.since, state.fired_at, state.value))
+
+
+async def check_fence(cur: psycopg.AsyncCursor[Any], epoch: int | None) -> None:
+    """In the caller's transaction: the stored leader epoch is still `epoch` (and stays so until commit)."""
+    await cur.execute(SELECT_EPOCH)
+    row = await cur.fetchone()
+    stored = row[0] if row else None
+    if epoch is None or stored != epoch:
+        raise FencedError(f"this replica is no longer the leader (its epoch {epoch}, the current one {stored})")
 
 
 def _history_row(entry: HistoryEntry) -> tuple[Any, ...]:

@@ -26,6 +26,10 @@ class Health(BaseModel):
         default="off", description="the station-file receiver (FTP server and inbox task)"
     )
 
+    role: Literal["leader", "follower"] = Field(
+        default="leader", description="replicas: whether this one runs the alert engine, outbox and retention"
+    )
+
 
 Quality = Literal["normal", "calibrating", "error"]
 

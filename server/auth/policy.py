@@ -50,6 +50,14 @@ DEFAULT_RULES: tuple[PolicyRule, ...] = (
     PolicyRule("/api/dead_letters*", Role.OPERATOR),
     _post("/api/live/{camera_id}/offer", Role.VIEWER),
     _post("/api/live/*", Role.VIEWER),
+    # evidence: viewers watch clips; operators request recordings and build and export cases (a
+    # viewer may watch live but never export); the audit log is for admins; the edge's API key
+    # (operator) uploads clips
+    PolicyRule("/api/evidence/audit*", Role.ADMIN),
+    PolicyRule("/api/evidence/cases*", Role.OPERATOR),
+    _post("/api/evidence/reviews", Role.RESPONDER),
+    _post("/api/evidence/clips", Role.OPERATOR),
+    _post("/api/evidence/cameras/{camera_id}/recording-requests", Role.OPERATOR),
     _post("/api/alerts/{alert_id}/ack", Role.RESPONDER),
     _post("/api/alerts/{alert_id}/acknowledge", Role.RESPONDER),
     # incidents: a responder acknowledges, starts, resolves, comments, attaches and ticks SOP steps

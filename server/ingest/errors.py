@@ -23,6 +23,8 @@ class Reason(StrEnum):
     CAMERA_MISMATCH = "camera_mismatch"
     BAD_SNAPSHOT = "bad_snapshot"
     TOO_LARGE = "too_large"
+    TOO_DEEP = "too_deep"
+    DECODE_FAILED = "decode_failed"  # a bug in decoding, caught: the message is kept as a dead letter
     BAD_QUALITY = "bad_quality"
     UNMAPPED_PARAMETER = "unmapped_parameter"
     BAD_LINE = "bad_line"

@@ -1,8 +1,9 @@
 """The broker connection: paho-mqtt 2.x, MQTT 5, persistent session, QoS 1, manual acks.
 
-paho's network thread only hands messages to the `InboundBuffer`; everything else happens on
-the asyncio loop. A message is acknowledged (PUBACK) only after its rows are committed, and only
-on the connection it arrived on: after a reconnect the broker redelivers what was not acked.
+paho's network thread only hands messages to the `InboundBuffer` (and waits there while it is
+full: back-pressure); everything else happens on the asyncio loop. A message is acknowledged
+(PUBACK) only after its rows are committed, and only on the connection it arrived on: after a
+reconnect the broker redelivers what was not acked (counted in `ioc_ingest_unacked_total`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class MqttSubscriber:
         self._receive_maximum = receive_maximum
         self._session_expiry_s = session_expiry_s
         self._generation = 0
+        self._stale_logged = 0  # the last connection whose unacknowledged messages were logged
+        self._dropped_logged = False
         self._lock = threading.Lock()
         self.connected = False
         self.subscribed = False
@@ -78,6 +81,7 @@ class MqttSubscriber:
     def stop(self) -> None:
         with self._lock:
             self.connected = False
+        self._buffer.close()  # a network thread waiting for room gives up (the broker redelivers)
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -100,13 +104,31 @@ class MqttSubscriber:
     def ack(self, items: Iterable[Inbound]) -> int:
         """PUBACK every QoS 1 item that arrived on the current connection; returns how many."""
         count = 0
+        stale: list[Inbound] = []
         with self._lock:
             generation = self._generation if self.connected else -1
         for item in items:
-            if item.qos > 0 and item.generation == generation:
+            if item.qos == 0:
+                continue
+            if item.generation == generation:
                 self._client.ack(item.mid, item.qos)
                 count += 1
+            else:
+                stale.append(item)
+        if stale:
+            self._not_acked(stale)
         return count
+
+    def _not_acked(self, stale: list[Inbound]) -> None:
+        self._buffer.not_acked(stale)
+        first = min(item.generation for item in stale)
+        if first > self._stale_logged:
+            self._stale_logged = max(item.generation for item in stale)
+            logger.warning(
+                "%d committed messages arrived on a broker connection that is gone: not acknowledged, "
+                "the broker delivers them again and they are stored once (logged once per connection)",
+                len(stale),
+            )
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: Any, reason: Any, _props: Any) -> None:
         if reason.is_failure:
@@ -146,9 +168,9 @@ class MqttSubscriber:
             utc_now(),
             time.monotonic(),
         )
-        if not self._buffer.put(item) and self._buffer.dropped == 1:
-            logger.warning(
-                "inbound buffer full: message %d on %s left unacked (logged once, counted in metrics)",
-                message.mid,
-                message.topic,
+        if not self._buffer.put(item) and not self._dropped_logged:
+            self._dropped_logged = True
+            logger.info(
+                "stopping: messages still arriving are left unacknowledged for the broker to deliver "
+                "again (counted in ioc_ingest_dropped_total)"
             )

@@ -17,6 +17,7 @@ from contract.mqtturl import parse_mqtt_url
 from server.ingest.buffer import Inbound, InboundBuffer
 from server.ingest.mqtt import MqttSubscriber
 from server.ingest.transport import Delivery
+from server.metrics import Metrics
 from server.settings import Settings
 
 
@@ -64,8 +65,9 @@ class RetryInbox:
 class MqttTransport:
     name = "mqtt"
 
-    def __init__(self, settings: Settings, config: StreamsConfig, topics: Sequence[str]) -> None:
+    def __init__(self, settings: Settings, config: StreamsConfig, topics: Sequence[str], metrics: Metrics) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._group = shared_group(settings, config)
         self._topics = list(topics)
         self._inbox: RetryInbox | None = None
@@ -93,7 +95,9 @@ class MqttTransport:
 
     async def start(self) -> None:
         settings = self._settings
-        buffer = InboundBuffer(asyncio.get_running_loop(), capacity=2 * settings.mqtt_receive_maximum + 1000)
+        buffer = InboundBuffer(
+            asyncio.get_running_loop(), capacity=2 * settings.mqtt_receive_maximum + 1000, metrics=self._metrics
+        )
         self._inbox = RetryInbox(buffer)
         shared, plain = split_topics(self._group, self._topics)
         self._subscriber = MqttSubscriber(

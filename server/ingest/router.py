@@ -11,6 +11,7 @@ from server.ingest.chirpstack import ChirpStackUplinks, FrameLog
 from server.ingest.decode import DecodeSink, ReadingValidator, decode_batch, decode_sensor, parse_json
 from server.ingest.edge import decode_camera_status, decode_edge_status, decode_event, decode_snapshot, stored_event
 from server.ingest.errors import Reason, Rejected
+from server.ingest.jsonlimits import PayloadLimits, check_payload
 from server.store.base import WriteBatch
 from server.store.records import StoredDeadLetter
 
@@ -28,12 +29,15 @@ class MessageRouter:
         max_future_skew: timedelta,
         dead_letter_max_bytes: int,
         snapshot_max_bytes: int,
+        limits: PayloadLimits | None = None,
     ) -> None:
         self._validator = ReadingValidator(max_future_skew)
         self._frames = FrameLog()
         self.reconfigure(config)
         self._dead_letter_max = dead_letter_max_bytes
         self._snapshot_max = snapshot_max_bytes
+        self._limits = limits or PayloadLimits(event_max_bytes=max(snapshot_max_bytes * 4 // 3 + 65_536, 262_144))
+        self._failures_logged: set[str] = set()
 
     def reconfigure(self, config: StreamsConfig) -> None:
         """Take a reloaded streams.yaml: sensors, topics and cameras change for the next message."""
@@ -60,10 +64,31 @@ class MessageRouter:
         ]
 
     def route(self, topic: str, payload: bytes, received_at: datetime, batch: WriteBatch) -> None:
+        """Rows or dead letters into `batch`; no payload can make it raise."""
         try:
+            limits = self._limits
+            max_bytes = limits.event_max_bytes if topic.endswith("/events") else limits.max_bytes
+            check_payload(payload, max_bytes, limits.max_depth)
             self._route(topic, payload, received_at, batch)
         except Rejected as rejected:
             batch.dead_letters.append(self.dead_letter(topic, payload, received_at, rejected, None))
+        except Exception as exc:  # a decoding bug must not end the ingest: the message is kept
+            self._log_failure(topic, exc)
+            failed = Rejected(Reason.DECODE_FAILED, f"{type(exc).__name__}: {str(exc)[:300]}")
+            batch.dead_letters.append(self.dead_letter(topic, payload, received_at, failed, None))
+
+    def _log_failure(self, topic: str, exc: Exception) -> None:
+        """Once per kind of exception (a bug to fix); each message is counted as a dead letter."""
+        kind = type(exc).__name__
+        if kind not in self._failures_logged:
+            self._failures_logged.add(kind)
+            logger.error(
+                "decoding a message on %s raised %s; kept as a dead letter 'decode_failed' "
+                "(logged once per exception type, counted in ioc_ingest_dead_letters_total)",
+                topic[:200],
+                kind,
+                exc_info=exc,
+            )
 
     def dead_letter(
         self, topic: str, payload: bytes, received_at: datetime, rejected: Rejected, sensor_id: str | None

@@ -41,7 +41,13 @@ MAX_DELIVER = "max_deliver"
 
 class IngestService:
     def __init__(
-        self, settings: Settings, config: StreamsConfig, store: Store, metrics: Metrics, observers: ObserverFanout
+        self,
+        settings: Settings,
+        config: StreamsConfig,
+        store: Store,
+        metrics: Metrics,
+        observers: ObserverFanout,
+        transport: IngestTransport | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -55,7 +61,9 @@ class IngestService:
         )
         self.availability = AvailabilityTracker(config.sensors, utc_now())
         self._writer = BatchWriter(store, self.router, metrics)
-        self.transport: IngestTransport = make_transport(settings, config, self.router.subscriptions())
+        self.transport: IngestTransport = transport or make_transport(
+            settings, config, self.router.subscriptions(), metrics
+        )
         self._supervisor = Supervisor(lambda task: metrics.ingest_restarts.labels(task).inc())
         self._queue: asyncio.Queue[Pending] = asyncio.Queue(maxsize=2)
         self._writing: Pending | None = None

@@ -21,6 +21,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from server.live.jpeg import keyframe_to_jpeg
+from server.live.mjpeg import MjpegFeed
 from server.live.pull import CameraPull, SourceSpec
 from server.live.settings import LiveSettings
 from server.live.webrtc import add_sendonly_video, drop_mdns_candidates, gather_extra_addresses, rtc_configuration
@@ -53,6 +54,7 @@ class Viewer:
     track: MediaStreamTrack
     user: str
     started: float
+    connect_check: asyncio.Task[None] | None = None
 
 
 class LiveHub:
@@ -63,6 +65,7 @@ class LiveHub:
         self._metrics = metrics
         self._pulls = {camera_id: self._new_pull(spec) for camera_id, spec in sources.items()}
         self._viewers: dict[str, Viewer] = {}
+        self._feeds: dict[str, MjpegFeed] = {}
 
     def _new_pull(self, spec: SourceSpec) -> CameraPull:
         settings, metrics = self.settings, self._metrics
@@ -90,6 +93,9 @@ class LiveHub:
     async def _remove(self, camera_id: str) -> None:
         for viewer in [v for v in self._viewers.values() if v.camera_id == camera_id]:
             await self.close_viewer(viewer.id)
+        feed = self._feeds.pop(camera_id, None)
+        if feed is not None:
+            await feed.stop()
         await self._pulls.pop(camera_id).close()
         logger.info("camera %s: removed from live view (streams.yaml changed)", camera_id)
 
@@ -98,6 +104,14 @@ class LiveHub:
         if pull is None:
             raise UnknownCameraError(f"camera '{camera_id}' has no live source")
         return pull
+
+    def mjpeg(self, camera_id: str) -> MjpegFeed:
+        """The camera's shared MJPEG feed (the fallback), made on first use."""
+        pull = self.pull(camera_id)
+        feed = self._feeds.get(camera_id)
+        if feed is None:
+            feed = self._feeds[camera_id] = MjpegFeed(pull)
+        return feed
 
     async def answer(self, camera_id: str, offer_sdp: str, user: str) -> tuple[str, str]:
         """Answer a browser's (fully gathered) offer; returns (viewer id, answer SDP)."""
@@ -126,16 +140,29 @@ class LiveHub:
         return viewer.id, pc.localDescription.sdp
 
     def _watch(self, viewer: Viewer) -> None:
+        """A viewer is closed when its connection fails or closes, or never connects (a browser that
+        went away before it did leaves no one to say so)."""
+
         @viewer.pc.on("connectionstatechange")
         async def on_state() -> None:
             if viewer.pc.connectionState in ("failed", "closed"):
                 await self.close_viewer(viewer.id)
+
+        async def unless_connected() -> None:
+            await asyncio.sleep(self.settings.connect_timeout_s)
+            if viewer.id in self._viewers and viewer.pc.connectionState != "connected":
+                logger.info("camera %s: viewer %s never connected; closed", viewer.camera_id, viewer.id[:8])
+                await self.close_viewer(viewer.id)
+
+        viewer.connect_check = asyncio.create_task(unless_connected())
 
     async def close_viewer(self, viewer_id: str) -> bool:
         viewer = self._viewers.pop(viewer_id, None)
         if viewer is None:
             return False
         self._count_viewers()
+        if viewer.connect_check is not None and viewer.connect_check is not asyncio.current_task():
+            viewer.connect_check.cancel()
         pull = self._pulls[viewer.camera_id]
         await pull.unsubscribe(viewer.track)
         with contextlib.suppress(Exception):
@@ -180,6 +207,10 @@ class LiveHub:
             camera_id: {
                 "viewers": pull.viewers,
                 "pulling": pull.is_open,
+                "mode": pull.mode,
+                "codec": pull.codec,
+                "encoded": pull.encoder.frames_encoded,
+                "mjpeg_clients": self._feeds[camera_id].clients if camera_id in self._feeds else 0,
                 "fps": pull.stats.fps(now),
                 "opens": pull.stats.opens,
                 "failures": pull.stats.failures,
@@ -188,6 +219,8 @@ class LiveHub:
         }
 
     async def stop(self) -> None:
+        for feed in self._feeds.values():
+            await feed.stop()
         for viewer_id in list(self._viewers):
             await self.close_viewer(viewer_id)
         for pull in self._pulls.values():

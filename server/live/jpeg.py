@@ -18,10 +18,10 @@ def keyframe_to_jpeg(packet: av.Packet[Stream], max_width: int = 1280, quality: 
     except av.FFmpegError:
         return None
     video = [frame for frame in frames if isinstance(frame, VideoFrame)]
-    return _encode(video[-1], max_width, quality) if video else None
+    return encode_jpeg(video[-1], max_width, quality) if video else None
 
 
-def _encode(frame: VideoFrame, max_width: int, quality: int) -> bytes:
+def encode_jpeg(frame: VideoFrame, max_width: int, quality: int) -> bytes:
     width, height = frame.width, frame.height
     if width > max_width:
         width, height = max_width, int(height * max_width / width) // 2 * 2

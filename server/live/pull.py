@@ -1,5 +1,6 @@
-"""One camera pull: a `MediaPlayer(decode=False)` opened on demand, reopened when the source dies
-or stalls, relayed to every viewer through one `MediaRelay`.
+"""One camera pull: its packet source (RTSP H.264 passed through, anything else transcoded once by
+the pull's own encoder, `server.live.sources`) opened on demand, reopened when the source dies or
+stalls, relayed to every viewer through one `MediaRelay`.
 
 Viewers subscribe to a `PullTrack` that never ends while viewers remain: when the camera dies the
 track reopens it (capped, jittered backoff) and keeps timestamps continuous, so peer connections
@@ -10,7 +11,6 @@ closed (`MediaRelay` alone would keep reading).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -19,12 +19,15 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import av
-from aiortc.contrib.media import MediaPlayer, MediaRelay
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.stream import Stream
 
 from contract.redact import redact_url
+from server.live.decode import SourceEndedError
 from server.live.h264 import with_parameter_sets
+from server.live.sources import PacketSource, open_source
+from server.live.transcode import H264Transcoder
 
 logger = logging.getLogger(__name__)
 
@@ -60,28 +63,6 @@ class PullStats:
         return round(len(window) / 2.0, 1)
 
 
-def open_player(spec: SourceSpec, open_timeout_s: float, read_timeout_s: float) -> MediaPlayer:
-    """Blocking: opens the stream (run it in an executor)."""
-    if not spec.rtsp:
-        return MediaPlayer(spec.url, decode=False, loop=True)
-    options = {
-        "rtsp_transport": "tcp" if spec.tcp else "udp",
-        "timeout": str(int(read_timeout_s * 1_000_000)),
-        "fflags": "nobuffer",
-        "probesize": "32768",
-        "analyzeduration": "500000",
-    }
-    return MediaPlayer(spec.url, format="rtsp", options=options, decode=False, timeout=(open_timeout_s, read_timeout_s))  # type: ignore[arg-type]
-
-
-def _extradata(player: MediaPlayer) -> bytes | None:
-    container = getattr(player, "_MediaPlayer__container", None)
-    if container is None or not container.streams.video:
-        return None
-    data = container.streams.video[0].codec_context.extradata
-    return bytes(data) if data else None
-
-
 class PullTrack(MediaStreamTrack):
     """The single source track of a camera's relay."""
 
@@ -114,8 +95,10 @@ class CameraPull:
         self._read_timeout_s = read_timeout_s
         self._max_backoff_s = max_backoff_s
         self._lock = asyncio.Lock()
-        self._player: MediaPlayer | None = None
-        self._extradata: bytes | None = None
+        self._source: PacketSource | None = None
+        self._transcode_rtsp = False
+        self.encoder = H264Transcoder()
+        """the camera's one encoder, used when its source cannot be passed through"""
         self._relay: MediaRelay | None = None
         self._track: PullTrack | None = None
         self._viewers: set[MediaStreamTrack] = set()
@@ -134,7 +117,16 @@ class CameraPull:
 
     @property
     def is_open(self) -> bool:
-        return self._player is not None
+        return self._source is not None
+
+    @property
+    def mode(self) -> str | None:
+        """'passthrough' or 'transcode' while open"""
+        return self._source.mode if self._source is not None else None
+
+    @property
+    def codec(self) -> str | None:
+        return self._source.codec if self._source is not None else None
 
     def subscribe(self) -> MediaStreamTrack:
         """A new viewer's track; the first viewer starts the pull."""
@@ -143,6 +135,7 @@ class CameraPull:
             self._relay = MediaRelay()
             logger.info("camera %s: live pull started", self.spec.camera_id)
         proxy = self._relay.subscribe(self._track, buffered=False)
+        self.encoder.request_keyframe()
         self._viewers.add(proxy)
         return proxy
 
@@ -158,53 +151,57 @@ class CameraPull:
         if track is not None:
             track.stop()
         async with self._lock:
-            await self._close_player()
+            await self._close_source()
         if track is not None:
             logger.info("camera %s: live pull closed (no viewer left)", self.spec.camera_id)
 
     async def next_packet(self) -> av.Packet[Stream]:
         while True:
-            player = await self._ensure_open()
+            source = await self._ensure_open()
             try:
-                packet = await asyncio.wait_for(player.video.recv(), self._read_timeout_s)  # type: ignore[union-attr]
-            except (MediaStreamError, TimeoutError):
+                packet = await asyncio.wait_for(source.recv(), self._read_timeout_s)
+            except (MediaStreamError, SourceEndedError, TimeoutError):
                 logger.warning("camera %s: stream ended or stalled; reopening", self.spec.camera_id)
                 async with self._lock:
-                    if self._player is player:
-                        await self._close_player()
+                    if self._source is source:
+                        await self._close_source()
                 continue
-            if isinstance(packet, av.Packet) and packet.pts is not None:
-                return self._accept(packet)
+            return self._accept(packet, source.extradata)
 
-    async def _ensure_open(self) -> MediaPlayer:
+    async def _ensure_open(self) -> PacketSource:
         while True:
             if self._track is None or self._track.readyState != "live":
                 raise MediaStreamError
             async with self._lock:
-                if self._player is not None:
-                    return self._player
+                if self._source is not None:
+                    return self._source
                 if await self._open():
-                    assert self._player is not None
-                    return self._player
+                    assert self._source is not None
+                    return self._source
             await asyncio.sleep(self._backoff())
 
     async def _open(self) -> bool:
         loop = asyncio.get_running_loop()
-        args = (self.spec, self._open_timeout_s, self._read_timeout_s)
+        spec = self.spec
+        args = (spec.url, spec.rtsp, spec.tcp, self._open_timeout_s, self._read_timeout_s, self.encoder, loop)
         try:
-            self._player = await loop.run_in_executor(None, open_player, *args)
-        except (av.FFmpegError, OSError, TimeoutError) as exc:
+            self._source = await loop.run_in_executor(None, open_source, *args, self._transcode_rtsp)
+        except (av.FFmpegError, OSError, TimeoutError, SourceEndedError) as exc:
             self.stats.failures += 1
             self._failures_in_row += 1
             if self._on_failure is not None:
                 self._on_failure()
             if self._failures_in_row == 1:
-                logger.warning("camera %s: cannot open %s: %s", self.spec.camera_id, self.spec.redacted, exc)
+                logger.warning("camera %s: cannot open %s: %s", spec.camera_id, spec.redacted, exc)
             return False
         if self._failures_in_row:
-            logger.info("camera %s: reopened after %d failures", self.spec.camera_id, self._failures_in_row)
+            logger.info("camera %s: reopened after %d failures", spec.camera_id, self._failures_in_row)
+        if self._source.mode == "transcode" and not self._transcode_rtsp:
+            self._transcode_rtsp = spec.rtsp
+            logger.info(
+                "camera %s: %s video is transcoded to H.264 once for all viewers", spec.camera_id, self._source.codec
+            )
         self._failures_in_row = 0
-        self._extradata = _extradata(self._player)
         self._new_generation = True
         self.stats.opens += 1
         self.stats.open_since = time.monotonic()
@@ -214,15 +211,13 @@ class CameraPull:
         base = min(self._max_backoff_s, 0.5 * float(2 ** min(self._failures_in_row, 6)))
         return base * random.uniform(0.5, 1.0)
 
-    async def _close_player(self) -> None:
-        player, self._player = self._player, None
+    async def _close_source(self) -> None:
+        source, self._source = self._source, None
         self.stats.open_since = None
-        if player is not None and player.video is not None:
-            loop = asyncio.get_running_loop()
-            with contextlib.suppress(Exception):
-                await loop.run_in_executor(None, player.video.stop)
+        if source is not None:
+            await source.close()
 
-    def _accept(self, packet: av.Packet[Stream]) -> av.Packet[Stream]:
+    def _accept(self, packet: av.Packet[Stream], extradata: bytes | None) -> av.Packet[Stream]:
         """Continuous timestamps across reopens; SPS/PPS on keyframes; remember the last keyframe."""
         assert packet.pts is not None
         if self._new_generation:
@@ -235,7 +230,7 @@ class CameraPull:
         packet.pts = pts
         packet.dts = pts
         self._last_pts = pts
-        packet = with_parameter_sets(packet, self._extradata)
+        packet = with_parameter_sets(packet, extradata)
         self._count(packet)
         return packet
 

@@ -19,5 +19,8 @@ class LiveSettings(BaseSettings):
     open_timeout_s: float = Field(default=10.0, gt=0, description="give up opening a camera after this")
     read_timeout_s: float = Field(default=5.0, gt=0, description="no packet for this long: reopen the camera")
     reopen_max_backoff_s: float = Field(default=10.0, gt=0)
+    connect_timeout_s: float = Field(
+        default=15.0, gt=0, description="a viewer whose browser has not connected after this is closed"
+    )
     max_viewers: int = Field(default=64, ge=1, description="peer connections served at once, all cameras")
     idle_close_s: float = Field(default=0.0, ge=0, description="keep a camera pull this long after its last viewer")

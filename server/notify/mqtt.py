@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 import paho.mqtt.client as mqtt
 
 from contract.config.channels import MqttChannel
-from contract.mqttclient import make_client
+from contract.mqttclient import MqttProtocol, make_client
 from contract.mqtturl import parse_mqtt_url
 from server.notify.base import DeliveryCounts
 from server.notify.outbox import DeadDelivery, Delivery, DeliveryLedger
@@ -53,6 +53,7 @@ class MqttNotifier:
         store: RetainedStore | None = None,
         ledger: DeliveryLedger | None = None,
         counts: DeliveryCounts | None = None,
+        protocol: MqttProtocol = "5",
     ) -> None:
         self.channel_id = channel.id
         self.topic = (channel.topic or f"{prefix}/alerts").rstrip("/")
@@ -66,7 +67,7 @@ class MqttNotifier:
         self._retained: dict[str, RetainedResolved] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._endpoint = parse_mqtt_url(broker_url)
-        self._client = make_client(self._endpoint, client_id, reconnect_max_s=30)
+        self._client = make_client(self._endpoint, client_id, protocol=protocol, reconnect_max_s=30)
         self._client.max_queued_messages_set(MAX_QUEUED)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect

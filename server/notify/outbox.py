@@ -6,14 +6,22 @@ repository calls `add_deliveries` with its cursor). The notifier then records ev
 start the dispatcher hands `pending()` rows back to their channels, so a restart during a retry
 backoff resumes the delivery where it stopped. Delivery is at least once: a receiver dedupes on
 the delivery id (the webhook's `X-IOC-Delivery` header).
+
+Several dispatchers (server replicas, or an old leader stepping down while the new one starts)
+never deliver one row twice: a row belongs to the dispatcher that claimed it (`OutboxClaim`: who,
+until when). The engine's transaction inserts its rows claimed by its own dispatcher; `pending()`
+claims only rows whose lease ran out (or that were released), with `FOR UPDATE SKIP LOCKED`, so two
+concurrent claims get disjoint rows. A running dispatcher renews its leases (`renew`); one that
+stops releases its undelivered rows (`release`) for the next to take at once.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import psycopg
@@ -25,6 +33,20 @@ from contract.payloads import AlertPayload
 
 MAX_MEMORY_ROWS = 10_000
 DELIVERED_KEPT = "1 day"
+CLAIM_LEASE_S = 30.0
+CLAIM_BATCH = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxClaim:
+    """Who claims outbox rows (one per running dispatcher) and for how long a claim holds unrenewed."""
+
+    claimant: str = field(default_factory=lambda: uuid.uuid4().hex)
+    lease_s: float = CLAIM_LEASE_S
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.lease_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +103,22 @@ class DeliveryLedger(Protocol):
 
 
 INSERT_DELIVERY = """
-INSERT INTO alert_outbox (delivery_id, channel_id, alert_id, action, payload) VALUES (%s, %s, %s, %s, %s)
+INSERT INTO alert_outbox (delivery_id, channel_id, alert_id, action, payload, claimed_by, claimed_until)
+VALUES (%s, %s, %s, %s, %s, %s, now() + %s)
 """
-SELECT_PENDING = """
-SELECT delivery_id::text AS delivery_id, channel_id, action, payload, attempts, next_attempt_at
-FROM alert_outbox WHERE state = 'pending' ORDER BY id
+CLAIM_PENDING = """
+UPDATE alert_outbox SET claimed_by = %(claimant)s, claimed_until = now() + %(lease)s
+WHERE id IN (
+    SELECT id FROM alert_outbox
+    WHERE state = 'pending' AND (claimed_until IS NULL OR claimed_until < now())
+    ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+)
+RETURNING id, delivery_id::text AS delivery_id, channel_id, action, payload, attempts, next_attempt_at
 """
+RENEW_CLAIMS = """
+UPDATE alert_outbox SET claimed_until = now() + %s WHERE claimed_by = %s AND state = 'pending'
+"""
+RELEASE_CLAIMS = "UPDATE alert_outbox SET claimed_until = NULL WHERE claimed_by = %s AND state = 'pending'"
 UPDATE_RETRY = """
 UPDATE alert_outbox SET attempts = %s, next_attempt_at = %s, last_error = %s WHERE delivery_id = %s
 """
@@ -103,15 +135,19 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
 DELETE_DELIVERY = "DELETE FROM alert_outbox WHERE delivery_id = %s"
 
 
-def delivery_row(delivery: Delivery) -> tuple[Any, ...]:
+def delivery_row(delivery: Delivery, claim: OutboxClaim | None = None) -> tuple[Any, ...]:
     payload = Jsonb(delivery.payload.model_dump(mode="json"))
-    return (delivery.delivery_id, delivery.channel_id, delivery.alert_id, delivery.action, payload)
+    claimed = (claim.claimant, claim.lease) if claim is not None else (None, None)
+    return (delivery.delivery_id, delivery.channel_id, delivery.alert_id, delivery.action, payload, *claimed)
 
 
-async def add_deliveries(cur: psycopg.AsyncCursor[Any], deliveries: Sequence[Delivery]) -> None:
-    """Insert outbox rows inside the caller's transaction (the alert change's)."""
+async def add_deliveries(
+    cur: psycopg.AsyncCursor[Any], deliveries: Sequence[Delivery], claim: OutboxClaim | None = None
+) -> None:
+    """Insert outbox rows inside the caller's transaction (the alert change's), claimed by `claim`
+    (the dispatcher that delivers them next); unclaimed, the next `pending()` takes them."""
     if deliveries:
-        await cur.executemany(INSERT_DELIVERY, [delivery_row(delivery) for delivery in deliveries])
+        await cur.executemany(INSERT_DELIVERY, [delivery_row(delivery, claim) for delivery in deliveries])
 
 
 def delivery_from(row: dict[str, Any]) -> Delivery:
@@ -126,13 +162,29 @@ def delivery_from(row: dict[str, Any]) -> Delivery:
 
 
 class PgOutbox:
-    def __init__(self, pool: AsyncConnectionPool) -> None:
+    def __init__(self, pool: AsyncConnectionPool, claim: OutboxClaim | None = None) -> None:
         self._pool = pool
+        self.claim = claim or OutboxClaim()
 
     async def pending(self) -> list[Delivery]:
+        """Claim the pending rows nobody holds (lease run out, released, or never claimed), in order."""
+        params = {"claimant": self.claim.claimant, "lease": self.claim.lease, "limit": CLAIM_BATCH}
         async with self._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(SELECT_PENDING)
-            return [delivery_from(row) for row in await cur.fetchall()]
+            await cur.execute(CLAIM_PENDING, params)
+            rows = sorted(await cur.fetchall(), key=lambda row: int(row["id"]))
+        return [delivery_from(row) for row in rows]
+
+    async def renew(self) -> int:
+        """Extend the lease of every undelivered row this claimant holds; returns how many."""
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(RENEW_CLAIMS, (self.claim.lease, self.claim.claimant))
+            return cursor.rowcount
+
+    async def release(self) -> int:
+        """Give back every undelivered row this claimant holds (its dispatcher stopped)."""
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(RELEASE_CLAIMS, (self.claim.claimant,))
+            return cursor.rowcount
 
     async def retry(self, delivery: Delivery, attempts: int, next_attempt_at: datetime, error: str) -> None:
         async with self._pool.connection() as conn:

@@ -6,6 +6,7 @@ live hub's camera sources, at start and on every reload.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI
@@ -18,6 +19,25 @@ from server.auth.deps import enforce_policy
 from server.live.pull import SourceSpec
 
 STATIC_DIR = Path(__file__).parent / "static"
+NODE_MODULES = Path(__file__).parent / "node_modules"
+VENDOR = "vendor/"
+
+
+class ConsoleFiles(StaticFiles):
+    """The console's own files, and under `vendor/` the front-end libraries that `npm ci` installed
+    in server/web/node_modules (served from here: no CDN, nothing fetched at run time). Without
+    them the console still works: plain charts and the offline grid map."""
+
+    def __init__(self) -> None:
+        super().__init__(directory=STATIC_DIR)
+        self._vendor = StaticFiles(directory=NODE_MODULES, check_dir=False)
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        if path.startswith(VENDOR):
+            return self._vendor.lookup_path(path.removeprefix(VENDOR))
+        return super().lookup_path(path)
+
+
 POLICY = [Depends(enforce_policy)]
 
 
@@ -46,7 +66,7 @@ def install_console(app: FastAPI) -> None:
     for router in console_routers():
         app.include_router(router, dependencies=POLICY)
     app.add_api_route("/", _index, include_in_schema=False, dependencies=POLICY)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", ConsoleFiles(), name="static")
 
 
 async def _index() -> FileResponse:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from contract.config import StreamsConfig
+from contract.config.console import ColourBand, LocalText
 from contract.config.rules import ThresholdRule
 from contract.config.sensors import Sensor
 
@@ -69,7 +70,19 @@ class SensorView(BaseModel):
     thresholds: list[Threshold]
 
 
+class MapView(BaseModel):
+    tile_url: str | None
+    """none: the offline grid"""
+    attribution: str
+    max_zoom: int
+    outlines: list[str]
+    """sites that have a GeoJSON outline (`/api/console/outlines/{site}`); the others are drawn as circles"""
+
+
 class Layout(BaseModel):
+    title: LocalText
+    bands: dict[str, list[ColourBand]]
+    map: MapView
     timezone: str
     sites: list[SiteView]
     cameras: list[CameraView]
@@ -101,7 +114,16 @@ def _thresholds(config: StreamsConfig, sensor: Sensor) -> list[Threshold]:
 
 
 def build_layout(config: StreamsConfig) -> Layout:
+    console = config.console
     return Layout(
+        title=console.title,
+        bands=console.bands,
+        map=MapView(
+            tile_url=console.map.tile_url,
+            attribution=console.map.attribution,
+            max_zoom=console.map.max_zoom,
+            outlines=sorted(site for site in console.map.outlines if config.site(site) is not None),
+        ),
         timezone=config.sites[0].timezone if config.sites else "Asia/Ho_Chi_Minh",  # a scope of no known site
         sites=[SiteView(id=s.id, name=s.name, timezone=s.timezone, location=_point(s.location)) for s in config.sites],
         cameras=[

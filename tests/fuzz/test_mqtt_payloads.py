@@ -1,5 +1,6 @@
 """Fuzz the MQTT ingest with hypothesis: malformed payloads on every topic the server subscribes to
-never raise, and every message ends somewhere (rows or a dead letter), never silently dropped."""
+never raise, and every message ends somewhere (rows or a dead letter), never silently dropped;
+hostile ones (too deep, too big, not text, the poison corpus) are dead-lettered, every one."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract.config import load_config
+from server.ingest.errors import Reason
 from server.ingest.router import MessageRouter
 from server.store.base import WriteBatch
+from tests.fixtures.poison import CORPUS
 
 CONFIG = load_config(Path(__file__).resolve().parents[2] / "streams.yaml", env={})
 RECEIVED = datetime(2026, 3, 1, tzinfo=UTC)
@@ -106,3 +109,36 @@ def test_unknown_topics_are_dead_lettered(topic: str, payload: bytes) -> None:
     batch = WriteBatch()
     _router().route(topic, payload, RECEIVED, batch)
     assert len(batch) >= 1
+
+
+def _nested(depth: int, opener: bytes, closer: bytes, inner: bytes, closed: bool) -> bytes:
+    return opener * depth + inner + (closer * depth if closed else b"")
+
+
+deep = st.builds(
+    _nested,
+    st.integers(min_value=33, max_value=20_000),
+    st.sampled_from([b"[", b'{"value":', b'{"readings":[', b'{"data":{"level_cm":']),
+    st.sampled_from([b"]", b"}", b"]}", b"}}"]),
+    st.sampled_from([b"1", b'"x"', b"null", b""]),
+    st.booleans(),
+)
+wrapped_deep = st.builds(lambda prefix, body: prefix + body, st.sampled_from([b'{"v":1,"value":', b"[1,"]), deep)
+not_text = st.binary(min_size=1, max_size=400).map(lambda data: b"\xff" + data)  # no UTF-8 text starts with 0xff
+too_big = st.integers(min_value=262_145, max_value=400_000).map(
+    lambda size: b'{"value":1,"pad":"' + b"x" * size + b'"}'
+)
+hostile = deep | wrapped_deep | not_text | too_big | st.sampled_from([poison.payload for poison in CORPUS])
+KNOWN = {reason.value for reason in Reason} - {Reason.DECODE_FAILED.value}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(topic=st.sampled_from(_topics()), payload=hostile)
+def test_every_hostile_payload_is_dead_lettered(topic: str, payload: bytes) -> None:
+    batch = WriteBatch()
+    _router().route(topic, payload, RECEIVED, batch)
+    assert batch.dead_letters, f"hostile message on {topic} not dead-lettered: {payload[:80]!r}"
+    assert not (batch.readings or batch.events or batch.camera_statuses or batch.edge_statuses)
+    for letter in batch.dead_letters:
+        assert letter.reason in KNOWN and letter.detail, letter
+        assert letter.payload_size == len(payload)

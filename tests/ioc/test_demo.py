@@ -80,7 +80,7 @@ def test_demo_runs_everything_and_stops_cleanly(demo: DemoProcess) -> None:
     match = demo.wait_ready(timeout=150)
     url, user, password = match.groups()
     output = "".join(demo.lines)
-    for step in ("database", "MQTT broker", "configuration", "server", "edge worker", "simulated sensors"):
+    for step in ("database", "broker", "configuration", "server", "edge worker", "simulated sensors"):
         assert re.search(rf"\] {step} \.\.\. ok", output), output
     parts = demo.descendants()
     assert len(parts) >= 3, "server, edge worker, broker (and the embedded PostgreSQL) run as processes"

@@ -62,11 +62,16 @@ EXPECTED: dict[str, Callable[[Samples], bool]] = {
     "ioc_overlay_clients_cut_off": positive("ioc_overlay_clients_cut_off_total"),
     "ioc_overlay_clients_refused": positive("ioc_overlay_clients_refused_total"),
     "ioc_overlay_events_stale": positive("ioc_overlay_events_stale_total"),
+    "ioc_leader": equals("ioc_leader", 1),  # a single replica leads
+    "ioc_leader_changes": positive('ioc_leader_changes_total{change="gained"}'),
 }
 DRIVEN_ELSEWHERE: dict[str, str] = {
     "ioc_ingest_restarts": "messaging: tests/messaging/test_supervisor.py (a writer that fails restarts)",
     "ioc_ingest_stalls": "messaging: tests/messaging/test_supervisor.py (database cut while messages wait)",
-    "ioc_ingest_dropped": "the ingest buffer (messaging engineer): nothing can overflow it from here yet",
+    "ioc_ingest_dropped": "the MQTT inbound buffer, when stopping while full: tests/server/ingest/test_flow.py",
+    "ioc_ingest_unacked": "committed after the connection was lost: tests/server/ingest/test_flow.py",
+    "ioc_ingest_backpressure_pauses": "a full inbound buffer pauses reading: tests/server/ingest/test_flow.py",
+    "ioc_ingest_backpressure_seconds": "time reading was paused: tests/server/ingest/test_flow.py",
     "ioc_alert_deliveries": "alerts: tests/server/alerts/test_outbox_restart.py scrapes it after a delivery",
     "ioc_alert_failures": "alerts: test_commit_failure.py drives engine.failures (read by the collector)",
     "ioc_alert_ws_cut_off": "alerts: the hub's cut_off count, read by the collector (alerts engineer)",
@@ -76,8 +81,19 @@ DRIVEN_ELSEWHERE: dict[str, str] = {
     "ioc_incidents_active": "incidents: test_api.py scrapes it (1 active incident)",
     "ioc_incident_failures": "incidents: failed saves or ticks, read by the collector (incidents engineer)",
     "ioc_incident_unsaved_dropped": "incidents: changes dropped during a long outage (incidents engineer)",
+    "ioc_evidence_clips": "evidence: tests/evidence/test_cases_audit.py scrapes stored/duplicate/damaged uploads",
+    "ioc_evidence_audit_failures": "evidence: audit writes that failed (evidence engineer; 0 when the DB is up)",
+    "ioc_evidence_recording_requests": "evidence: tests/evidence/test_clips.py sends one over MQTT",
 }
 """Declared metrics this scenario does not drive, each with who drives it: keep this list short."""
+SHARED_REPLICAS_ONLY: dict[str, str] = {
+    "ioc_replica_tail_rows": "replicas (shared mode only): tests/server/replicas/test_two_replicas.py scrapes it",
+    "ioc_replica_notify_failures": "replicas: 0 in test_two_replicas.py (a failed NOTIFY only delays the poll)",
+    "ioc_replica_commands_expired": "replicas: test_follower_api.py (an action no leader took)",
+    "ioc_replica_listener_failures": "replicas: 0 in test_two_replicas.py (a handler bug; logged with its traceback)",
+    "ioc_replica_tail_keys_evicted": "replicas: 0 in test_two_replicas.py (more than 200k rows in the look-back)",
+}
+"""Families only a `replica_mode: shared` server exports (this scenario runs one server), each with its test."""
 
 
 class Broken(NullObserver):
@@ -157,7 +173,7 @@ async def test_every_declared_metric_is_driven_and_scraped(
         families, samples = _samples((await client.get("/metrics")).text)
         # the components' collectors too; `_created` families are the counters' creation times
         ours = {name for name in families if name.startswith("ioc_") and not name.endswith("_created")}
-        assert ours == set(EXPECTED) | set(DRIVEN_ELSEWHERE)
+        assert ours == set(EXPECTED) | set(DRIVEN_ELSEWHERE)  # SHARED_REPLICAS_ONLY: none in single mode
         failing = sorted(name for name, check in EXPECTED.items() if not check(samples))
         assert failing == [], {name: [k for k in samples if k.startswith(name)] for name in failing}
 

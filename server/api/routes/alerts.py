@@ -22,8 +22,9 @@ from contract.payloads import AlertPayload, AlertState
 from contract.timeutil import utc_now
 from server.alerts.book import AlertClosedError, AlertNotFoundError
 from server.alerts.core import TooManySilencesError
-from server.alerts.engine import AlertEngine, AlertsUnavailableError
+from server.alerts.engine import AlertsUnavailableError
 from server.alerts.matching import SilenceRecord
+from server.alerts.operations import AlertOperations, EngineOperations
 from server.alerts.repository import AlertQuery
 from server.api.deps import get_alerts
 from server.api.websockets import next_unless, until_disconnect
@@ -31,17 +32,27 @@ from server.auth.deps import CurrentPrincipal, optional_principal
 from server.auth.roles import Principal, Role
 from server.auth.scope import in_scope, require_in_scope, sites_of
 from server.notify.cap.render import render_cap
+from server.state import services_of
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 
 
-def get_engine(conn: HTTPConnection) -> AlertEngine:
-    return get_alerts(conn).engine
+def get_engine(conn: HTTPConnection) -> AlertOperations:
+    """The engine on the leader (or a single server); on a follower replica, the database for reads
+    and the leader (through the command table) for actions. Either way, the dashboard feed of a
+    shared deployment is the database-fed one, the same on every replica."""
+    alerts = get_alerts(conn)
+    replica = services_of(conn).replica_alerts
+    if alerts.running:
+        return EngineOperations(alerts.engine, replica.hub if replica is not None else None)
+    if replica is not None:
+        return replica.follower
+    raise HTTPException(503, "the alert engine is not running on this server")
 
 
-EngineDep = Annotated[AlertEngine, Depends(get_engine)]
+EngineDep = Annotated[AlertOperations, Depends(get_engine)]
 
 
 class NoteIn(BaseModel):
@@ -165,7 +176,7 @@ async def assign(engine: EngineDep, alert_id: str, principal: CurrentPrincipal, 
     return await _act(lambda: engine.assign(alert_id, body.assignee, principal.label))
 
 
-async def _check_scope(engine: AlertEngine, alert_id: str, principal: Principal) -> None:
+async def _check_scope(engine: AlertOperations, alert_id: str, principal: Principal) -> None:
     """A caller scoped to sites acts only on their alerts (others answer 404, as if absent)."""
     if sites_of(principal) is None:
         return
@@ -173,7 +184,7 @@ async def _check_scope(engine: AlertEngine, alert_id: str, principal: Principal)
     require_in_scope(principal, None if alert is None else alert.site, f"alert {alert_id}")
 
 
-async def _check_assigned(engine: AlertEngine, alert_id: str, principal: Principal) -> None:
+async def _check_assigned(engine: AlertOperations, alert_id: str, principal: Principal) -> None:
     """A responder acknowledges only the alerts assigned to them (by user name, or `key:<name>`)."""
     alert = await engine.alert(_uuid(alert_id))
     if alert is None:
@@ -184,21 +195,20 @@ async def _check_assigned(engine: AlertEngine, alert_id: str, principal: Princip
 
 async def _act(action: Any) -> AlertPayload:
     try:
-        change = await action()
+        payload: AlertPayload = await action()
     except AlertNotFoundError as exc:
         raise HTTPException(404, f"no open alert {exc.args[0]}") from exc
     except AlertClosedError as exc:
         raise HTTPException(409, str(exc)) from exc
     except AlertsUnavailableError as exc:
         raise HTTPException(503, str(exc)) from exc
-    payload: AlertPayload = change.payload
     return payload
 
 
 @router.get("/silences", response_model=list[SilenceOut])
 async def list_silences(engine: EngineDep) -> list[SilenceOut]:
     now = utc_now()
-    return [silence_out(s, now) for s in engine.silences()]
+    return [silence_out(s, now) for s in await engine.silences()]
 
 
 @router.post("/silences", response_model=SilenceOut, status_code=201)
@@ -216,12 +226,17 @@ async def create_silence(engine: EngineDep, principal: CurrentPrincipal, body: S
         await engine.add_silence(silence)
     except TooManySilencesError as exc:
         raise HTTPException(409, str(exc)) from exc
+    except AlertsUnavailableError as exc:  # a follower whose leader did not answer
+        raise HTTPException(503, str(exc)) from exc
     return silence_out(silence, now)
 
 
 @router.delete("/silences/{silence_id}", response_model=SilenceOut)
 async def expire_silence(engine: EngineDep, silence_id: str, principal: CurrentPrincipal) -> SilenceOut:
-    expired = await engine.expire_silence(silence_id)
+    try:
+        expired = await engine.expire_silence(silence_id)
+    except AlertsUnavailableError as exc:  # a follower whose leader did not answer
+        raise HTTPException(503, str(exc)) from exc
     if expired is None:
         raise HTTPException(404, f"no silence {silence_id}")
     logger.info("silence %s (by %s) expired by %s", silence_id, expired.author, principal.label)
@@ -230,7 +245,7 @@ async def expire_silence(engine: EngineDep, silence_id: str, principal: CurrentP
 
 @router.websocket("/alerts/stream")
 async def alert_stream(websocket: WebSocket) -> None:
-    engine = get_alerts(websocket).engine
+    engine = get_engine(websocket)
     principal = await optional_principal(websocket)
     await websocket.accept()
     try:

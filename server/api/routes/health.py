@@ -33,6 +33,7 @@ async def health(state: StateDep) -> JSONResponse:
         timescale=state.features.timescale,
         timescale_license=state.features.license,
         station_files=station_files,
+        role="leader" if state.leadership.is_leader else "follower",
     )
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 

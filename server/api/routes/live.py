@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Depends, HTTPException, Response, WebSocket, WebSocketDisconnect, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -16,7 +16,7 @@ from server.api.deps import ConfigDep, LiveDep, OverlayDep
 from server.api.websockets import next_unless, until_disconnect
 from server.auth.deps import CurrentPrincipal, optional_principal
 from server.auth.roles import Role
-from server.live.hub import BadOfferError, LiveHub, TooManyViewersError, UnknownCameraError
+from server.live.hub import BadOfferError, TooManyViewersError, UnknownCameraError
 from server.state import services_of
 
 logger = logging.getLogger(__name__)
@@ -54,6 +54,13 @@ class Answer(BaseModel):
 class CameraLive(BaseModel):
     viewers: int
     pulling: bool
+    mode: Literal["passthrough", "transcode"] | None
+    """while pulling: the camera's H.264 passed through, or its video transcoded once for all viewers"""
+    codec: str | None
+    """the camera's own video codec, while pulling"""
+    encoded: int
+    """pictures the camera's shared encoder has encoded (one count whatever the number of viewers)"""
+    mjpeg_clients: int
     fps: float
     opens: int
     failures: int
@@ -107,26 +114,32 @@ async def snapshot(camera_id: str, hub: HubDep) -> Response:
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
+FallbackReason = Literal["webrtc_failed", "no_frames", "unsupported", "requested"]
+
+
 @router.get("/{camera_id}/mjpeg", dependencies=CAMERA_IN_SCOPE, response_class=StreamingResponse)
-async def mjpeg(camera_id: str, hub: HubDep, request: Request) -> StreamingResponse:
-    """The fallback stream: one JPEG per keyframe, as multipart/x-mixed-replace."""
+async def mjpeg(
+    camera_id: str, hub: HubDep, principal: CurrentPrincipal, reason: FallbackReason = "requested"
+) -> StreamingResponse:
+    """The fallback stream: the camera's pictures (a few a second) as multipart/x-mixed-replace,
+    from one shared decoder per camera; `reason` says why the browser fell back (it is logged)."""
     try:
-        hub.pull(camera_id)
+        feed = hub.mjpeg(camera_id)
     except UnknownCameraError as exc:
         raise _translate(exc) from exc
+    logger.info("camera %s: MJPEG fallback for %s (%s)", camera_id, principal.label, reason)
     media_type = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
-    return StreamingResponse(_mjpeg_parts(hub, camera_id, request), media_type=media_type)
+    headers = {"Cache-Control": "no-store", "X-IOC-Fallback-Reason": reason}
+    return StreamingResponse(_mjpeg_parts(feed.pictures()), media_type=media_type, headers=headers)
 
 
-async def _mjpeg_parts(hub: LiveHub, camera_id: str, request: Request) -> AsyncIterator[bytes]:
-    while not await request.is_disconnected():
-        jpeg: Any = await hub.snapshot(camera_id)
-        if jpeg is None:
-            await asyncio.sleep(1.0)
-            continue
-        yield f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
-        yield jpeg + b"\r\n"
-        await asyncio.sleep(0.5)
+async def _mjpeg_parts(pictures: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        async for jpeg in pictures:
+            yield f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+            yield jpeg + b"\r\n"
+    except TimeoutError:
+        logger.info("MJPEG stream ended: the camera sent no picture in 10 s")
 
 
 class OverlayStatus(BaseModel):

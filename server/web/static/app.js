@@ -1,6 +1,6 @@
 "use strict";
 // The console: login, tabs, camera wall, sensors and charts, map, events; vi/en; site time zone.
-const RANGES = { "24h": 24, "7d": 168, "30d": 720 };
+const RANGES = { "1h": 1, "6h": 6, "24h": 24, "7d": 168, "30d": 720 };
 
 const App = {
   user: null, layout: null, sensors: {}, cameras: {}, selected: null, range: "24h", timers: [],
@@ -20,7 +20,12 @@ const App = {
     document.querySelectorAll("[data-lang]").forEach((a) => a.addEventListener("click", (e) => { e.preventDefault(); I18N.set(a.dataset.lang); }));
     document.getElementById("lang-toggle").addEventListener("click", () => I18N.set(I18N.lang === "vi" ? "en" : "vi"));
     document.getElementById("logout").addEventListener("click", () => this.logout());
-    document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => this.tab(b.dataset.tab)));
+    Tabs.register("map", () => this.drawMap());
+    Tabs.register("events", () => this.searchEvents());
+    Tabs.register("sensors", () => { if (this.selected) this.drawChart(); });
+    Tabs.register("incidents", () => Incidents.show());
+    Tabs.register("evidence", () => Evidence.open());
+    Tabs.bind();
     document.querySelectorAll("#ranges button").forEach((b) => b.addEventListener("click", () => this.setRange(b.dataset.range)));
     ["alert-site", "alert-severity"].forEach((id) => document.getElementById(id).addEventListener("change", () => Alerts.render()));
     document.getElementById("alert-history").addEventListener("change", (e) => { if (e.target.checked) Alerts.loadHistory(); else Alerts.render(); });
@@ -66,9 +71,13 @@ const App = {
     document.getElementById("whoami").textContent = `${user.display_name || user.name} (${user.role})`;
     this.layout = await API.get("/api/console/layout");
     I18N.timeZone = this.layout.timezone;
+    I18N.deployment = this.layout.title;
+    Chart.setBands(this.layout.bands);
+    I18N.apply();
     this.fillSelects();
     this.buildWall();
-    Alerts.connect(user, Object.fromEntries(this.layout.sites.map((s) => [s.id, s.name])));
+    const names = Object.fromEntries([...this.layout.sensors, ...this.layout.cameras].map((x) => [x.id, x.name]));
+    Alerts.connect(user, Object.fromEntries(this.layout.sites.map((s) => [s.id, s.name])), names);
     await this.refresh();
     if (!this.selected && this.layout.sensors.length) this.select(this.layout.sensors[0].id);
     this.timers.push(setInterval(() => this.refresh(), 5000), setInterval(() => this.clock(), 1000));
@@ -82,14 +91,7 @@ const App = {
 
   clock() { document.getElementById("clock").textContent = I18N.time(Date.now()); },
 
-  tab(name) {
-    document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
-    document.querySelectorAll(".panel").forEach((p) => p.classList.toggle("active", p.id === `panel-${name}`));
-    if (name === "map") this.drawMap();
-    if (name === "events") this.searchEvents();
-    if (name === "incidents") Incidents.show();
-    if (name === "sensors" && this.selected) this.drawChart();
-  },
+  tab(name) { Tabs.show(name); },
 
   fillSelects() {
     const fill = (id, items) => {
@@ -101,17 +103,7 @@ const App = {
     fill("event-camera", this.layout.cameras);
   },
 
-  buildWall() {
-    const wall = document.getElementById("wall");
-    Live.stopAll();
-    Overlay.stopAll();
-    wall.innerHTML = "";
-    this.layout.cameras.forEach((camera) => {
-      const tile = Live.tile(camera);
-      wall.appendChild(tile);
-      Overlay.attach(tile, camera);
-    });
-  },
+  buildWall() { Wall.init(this.layout, this.user); },
 
   async refresh() {
     const [sensors, cameras, live] = await Promise.all([
@@ -121,24 +113,23 @@ const App = {
     this.cameras = Object.fromEntries(cameras.map((c) => [c.id, { ...c, live: live[c.id] }]));
     this.renderCameraStatus();
     this.renderSensorList();
-    if (document.getElementById("panel-map").classList.contains("active")) this.drawMap();
+    if (Tabs.isShown("map")) this.drawMap();
   },
 
+  // What the operator sees: the tile's own picture when it is on the wall, else the edge's report.
   cameraState(id) {
+    const tile = document.querySelector(`.tile[data-camera="${CSS.escape(id)}"]`);
+    if (tile && ["live", "fallback"].includes(tile.dataset.state)) return "online";
     const camera = this.cameras[id];
-    if (camera && camera.live && camera.live.fps > 0) return "online";
     if (!camera || !camera.state || camera.state === "unknown") return "unknown";
     return camera.state === "online" ? "online" : "offline";
   },
 
   renderCameraStatus() {
     document.querySelectorAll(".tile").forEach((tile) => {
-      const state = this.cameraState(tile.dataset.camera);
-      const badge = tile.querySelector(".badge");
-      badge.className = `badge ${state}`;
-      badge.textContent = I18N.t(state);
-      const live = (this.cameras[tile.dataset.camera] || {}).live;
-      tile.querySelector(".fps").textContent = live ? `${live.fps} ${I18N.t("fps")}` : "";
+      const camera = this.cameras[tile.dataset.camera];
+      tile.dataset.edge = camera && camera.state ? camera.state : "unknown";
+      Live.relabel(tile);
     });
   },
 
@@ -157,7 +148,7 @@ const App = {
       const last = current && current.last ? current.last.value : null;
       const band = Chart.bandOf(sensor.kind, last);
       value.style.background = band ? band.color : "#8b949e";
-      value.textContent = last === null ? "–" : `${last} ${sensor.unit}${sensor.kind === "pm25" ? ` · AQI ${Chart.vnAqi(last)}` : ""}`;
+      value.textContent = last === null ? "–" : `${I18N.number(last)} ${sensor.unit}${sensor.kind === "pm25" ? ` · VN_AQI ${Chart.vnAqi(last)}` : ""}`;
       const quality = current && current.last ? current.last.quality || "normal" : "normal";
       li.dataset.quality = quality;
       if (quality !== "normal") {  // the station is calibrating, or its instrument reports an error
@@ -184,6 +175,7 @@ const App = {
     const sensor = this.layout.sensors.find((s) => s.id === this.selected);
     if (!sensor) return;
     document.getElementById("chart-title").textContent = `${sensor.name} (${sensor.unit})`;
+    document.getElementById("chart").setAttribute("aria-label", `${I18N.t("chart_label")}: ${sensor.name}`);
     const end = new Date(), start = new Date(end - RANGES[this.range] * 3600e3);
     const params = new URLSearchParams({ start: start.toISOString(), end: end.toISOString(), max_points: "600" });
     const data = await API.get(`/api/sensors/${encodeURIComponent(sensor.id)}/readings?${params}`);
@@ -192,10 +184,27 @@ const App = {
   },
 
   drawMap() {
-    const status = { cameras: {}, sensors: {} };
+    const status = { cameras: {}, sensors: {}, levels: {} };
     this.layout.cameras.forEach((c) => { status.cameras[c.id] = this.cameraState(c.id); });
-    this.layout.sensors.forEach((s) => { status.sensors[s.id] = (this.sensors[s.id] || {}).status || "unknown"; });
+    this.layout.sensors.forEach((s) => {
+      const current = this.sensors[s.id] || {};
+      status.sensors[s.id] = current.status || "unknown";
+      const band = Chart.bandOf(s.kind, current.last ? current.last.value : null);
+      status.levels[s.id] = band ? band.color : null;
+    });
     MapView.draw(document.getElementById("map"), this.layout, status);
+  },
+
+  // From the map: a camera opens live, alone on the wall; a sensor opens its chart.
+  watch(cameraId) { Tabs.show("wall"); Wall.focus(cameraId); },
+
+  openSensor(sensorId) { Tabs.show("sensors"); this.select(sensorId); },
+
+  // From an alert: the map flies to its sensor or camera (or its site).
+  showOnMap(alert) {
+    Tabs.show("map");
+    const subject = alert.subject || (alert.labels || {}).subject;
+    if (!MapView.flyTo(subject)) MapView.flyTo(alert.site);
   },
 
   searchEvents() {
@@ -210,7 +219,7 @@ const App = {
     Alerts.render();
     ConfigBanner.render();
     if (this.selected) this.drawChart();
-    if (document.getElementById("panel-map").classList.contains("active")) this.drawMap();
+    if (Tabs.isShown("map")) this.drawMap();
     this.clock();
   },
 };

@@ -14,7 +14,7 @@ const Events = {
       API.get(`/api/events/counts?${new URLSearchParams({ start, bucket: "1h", ...(camera ? { camera } : {}) })}`),
     ]);
     this.renderRows(page.items, cameraNames);
-    this.renderCounts(counts);
+    this.renderCounts(counts, cameraNames);
   },
 
   renderRows(items, cameraNames) {
@@ -22,15 +22,15 @@ const Events = {
     body.innerHTML = "";
     for (const event of items) {
       const row = document.createElement("tr");
-      const cells = [I18N.time(event.time), cameraNames[event.camera_id] || event.camera_id, event.kind,
-        event.label || "", [event.zone, event.line, event.direction].filter(Boolean).join(" ")];
+      const cells = [I18N.time(event.time), cameraNames[event.camera_id] || event.camera_id, I18N.kind(event.kind),
+        I18N.object(event.label), [event.zone, event.line, event.direction && I18N.t(`dir_${event.direction}`)].filter(Boolean).join(" ")];
       cells.forEach((text) => { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); });
       const snap = document.createElement("td");
       if (event.snapshot_url) {
         const img = document.createElement("img");
         img.loading = "lazy";
         img.src = event.snapshot_url;
-        img.alt = event.label || event.kind;
+        img.alt = `${I18N.object(event.label)} ${I18N.kind(event.kind)}`.trim();
         snap.appendChild(img);
       }
       row.appendChild(snap);
@@ -38,9 +38,9 @@ const Events = {
     }
   },
 
-  renderCounts(counts) {
+  renderCounts(counts, cameraNames) {
     const totals = {};
-    counts.forEach((c) => { const key = `${c.camera_id} · ${c.key}`; totals[key] = (totals[key] || 0) + c.count; });
+    counts.forEach((c) => { const key = `${cameraNames[c.camera_id] || c.camera_id} · ${c.key}`; totals[key] = (totals[key] || 0) + c.count; });
     const box = document.getElementById("event-counts");
     box.innerHTML = "";
     Object.entries(totals).forEach(([key, total]) => {

@@ -4,6 +4,7 @@ and the whole app served by uvicorn on a free loopback port (for the browser).""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -63,6 +64,8 @@ rules:
     raise: {{above: 4.0}}
     clear: {{below: 3.5}}
     severity: critical
+console:
+  title: {{vi: IOC Sóc Trăng, en: Sóc Trăng IOC}}
 """
 
 
@@ -115,6 +118,13 @@ def streams_with_camera(tmp_path: Path, topic_prefix: str, rtsp_server: object, 
 def served_console(pg_database: str, mqtt_broker: object, streams_with_camera: Path) -> Iterator[LiveServer]:
     """The whole app under uvicorn in a thread, with users of every role."""
     settings = make_settings(pg_database, mqtt_broker.url, streams_with_camera)  # type: ignore[attr-defined]
+    with serve_console(settings) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def serve_console(settings: Settings) -> Iterator[LiveServer]:
+    """The app for `settings` under uvicorn in a thread on a free port, with users of every role."""
     app = console_app(settings)
     port = free_port()
     server = _Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets"))
@@ -125,9 +135,11 @@ def served_console(pg_database: str, mqtt_broker: object, streams_with_camera: P
         assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
         time.sleep(0.05)
     asyncio.run_coroutine_threadsafe(add_users(app), server_loop(server)).result(timeout=30)
-    yield LiveServer(app, f"http://127.0.0.1:{port}", settings)
-    server.should_exit = True
-    thread.join(timeout=30)
+    try:
+        yield LiveServer(app, f"http://127.0.0.1:{port}", settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 def server_loop(server: uvicorn.Server) -> asyncio.AbstractEventLoop:

@@ -1,0 +1,137 @@
+"""A decoding reader for sources that cannot be passed through: one thread per camera decodes the
+video (a looped file paced at its frame rate, or a live stream as it comes) and hands pictures to
+asyncio through a bounded queue that keeps the newest (drops are counted), with a sentinel at the end.
+
+It replaces aiortc's `MediaPlayer(decode=True)` here because that one keeps an unbounded queue and
+loses its pacing when a file loops (the whole file then plays at decoding speed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import av
+from av.container import InputContainer
+from av.video.frame import VideoFrame
+
+logger = logging.getLogger(__name__)
+
+
+class SourceEndedError(Exception):
+    """The source ended or failed; the pull reopens it."""
+
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    url: str
+    format: str | None = None
+    options: dict[str, str] | None = None
+    open_timeout_s: float = 10.0
+    read_timeout_s: float = 5.0
+    paced: bool = False
+    """a file: deliver at its frame rate (and loop it); a live stream is delivered as it comes"""
+    max_fps: float = 15.0
+    queue_size: int = 2
+
+
+def open_container(options: ReaderOptions) -> InputContainer:
+    """Blocking: open the source (run it in an executor)."""
+    container = av.open(
+        options.url,
+        format=options.format,
+        options=options.options or {},
+        timeout=(options.open_timeout_s, options.read_timeout_s),
+    )
+    if not container.streams.video:
+        container.close()
+        raise SourceEndedError("the source has no video stream")
+    return container
+
+
+class FrameReader:
+    """Decoded pictures of one source; `recv` from asyncio, decoding in its own thread."""
+
+    def __init__(self, options: ReaderOptions, container: InputContainer, loop: asyncio.AbstractEventLoop) -> None:
+        self._options = options
+        self._container: InputContainer | None = container
+        self._frames: Iterator[VideoFrame] = container.decode(video=0)
+        self._loop = loop
+        self._queue: deque[VideoFrame | None] = deque()
+        self._ready = asyncio.Event()
+        self._quit = threading.Event()
+        self.dropped = 0
+        self.codec = container.streams.video[0].codec_context.name
+        rate = container.streams.video[0].average_rate
+        self.fps = float(rate) if rate else 15.0
+        self.max_fps = options.max_fps
+        self._thread = threading.Thread(target=self._run, name="live-decode", daemon=True)
+        self._thread.start()
+
+    async def recv(self) -> VideoFrame:
+        while not self._queue:
+            self._ready.clear()
+            await self._ready.wait()
+        frame = self._queue.popleft()
+        if frame is None:
+            self._queue.append(None)
+            raise SourceEndedError("the source ended")
+        return frame
+
+    def _hand_over(self, frame: VideoFrame | None) -> None:
+        if frame is not None and len(self._queue) >= self._options.queue_size:
+            self._queue.popleft()
+            self.dropped += 1
+        self._queue.append(frame)
+        self._ready.set()
+
+    def _deliver(self, frame: VideoFrame | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening any more
+            self._loop.call_soon_threadsafe(self._hand_over, frame)
+
+    def _run(self) -> None:
+        step = 1.0 / min(self.fps, self._options.max_fps)
+        due = time.monotonic()
+        last_sent = 0.0
+        try:
+            while not self._quit.is_set():
+                frame = self._next_frame()
+                now = time.monotonic()
+                if self._options.paced:
+                    due = max(due + 1.0 / self.fps, now - 1.0)
+                    if due > now:
+                        time.sleep(due - now)
+                    now = time.monotonic()
+                if now - last_sent >= step * 0.9:
+                    last_sent = now
+                    self._deliver(frame)
+        except (av.FFmpegError, OSError, SourceEndedError) as exc:
+            if not self._quit.is_set():
+                logger.info("live decode of %s ended: %s", self.codec, exc)
+        finally:
+            self._deliver(None)
+
+    def _next_frame(self) -> VideoFrame:
+        while True:
+            with contextlib.suppress(StopIteration):
+                return next(self._frames)
+            if not self._options.paced or self._container is None:
+                raise SourceEndedError("the stream ended")
+            self._container.close()  # a file: loop by reopening (raw streams cannot seek)
+            self._container = open_container(self._options)
+            self._frames = self._container.decode(video=0)
+
+    def close(self) -> None:
+        """Blocking: stop the thread and close the source."""
+        self._quit.set()
+        self._thread.join(timeout=5)
+        container, self._container = self._container, None
+        if container is not None:
+            with contextlib.suppress(Exception):
+                container.close()

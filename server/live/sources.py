@@ -1,0 +1,136 @@
+"""What a camera pull reads H.264 packets from: the camera's own stream passed through (RTSP H.264),
+or pictures decoded and encoded once by the pull's shared encoder (files, H.265, MPEG-4, MJPEG…).
+
+`open_source` decides: a file is always transcoded (its packets are not Annex-B and it loops); an
+RTSP stream is passed through when it is H.264, else transcoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from typing import Literal, Protocol
+
+import av
+from aiortc.contrib.media import MediaPlayer
+from av.stream import Stream
+
+from server.live.decode import FrameReader, ReaderOptions, open_container
+from server.live.transcode import H264Transcoder
+
+Mode = Literal["passthrough", "transcode"]
+PASSTHROUGH_CODECS = ("h264",)
+
+
+class PacketSource(Protocol):
+    mode: Mode
+    codec: str
+    extradata: bytes | None
+
+    async def recv(self) -> av.Packet[Stream]: ...
+
+    async def close(self) -> None: ...
+
+
+def rtsp_options(tcp: bool, read_timeout_s: float) -> dict[str, str]:
+    return {
+        "rtsp_transport": "tcp" if tcp else "udp",
+        "timeout": str(int(read_timeout_s * 1_000_000)),
+        "fflags": "nobuffer",
+        "probesize": "32768",
+        "analyzeduration": "500000",
+    }
+
+
+class PassthroughSource:
+    mode: Mode = "passthrough"
+
+    def __init__(self, player: MediaPlayer, codec: str, extradata: bytes | None) -> None:
+        self._player = player
+        self.codec = codec
+        self.extradata = extradata
+
+    async def recv(self) -> av.Packet[Stream]:
+        assert self._player.video is not None
+        while True:
+            packet = await self._player.video.recv()
+            if isinstance(packet, av.Packet) and packet.pts is not None:
+                return packet
+
+    async def close(self) -> None:
+        if self._player.video is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.get_running_loop().run_in_executor(None, self._player.video.stop)
+
+
+class TranscodedSource:
+    mode: Mode = "transcode"
+    extradata: bytes | None = None
+
+    def __init__(self, reader: FrameReader, encoder: H264Transcoder) -> None:
+        self._reader = reader
+        self._encoder = encoder
+        self._pending: deque[av.Packet[Stream]] = deque()
+        self.codec = reader.codec
+        encoder.fps_hint = max(1, round(min(reader.fps, reader.max_fps)))
+
+    @property
+    def dropped(self) -> int:
+        return self._reader.dropped
+
+    async def recv(self) -> av.Packet[Stream]:
+        loop = asyncio.get_running_loop()
+        while not self._pending:
+            frame = await self._reader.recv()
+            self._pending.extend(await loop.run_in_executor(None, self._encoder.encode, frame))
+        return self._pending.popleft()
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._reader.close)
+
+
+def _container_of(player: MediaPlayer) -> av.container.InputContainer | None:
+    container: av.container.InputContainer | None = getattr(player, "_MediaPlayer__container", None)
+    return container
+
+
+def _open_passthrough(url: str, tcp: bool, open_timeout_s: float, read_timeout_s: float) -> PassthroughSource | str:
+    """Blocking. The RTSP stream as is when it is H.264, else the name of its codec."""
+    options = rtsp_options(tcp, read_timeout_s)
+    timeout = (open_timeout_s, read_timeout_s)
+    player = MediaPlayer(url, format="rtsp", options=options, decode=False, timeout=timeout)  # type: ignore[arg-type]
+    container = _container_of(player)
+    stream = container.streams.video[0] if container is not None and container.streams.video else None
+    codec = stream.codec_context.name if stream is not None else "none"
+    if player.video is None or codec not in PASSTHROUGH_CODECS or stream is None:
+        if container is not None:
+            container.close()
+        return codec
+    extradata = bytes(stream.codec_context.extradata) if stream.codec_context.extradata else None
+    return PassthroughSource(player, codec, extradata)
+
+
+def open_source(
+    url: str,
+    rtsp: bool,
+    tcp: bool,
+    open_timeout_s: float,
+    read_timeout_s: float,
+    encoder: H264Transcoder,
+    loop: asyncio.AbstractEventLoop,
+    transcode: bool = False,
+) -> PacketSource:
+    """Blocking (run it in an executor). `transcode`: the RTSP stream is known not to be H.264."""
+    if rtsp and not transcode:
+        opened = _open_passthrough(url, tcp, open_timeout_s, read_timeout_s)
+        if not isinstance(opened, str):
+            return opened
+    if rtsp:
+        options = ReaderOptions(
+            url, "rtsp", rtsp_options(tcp, read_timeout_s), open_timeout_s, read_timeout_s, paced=False
+        )
+    else:
+        options = ReaderOptions(url, None, None, open_timeout_s, read_timeout_s, paced=True)
+    reader = FrameReader(options, open_container(options), loop)
+    return TranscodedSource(reader, encoder)

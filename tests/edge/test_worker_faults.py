@@ -1,0 +1,125 @@
+"""Fault detection timings with the real GStreamer RTSP server: a frozen camera is offline within its
+stall timeout (not twice it), a killed camera that returns is online again within 5 s even with a
+30 s backoff cap, and a file source with `loop: false` plays once without flapping."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.source.retry import wait_to_retry
+from tests.edge.conftest import Recorder, WorkerRunner, camera, status_of, streams_yaml, write_yaml
+from tests.fixtures.rtsp import RtspServerFactory
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def camera_states(recorder: Recorder, camera_id: str) -> list[str]:
+    return [p["state"] for t, p in list(recorder.messages) if t.endswith(f"cameras/{camera_id}/status")]
+
+
+def test_a_frozen_camera_is_offline_within_its_stall_timeout(
+    tmp_path: Path,
+    rtsp_server: RtspServerFactory,
+    moving_clip: Path,
+    model_path: Path,
+    mqtt_broker: Any,
+    topic_prefix: str,
+    recorder: Recorder,
+    run_worker: WorkerRunner,
+) -> None:
+    stall_s = 3.0
+    server = rtsp_server({"cam": moving_clip})
+    source = {"type": "rtsp", "url": server.url("cam"), "stall_timeout": f"{stall_s:g}s"}
+    config = write_yaml(
+        tmp_path / "s.yaml", streams_yaml(topic_prefix, [{**camera("frozen", ""), "source": source}], model_path)
+    )
+    run_worker(config, mqtt_broker.url)
+    assert recorder.wait_for(status_of("frozen", "online"), 15)
+    time.sleep(1.0)
+    server.stall()
+    stalled_at = time.monotonic()
+    offline = recorder.wait_for(status_of("frozen", "offline"), 2 * stall_s)
+    after = time.monotonic() - stalled_at
+    server.resume()
+    assert offline, f"no offline status {after:.1f} s after the stall"
+    print(f"offline {after:.2f} s after SIGSTOP (stall_timeout {stall_s:g} s)")
+    assert stall_s * 0.9 <= after <= stall_s + 1.0  # the stall timeout, plus the watchdog tick and MQTT
+    assert offline[0]["reason"] == f"timed out: no frame for {stall_s:g} s"
+
+
+def test_a_killed_camera_that_returns_is_found_within_5_s_despite_a_long_backoff(
+    tmp_path: Path,
+    rtsp_server: RtspServerFactory,
+    moving_clip: Path,
+    model_path: Path,
+    mqtt_broker: Any,
+    topic_prefix: str,
+    recorder: Recorder,
+    run_worker: WorkerRunner,
+) -> None:
+    server = rtsp_server({"cam": moving_clip})
+    cam = camera("returns", server.url("cam"))
+    config = write_yaml(tmp_path / "s.yaml", streams_yaml(topic_prefix, [cam], model_path))
+    run_worker(config, mqtt_broker.url, reconnect_initial_s=4.0, reconnect_max_s=30.0)
+    assert recorder.wait_for(status_of("returns", "online"), 15)
+    server.kill()
+    assert recorder.wait_for(status_of("returns", "offline"), 10)
+    time.sleep(12.0)  # the open backoff has grown to 8-16 s by now; the cheap probe keeps going
+    server.start()
+    back_at = time.monotonic()
+    online = recorder.wait_for(status_of("returns", "online"), 10, count=2)
+    found_after = time.monotonic() - back_at
+    print(f"online {found_after:.2f} s after the server returned")
+    assert len(online) == 2 and found_after < 5.0
+
+
+def test_probes_of_many_down_cameras_are_spread_not_in_step() -> None:
+    """50 cameras waiting on a down server probe it at jittered moments (no reconnect storm)."""
+    stop, first_probes, lock = threading.Event(), [], threading.Lock()
+    started = time.monotonic()
+
+    def probe() -> bool:
+        with lock:
+            first_probes.append(time.monotonic() - started)
+        return False
+
+    threads = [
+        threading.Thread(target=wait_to_retry, args=(1.6, probe, stop, random.Random(i)), daemon=True)
+        for i in range(50)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    probes_per_camera = len(first_probes) / 50
+    second_round = sorted(t for t in first_probes if t > 0.2)
+    buckets = {int(t * 10) for t in second_round}
+    assert 2 <= probes_per_camera <= 5  # about one probe a second, not a tight loop
+    assert len(buckets) >= 4  # the second round spreads over [0.5, 1] s, not one instant
+
+
+def test_a_file_with_loop_false_plays_once_and_stays_offline(
+    tmp_path: Path,
+    moving_clip: Path,
+    model_path: Path,
+    mqtt_broker: Any,
+    topic_prefix: str,
+    recorder: Recorder,
+    run_worker: WorkerRunner,
+) -> None:
+    source = {"type": "file", "path": str(moving_clip), "loop": False, "realtime": False}
+    cam = {**camera("once", ""), "source": source, "motion": {"keyframes_when_idle": False}}
+    config = write_yaml(tmp_path / "s.yaml", streams_yaml(topic_prefix, [cam], model_path))
+    worker = run_worker(config, mqtt_broker.url)
+    offline = recorder.wait_for(status_of("once", "offline"), 30)
+    assert offline and offline[0]["reason"] == "the video file ended (loop: false)"
+    frames = worker.cameras["once"].pipeline.counters.frames_in
+    time.sleep(2.0)  # the old behaviour replayed the file 0.5 s after its end
+    assert worker.cameras["once"].pipeline.counters.frames_in == frames == 90  # 6 s at 15 fps, once
+    assert camera_states(recorder, "once") == ["connecting", "online", "offline"]
