@@ -21,7 +21,7 @@ from starlette.requests import HTTPConnection
 
 from contract.config.rules import Severity
 from contract.payloads import AlertPayload
-from server.api.deps import ConfigDep, get_alerts, get_services
+from server.api.deps import ConfigDep, StoreDep, get_alerts, get_services
 from server.auth.deps import CurrentPrincipal
 from server.auth.roles import Principal, Role
 from server.auth.scope import narrowed, require_in_scope
@@ -195,8 +195,20 @@ async def comment(service: ServiceDep, principal: CurrentPrincipal, incident_id:
 
 
 @router.post("/incidents/{incident_id}/attachments", response_model=IncidentOut)
-async def attach(service: ServiceDep, principal: CurrentPrincipal, incident_id: str, body: AttachIn) -> IncidentOut:
+async def attach(
+    service: ServiceDep,
+    store: StoreDep,
+    config: ConfigDep,
+    principal: CurrentPrincipal,
+    incident_id: str,
+    body: AttachIn,
+) -> IncidentOut:
+    """A snapshot is an event's (its id); the event must exist and be of a camera the caller sees."""
     incident = await _visible(service, principal, incident_id)
+    if body.kind == "snapshot":
+        event = await store.event(body.ref)
+        if event is None or event.snapshot_sha256 is None or config.camera(event.camera_id) is None:
+            raise HTTPException(404, f"no event snapshot {body.ref}")
     return await _act(service, lambda d, now: d.attach(incident.id, body.kind, body.ref, principal.label, now))
 
 

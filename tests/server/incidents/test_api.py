@@ -129,6 +129,10 @@ async def test_an_operator_opens_an_incident_from_an_alert_and_links_and_unlinks
         opened = await client.post("/api/incidents", json={"alert_id": alert_id, "type": "drill"})
         assert opened.status_code == 201 and opened.json()["type"] == "drill"
         assert opened.json()["opened_by"].startswith("key:")
+        path = f"/api/incidents/{opened.json()['id']}/attachments"
+        missing = await client.post(path, json={"kind": "snapshot", "ref": "no-such-event"})
+        assert missing.status_code == 404 and "no event snapshot" in missing.json()["detail"]
+        assert (await client.post(path, json={"kind": "clip", "ref": "clip-42"})).status_code == 200
         sops = (await client.get("/api/sops")).json()
         assert [s["id"] for s in sops] == ["salinity-sop"] and sops[0]["steps"][0]["text"]["vi"] == "Báo trạm thủy nông"
 
