@@ -11,6 +11,7 @@ returns the `IncidentChange` to save: the incident and its new timeline entries.
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,7 @@ from server.incidents.model import (
 from server.incidents.policy import escalation_for, grouping_of, sop_for
 
 SYSTEM = "system"
+MAX_SETTLED = 100_000
 OPENING_STATES = frozenset({"firing"})
 
 
@@ -62,11 +64,17 @@ class IncidentDesk:
         self.new_id = new_id
         self.incidents: dict[str, Incident] = {}
         self.by_alert: dict[str, str] = {}
+        self.settled: OrderedDict[str, str] = OrderedDict()
+        """alerts of closed incidents (alert id -> incident id), bounded: a closed incident keeps its
+        alerts (one that still fires opens nothing new) until they resolve"""
 
     # ----------------------------------------------------------------- state
 
-    def load(self, incidents: Iterable[Incident]) -> None:
-        """The incidents not closed, as saved (at start)."""
+    def load(self, incidents: Iterable[Incident], settled: Iterable[tuple[str, str]] = ()) -> None:
+        """The incidents not closed, as saved (at start), and the (alert, incident) pairs of closed
+        incidents whose alerts may still be open."""
+        for alert_id, incident_id in settled:
+            self._settle(alert_id, incident_id)
         for incident in incidents:
             self._keep(incident)
 
@@ -82,12 +90,23 @@ class IncidentDesk:
     def _keep(self, incident: Incident) -> None:
         if incident.state == "closed":
             self.incidents.pop(incident.id, None)
-            for alert_id in incident.alerts:
+            for alert_id, linked in incident.alerts.items():
                 self.by_alert.pop(alert_id, None)
+                if linked.state != "resolved":
+                    self._settle(alert_id, incident.id)
             return
         self.incidents[incident.id] = incident
         for alert_id in incident.alerts:
             self.by_alert[alert_id] = incident.id
+
+    def _settle(self, alert_id: str, incident_id: str) -> None:
+        self.settled[alert_id] = incident_id
+        while len(self.settled) > MAX_SETTLED:
+            self.settled.popitem(last=False)
+
+    def owner(self, alert_id: str) -> str | None:
+        """The incident an alert is in (active or closed), if any."""
+        return self.by_alert.get(alert_id) or self.settled.get(alert_id)
 
     def policy_of(self, incident: Incident) -> EscalationPolicy | None:
         policy_id = incident.escalation.policy_id
@@ -100,6 +119,10 @@ class IncidentDesk:
         incident_id = self.by_alert.get(alert.id)
         if incident_id is not None and incident_id in self.incidents:
             return self._follow(self.incidents[incident_id], alert, action, now)
+        if alert.id in self.settled:  # its incident is closed: it opens nothing new
+            if alert.state == "resolved":
+                self.settled.pop(alert.id)
+            return None
         if alert.state not in OPENING_STATES:
             return None
         grouping = grouping_of(self.config, alert.rule_id, alert.site)
@@ -133,15 +156,16 @@ class IncidentDesk:
     def open_from_alert(
         self, alert: AlertPayload, by: str, now: datetime, incident_type: str | None = None
     ) -> IncidentChange:
-        if alert.id in self.by_alert:
-            raise TransitionError(f"alert {alert.id} is already in incident {self.by_alert[alert.id]}")
+        owner = self.owner(alert.id)
+        if owner is not None:
+            raise TransitionError(f"alert {alert.id} is already in incident {owner}")
         grouping = grouping_of(self.config, alert.rule_id, alert.site)
         chosen = incident_type or (grouping.type if grouping else alert.rule_id)
         return self._open(alert, by, now, chosen, grouping.key if grouping else None)
 
     def link(self, incident_id: str, alert: AlertPayload, by: str, now: datetime) -> IncidentChange:
         incident = self._editable(incident_id)
-        owner = self.by_alert.get(alert.id)
+        owner = self.owner(alert.id)
         if owner is not None:
             raise TransitionError(f"alert {alert.id} is already in incident {owner}")
         return self._link(incident, alert, by, now)

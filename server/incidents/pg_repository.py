@@ -29,7 +29,11 @@ UPSERT = (
 DELETE_LINKS = "DELETE FROM incident_alerts WHERE incident_id = %s"
 INSERT_LINK = """
 INSERT INTO incident_alerts (incident_id, alert_id, rule_id, subject, severity, state, linked_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (alert_id) DO NOTHING
+"""
+SELECT_SETTLED = """
+SELECT a.alert_id::text, a.incident_id::text FROM incident_alerts a JOIN incidents i ON i.id = a.incident_id
+WHERE i.state = 'closed' AND a.state <> 'resolved' ORDER BY i.closed_at DESC LIMIT %s
 """
 DELETE_STEPS = "DELETE FROM incident_steps WHERE incident_id = %s"
 INSERT_STEP = "INSERT INTO incident_steps (incident_id, step_id, done_by, done_at) VALUES (%s, %s, %s, %s)"
@@ -101,6 +105,13 @@ class PgIncidentRepository:
     async def restore(self) -> list[Incident]:
         """Every incident not closed, with its alerts and steps."""
         return await self.incidents(IncidentQuery(active=None, limit=0), open_only=True)
+
+    async def settled(self, limit: int = 100_000) -> list[tuple[str, str]]:
+        """(alert, incident) of closed incidents whose alerts were still open when they closed."""
+        async with self.pool.connection() as conn, conn.cursor() as cur:
+            await cur.execute(SELECT_SETTLED, (limit,))
+            rows = await cur.fetchall()
+        return [(str(alert_id), str(incident_id)) for alert_id, incident_id in reversed(rows)]
 
     async def incidents(self, query: IncidentQuery, open_only: bool = False) -> list[Incident]:
         where, params = _where(query, open_only)

@@ -74,7 +74,7 @@ class IncidentService:
         """Restore the active incidents; with `lookup` (the alert engine's query), follow what their
         alerts did while this service was down (an alert resolved meanwhile is not in the feed's
         snapshot of open alerts)."""
-        self.desk.load(await self.repository.restore())
+        self.desk.load(await self.repository.restore(), await self.repository.settled())
         if lookup is not None:
             await self._catch_up(lookup)
         self._tasks.append(asyncio.create_task(self._tick_forever(), name="incident-ticker"))

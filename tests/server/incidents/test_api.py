@@ -206,3 +206,26 @@ async def test_an_alert_resolved_while_incidents_were_down_is_followed_at_the_ne
     assert again["alerts"][0]["state"] == "resolved"
     followed = [e for e in timeline if e["kind"] == "alert"]
     assert [e["data"]["state"] for e in followed] == ["resolved"]
+
+
+async def test_closing_an_incident_whose_alert_still_fires_opens_no_second_one_after_a_restart(
+    pg_database: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    settings = settings_for(pg_database, tmp_path, receiver)
+    app = create_app(settings)
+    async with running_app(settings, app) as client:
+        await fire(app, "sal-1")
+        incident = await wait_for_alerts(client, 1)
+        path = f"/api/incidents/{incident['id']}"
+        await client.post(f"{path}/override", json={"reason": "diễn tập"})
+        await client.post(f"{path}/transition", json={"to": "resolved"})
+        assert (await client.post(f"{path}/transition", json={"to": "closed"})).status_code == 200
+
+    app = create_app(settings)
+    async with running_app(settings, app) as client:  # the alert, still firing, is in the feed's snapshot
+        alert_id = incident["alerts"][0]["id"]
+        assert (await client.get(f"/api/alerts/{alert_id}")).json()["state"] == "firing"
+        await fire(app, "sal-1", 6.0)
+        again = await client.post("/api/incidents", json={"alert_id": alert_id})
+        listed = await incidents_of(client)
+    assert again.status_code == 409 and [i["id"] for i in listed] == [incident["id"]]
