@@ -64,6 +64,8 @@ class IncidentDesk:
         self.new_id = new_id
         self.incidents: dict[str, Incident] = {}
         self.by_alert: dict[str, str] = {}
+        self.by_group: dict[str, str] = {}
+        """group key -> its latest incident (what a new alert of the group may join)"""
         self.settled: OrderedDict[str, str] = OrderedDict()
         """alerts of closed incidents (alert id -> incident id), bounded: a closed incident keeps its
         alerts (one that still fires opens nothing new) until they resolve"""
@@ -98,6 +100,10 @@ class IncidentDesk:
         self.incidents[incident.id] = incident
         for alert_id in incident.alerts:
             self.by_alert[alert_id] = incident.id
+        if incident.group_key is not None and incident.active:
+            latest = self.incidents.get(self.by_group.get(incident.group_key, ""))
+            if latest is None or not latest.active or latest.opened_at <= incident.opened_at:
+                self.by_group[incident.group_key] = incident.id
 
     def _settle(self, alert_id: str, incident_id: str) -> None:
         self.settled[alert_id] = incident_id
@@ -134,11 +140,11 @@ class IncidentDesk:
         return self._open(alert, SYSTEM, now, grouping.type, grouping.key)
 
     def _group_incident(self, key: str, window_s: float, now: datetime) -> Incident | None:
-        for incident in self.incidents.values():
-            recent = incident.last_alert_at is not None and (now - incident.last_alert_at).total_seconds() <= window_s
-            if incident.group_key == key and incident.active and recent:
-                return incident
-        return None
+        """The group's latest incident, if still active and its last alert within the window."""
+        incident = self.incidents.get(self.by_group.get(key, ""))
+        if incident is None or not incident.active or incident.last_alert_at is None:
+            return None
+        return incident if (now - incident.last_alert_at).total_seconds() <= window_s else None
 
     def _follow(self, incident: Incident, alert: AlertPayload, action: str, now: datetime) -> IncidentChange | None:
         linked = incident.alerts[alert.id]
