@@ -100,10 +100,23 @@ class IncidentDesk:
         self.incidents[incident.id] = incident
         for alert_id in incident.alerts:
             self.by_alert[alert_id] = incident.id
+            self.settled.pop(alert_id, None)
         if incident.group_key is not None and incident.active:
             latest = self.incidents.get(self.by_group.get(incident.group_key, ""))
             if latest is None or not latest.active or latest.opened_at <= incident.opened_at:
                 self.by_group[incident.group_key] = incident.id
+
+    def evict_resolved(self, before: datetime) -> int:
+        """Forget incidents resolved before `before` (they stay in the database; acting on one
+        loads it again): memory holds the active incidents and the recently resolved ones."""
+        old = [i for i in self.incidents.values() if i.state == "resolved" and i.resolved_at and i.resolved_at < before]
+        for incident in old:
+            del self.incidents[incident.id]
+            for alert_id, linked in incident.alerts.items():
+                self.by_alert.pop(alert_id, None)
+                if linked.state != "resolved":
+                    self._settle(alert_id, incident.id)
+        return len(old)
 
     def _settle(self, alert_id: str, incident_id: str) -> None:
         self.settled[alert_id] = incident_id

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from contract.payloads import AlertPayload
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MAX_UNSAVED = 10_000
 MAX_DRAIN = 500
+RESOLVED_KEPT = timedelta(days=1)
 
 
 class IncidentsUnavailableError(RuntimeError):
@@ -129,9 +130,14 @@ class IncidentService:
 
     # ----------------------------------------------------------------- operator actions
 
-    async def act(self, action: Callable[[IncidentDesk, datetime], IncidentChange]) -> Incident:
-        """Run a desk action under the lock and save it; IncidentError passes through."""
+    async def act(
+        self, action: Callable[[IncidentDesk, datetime], IncidentChange], on: Incident | None = None
+    ) -> Incident:
+        """Run a desk action under the lock and save it; IncidentError passes through. `on`: the
+        incident acted on as read, loaded into the desk again if it was evicted (resolved long ago)."""
         async with self.lock:
+            if on is not None and on.state != "closed" and on.id not in self.desk.incidents:
+                self.desk.load([on])
             change = action(self.desk, self.clock())
             if not await self._commit([change]):
                 raise IncidentsUnavailableError(
@@ -156,7 +162,9 @@ class IncidentService:
 
     async def tick(self) -> None:
         async with self.lock:
-            await self._commit(self.desk.due_notices(self.clock()))
+            now = self.clock()
+            await self._commit(self.desk.due_notices(now))
+            self.desk.evict_resolved(now - RESOLVED_KEPT)
 
     async def _tick_forever(self) -> None:
         while True:

@@ -161,7 +161,7 @@ async def link_alert(
 ) -> IncidentOut:
     incident = await _visible(service, principal, incident_id)
     alert = await _alert(conn, principal, body.alert_id)
-    return await _act(service, lambda d, now: d.link(incident.id, alert, principal.label, now))
+    return await _act(service, lambda d, now: d.link(incident.id, alert, principal.label, now), incident)
 
 
 @router.delete("/incidents/{incident_id}/alerts/{alert_id}", response_model=IncidentOut)
@@ -169,7 +169,7 @@ async def unlink_alert(
     service: ServiceDep, principal: CurrentPrincipal, incident_id: str, alert_id: str
 ) -> IncidentOut:
     incident = await _visible(service, principal, incident_id)
-    return await _act(service, lambda d, now: d.unlink(incident.id, alert_id, principal.label, now))
+    return await _act(service, lambda d, now: d.unlink(incident.id, alert_id, principal.label, now), incident)
 
 
 @router.post("/incidents/{incident_id}/transition", response_model=IncidentOut)
@@ -179,19 +179,21 @@ async def transition(
     if body.to == "closed" and not principal.role.allows(Role.OPERATOR):
         raise HTTPException(403, "closing an incident needs the operator role")
     incident = await _visible(service, principal, incident_id)
-    return await _act(service, lambda d, now: d.transition(incident.id, body.to, principal.label, now, body.note))
+    return await _act(
+        service, lambda d, now: d.transition(incident.id, body.to, principal.label, now, body.note), incident
+    )
 
 
 @router.post("/incidents/{incident_id}/assign", response_model=IncidentOut)
 async def assign(service: ServiceDep, principal: CurrentPrincipal, incident_id: str, body: AssignIn) -> IncidentOut:
     incident = await _visible(service, principal, incident_id)
-    return await _act(service, lambda d, now: d.assign(incident.id, body.assignee, principal.label, now))
+    return await _act(service, lambda d, now: d.assign(incident.id, body.assignee, principal.label, now), incident)
 
 
 @router.post("/incidents/{incident_id}/comments", response_model=IncidentOut)
 async def comment(service: ServiceDep, principal: CurrentPrincipal, incident_id: str, body: TextIn) -> IncidentOut:
     incident = await _visible(service, principal, incident_id)
-    return await _act(service, lambda d, now: d.comment(incident.id, body.text, principal.label, now))
+    return await _act(service, lambda d, now: d.comment(incident.id, body.text, principal.label, now), incident)
 
 
 @router.post("/incidents/{incident_id}/attachments", response_model=IncidentOut)
@@ -209,7 +211,9 @@ async def attach(
         event = await store.event(body.ref)
         if event is None or event.snapshot_sha256 is None or config.camera(event.camera_id) is None:
             raise HTTPException(404, f"no event snapshot {body.ref}")
-    return await _act(service, lambda d, now: d.attach(incident.id, body.kind, body.ref, principal.label, now))
+    return await _act(
+        service, lambda d, now: d.attach(incident.id, body.kind, body.ref, principal.label, now), incident
+    )
 
 
 @router.post("/incidents/{incident_id}/steps/{step_id}", response_model=IncidentOut)
@@ -217,13 +221,15 @@ async def tick_step(
     service: ServiceDep, principal: CurrentPrincipal, incident_id: str, step_id: str, body: StepIn
 ) -> IncidentOut:
     incident = await _visible(service, principal, incident_id)
-    return await _act(service, lambda d, now: d.tick_step(incident.id, step_id, body.done, principal.label, now))
+    return await _act(
+        service, lambda d, now: d.tick_step(incident.id, step_id, body.done, principal.label, now), incident
+    )
 
 
 @router.post("/incidents/{incident_id}/override", response_model=IncidentOut)
 async def override(service: ServiceDep, principal: CurrentPrincipal, incident_id: str, body: OverrideIn) -> IncidentOut:
     incident = await _visible(service, principal, incident_id)
-    return await _act(service, lambda d, now: d.override(incident.id, body.reason, principal.label, now))
+    return await _act(service, lambda d, now: d.override(incident.id, body.reason, principal.label, now), incident)
 
 
 @router.post("/incidents/{incident_id}/severity", response_model=IncidentOut)
@@ -231,7 +237,9 @@ async def set_severity(
     service: ServiceDep, principal: CurrentPrincipal, incident_id: str, body: SeverityIn
 ) -> IncidentOut:
     incident = await _visible(service, principal, incident_id)
-    return await _act(service, lambda d, now: d.set_severity(incident.id, body.severity, principal.label, now))
+    return await _act(
+        service, lambda d, now: d.set_severity(incident.id, body.severity, principal.label, now), incident
+    )
 
 
 @router.get("/sops")
@@ -256,9 +264,9 @@ async def _alert(conn: HTTPConnection, principal: Principal, alert_id: str) -> A
     return alert.payload()
 
 
-async def _act(service: IncidentService, action: Action) -> IncidentOut:
+async def _act(service: IncidentService, action: Action, on: Incident | None = None) -> IncidentOut:
     try:
-        return out(await service.act(action))
+        return out(await service.act(action, on))
     except IncidentNotFoundError as exc:
         raise HTTPException(409, f"not an open incident or link: {exc.args[0]}") from exc
     except (SopGateError, UnknownStepError) as exc:

@@ -264,3 +264,15 @@ def test_settled_alerts_restored_at_start_open_nothing() -> None:
     fired = alert("salinity-intrusion", "sal-a", at(0))
     d.load([], settled=[(fired.id, "inc-closed")])
     assert d.on_alert(fired, "firing", at(1)) is None and d.owner(fired.id) == "inc-closed"
+
+
+def test_incidents_resolved_long_ago_leave_memory_and_their_alerts_open_nothing() -> None:
+    d = desk()
+    fired = alert("salinity-intrusion", "sal-a", at(0))
+    incident = _open(d)
+    d.transition(incident, "resolved", "op", at(10))
+    assert d.evict_resolved(at(10)) == 0  # resolved just now: kept
+    assert d.evict_resolved(at(11)) == 1 and incident not in d.incidents
+    assert d.on_alert(fired, "firing", at(12)) is None and d.owner(fired.id) == incident
+    evicted = d.settled.copy()
+    assert list(evicted) == [fired.id]
