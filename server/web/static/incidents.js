@@ -198,7 +198,7 @@ const Incidents = {
     try {
       const incident = await API.post(`/api/incidents/${this.selected}/${path}`, body);
       this.items.set(incident.id, incident);
-      await this.render();
+      await Promise.all([this.render(), this.loadHandover()]);
     } catch (e) {
       await this.render();
       document.getElementById("incident-error").textContent = e.message;
@@ -210,6 +210,13 @@ const Incidents = {
     const box = document.getElementById("handover-note");
     box.innerHTML = "";
     box.appendChild(this.el("p", {}, `${I18N.t("handover_open")}: ${current.open.length}`));
+    const open = this.el("ul", { id: "handover-open" });
+    current.open.forEach((item) => {
+      const row = this.el("li", { "data-id": item.id }, `${item.title} — ${this.label(item.state)}`);
+      if (item.assignee) row.appendChild(this.el("small", {}, ` · ${I18N.t("inc_assignee")}: ${item.assignee}`));
+      open.appendChild(row);
+    });
+    box.appendChild(open);
     const note = current.note;
     if (!note) return;
     const card = this.el("div", { class: "handover-card", "data-id": note.id });
