@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import dict_row
@@ -72,6 +72,20 @@ def incident_from(row: dict[str, Any]) -> Incident:
     fields["id"] = str(row["id"])
     escalation = Escalation(row["esc_policy"], row["esc_level"], row["esc_round"], row["esc_next_at"], row["esc_stale"])
     return Incident(**fields, escalation=escalation)
+
+
+class IncidentReader(Protocol):
+    """What the read routes need: the service (memory first) or, on a follower, the repository."""
+
+    async def incidents(self, query: IncidentQuery) -> list[Incident]: ...
+
+    async def incident(self, incident_id: str) -> Incident | None: ...
+
+    async def timeline(self, incident_id: str) -> list[TimelineEntry]: ...
+
+    async def top_subjects(
+        self, sites: frozenset[str] | None, start: datetime, end: datetime, limit: int = 10
+    ) -> list[tuple[str, int]]: ...
 
 
 class PgIncidentRepository:

@@ -158,6 +158,11 @@ class IncidentService:
     async def timeline(self, incident_id: str) -> list[TimelineEntry]:
         return await self.repository.timeline(incident_id)
 
+    async def top_subjects(
+        self, sites: frozenset[str] | None, start: datetime, end: datetime, limit: int = 10
+    ) -> list[tuple[str, int]]:
+        return await self.repository.top_subjects(sites, start, end, limit)
+
     # ----------------------------------------------------------------- ticks
 
     async def tick(self) -> None:

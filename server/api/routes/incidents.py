@@ -27,7 +27,7 @@ from server.auth.roles import Principal, Role
 from server.auth.scope import narrowed, require_in_scope
 from server.incidents.core import IncidentDesk, IncidentError, IncidentNotFoundError, SopGateError, UnknownStepError
 from server.incidents.model import Incident, IncidentChange, IncidentState
-from server.incidents.pg_repository import IncidentQuery
+from server.incidents.pg_repository import IncidentQuery, IncidentReader, PgIncidentRepository
 from server.incidents.service import IncidentService, IncidentsUnavailableError
 
 router = APIRouter(prefix="/api", tags=["incidents"])
@@ -35,12 +35,23 @@ router = APIRouter(prefix="/api", tags=["incidents"])
 
 def get_incidents(conn: HTTPConnection) -> IncidentService:
     component = get_services(conn).incidents
-    if component is None:
-        raise HTTPException(503, "incidents are not running")
+    if component is None or not component.running:
+        raise HTTPException(503, "incidents are not running on this replica (they run on the leader)")
     return component.service
 
 
+def get_reader(conn: HTTPConnection) -> IncidentReader:
+    """Reads: the running service (its memory first), or, on a replica where incidents do not run
+    (a follower), the database."""
+    services = get_services(conn)
+    component = services.incidents
+    if component is not None and component.running:
+        return component.service
+    return PgIncidentRepository(services.pool)
+
+
 ServiceDep = Annotated[IncidentService, Depends(get_incidents)]
+ReaderDep = Annotated[IncidentReader, Depends(get_reader)]
 Action = Callable[[IncidentDesk, datetime], IncidentChange]
 
 
@@ -122,7 +133,7 @@ def out(incident: Incident) -> IncidentOut:
 
 @router.get("/incidents", response_model=list[IncidentOut])
 async def list_incidents(
-    service: ServiceDep,
+    service: ReaderDep,
     principal: CurrentPrincipal,
     state: IncidentState | None = None,
     active: bool | None = None,
@@ -137,12 +148,12 @@ async def list_incidents(
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut)
-async def get_incident(service: ServiceDep, principal: CurrentPrincipal, incident_id: str) -> IncidentOut:
+async def get_incident(service: ReaderDep, principal: CurrentPrincipal, incident_id: str) -> IncidentOut:
     return out(await _visible(service, principal, incident_id))
 
 
 @router.get("/incidents/{incident_id}/timeline", response_model=list[EntryOut])
-async def incident_timeline(service: ServiceDep, principal: CurrentPrincipal, incident_id: str) -> list[EntryOut]:
+async def incident_timeline(service: ReaderDep, principal: CurrentPrincipal, incident_id: str) -> list[EntryOut]:
     incident = await _visible(service, principal, incident_id)
     return [EntryOut.model_validate(entry.public()) for entry in await service.timeline(incident.id)]
 
@@ -248,7 +259,7 @@ async def list_sops(config: ConfigDep) -> list[dict[str, Any]]:
     return [sop.model_dump(mode="json") for sop in config.sops]
 
 
-async def _visible(service: IncidentService, principal: Principal, incident_id: str) -> Incident:
+async def _visible(service: IncidentReader, principal: Principal, incident_id: str) -> Incident:
     found = await service.incident(_uuid(incident_id))
     if found is None:
         raise HTTPException(404, f"no incident {incident_id}")
