@@ -131,7 +131,7 @@ async def _running(settings: Settings, parts: _Parts, observers: Sequence[Ingest
             features = await detect_features(conn)
         services = _services(settings, parts, config, status, pool, features, observers, redactor)
         await services.auth.ensure_bootstrap_admin()
-        services.alerts = _alert_component(parts)
+        services.alerts = _alert_component(settings, parts)
         leader_only: list[Component] = [] if services.alerts is None else [services.alerts]
         services.incidents = _incident_component(parts)
         leader_only.extend(c for c in (services.incidents, RetentionLoop()) if c is not None)
@@ -206,10 +206,10 @@ def _evidence_component(parts: _Parts) -> EvidenceComponent:
     return EvidenceComponent(parts.evidence)
 
 
-def _alert_component(parts: _Parts) -> AlertComponent | None:
+def _alert_component(settings: Settings, parts: _Parts) -> AlertComponent | None:
     from server.alerts.component import AlertComponent
 
-    return AlertComponent() if parts.alerts else None
+    return AlertComponent(claim_lease_s=settings.outbox_claim_lease_s) if parts.alerts else None
 
 
 def _incident_component(parts: _Parts) -> IncidentComponent | None:

@@ -24,8 +24,9 @@ RETRY_S = 2.0
 
 
 class LeaderOnlyComponents:
-    def __init__(self, leadership: Leadership, metrics: Metrics) -> None:
+    def __init__(self, leadership: Leadership, metrics: Metrics, retry_s: float = RETRY_S) -> None:
         self.leadership = leadership
+        self.retry_s = retry_s
         self._metrics = metrics
         self._components: list[Component] = []
         self._running: list[Component] = []
@@ -33,6 +34,7 @@ class LeaderOnlyComponents:
         self._lock = asyncio.Lock()
         self._retry: asyncio.Task[None] | None = None
         self.start_failures = 0
+        self._failing: set[int] = set()
         leadership.on_change(self._changed)
 
     @property
@@ -60,30 +62,39 @@ class LeaderOnlyComponents:
 
     async def _start_all(self) -> None:
         assert self._state is not None, "bind() the services before leadership starts"
-        for component in self._components:
-            if component not in self._running:
-                await self._start(component, self._state)
-        logger.info("leader: %s of %s components running", len(self._running), len(self._components))
+        waiting = [component for component in self._components if component not in self._running]
+        for component in waiting:
+            await self._start(component, self._state)
+        if any(component in self._running for component in waiting):
+            logger.info("leader: %s of %s components running", len(self._running), len(self._components))
         if len(self._running) < len(self._components) and (self._retry is None or self._retry.done()):
             self._retry = asyncio.create_task(self._start_later(), name="leader-only-retry")
 
     async def _start_later(self) -> None:
         """A component that failed to start (the database away) is tried again while leader."""
-        await asyncio.sleep(RETRY_S)
-        async with self._lock:
-            if self.leadership.is_leader:
+        while True:
+            await asyncio.sleep(self.retry_s)
+            async with self._lock:
+                if not self.leadership.is_leader:
+                    return
                 await self._start_all()
+                if len(self._running) == len(self._components):
+                    return
 
     async def _start(self, component: Component, state: Services) -> None:
         try:
             await component.start(state)
         except Exception:
             self.start_failures += 1
-            logger.exception(
-                "leader-only component %s failed to start; tried again in %ss", type(component).__name__, RETRY_S
-            )
+            if id(component) not in self._failing:  # logged once, with the recovery
+                self._failing.add(id(component))
+                name = type(component).__name__
+                logger.exception("leader-only component %s failed to start; tried again every %ss", name, self.retry_s)
             await component.stop()
             return
+        if id(component) in self._failing:
+            self._failing.discard(id(component))
+            logger.info("leader-only component %s started after failing", type(component).__name__)
         self._running.append(component)
 
     async def stop_all(self) -> None:

@@ -26,12 +26,14 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import psycopg
+from psycopg import sql
 
 from contract.backoff import jittered_delay
 
 logger = logging.getLogger(__name__)
 
 Listener = Callable[[bool], Awaitable[None]]
+KEEPALIVES = {"tcp_keepalives_idle": 5, "tcp_keepalives_interval": 2, "tcp_keepalives_count": 3}
 LOCK_KEY = 0x10C_1EAD
 """The advisory lock key the replicas of one database compete for."""
 
@@ -221,9 +223,14 @@ class PgLeadership:
 
     async def _connection(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
         if self._conn is None or self._conn.closed:
-            self._conn = await psycopg.AsyncConnection.connect(
+            conn = await psycopg.AsyncConnection.connect(
                 self._url, autocommit=True, connect_timeout=max(1, int(self.timeout_s)), application_name="ioc-leader"
             )
+            # the server ends this session (releasing the lock) ~11 s after its peer went silent
+            # (a half-open partition), instead of the operating system's 2-hour default
+            for name, value in KEEPALIVES.items():
+                await conn.execute(sql.SQL("SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+            self._conn = conn
         return self._conn
 
     def _failed(self, exc: BaseException) -> None:

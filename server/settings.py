@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     replica_command_timeout_s: float = Field(
         default=5.0, gt=0, le=60, description="shared mode: a follower waits this long for the leader to take an action"
     )
+    outbox_claim_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="a delivery claimed by a dispatcher that stopped renewing it (died) is taken over after this",
+    )
     replica_tail_overlap_s: float = Field(
         default=5.0, ge=0, le=600, description="shared mode: look back this far for rows committed out of order"
     )

@@ -12,7 +12,6 @@ releases its own when it stops."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -177,7 +176,11 @@ class AlertComponent:
             self.tick_interval_s,
             stored=state.store,
         )
-        await engine.open()
+        try:
+            await engine.open()
+        except Exception:
+            await dispatcher.close()  # its notifiers were started: no client left behind for the retry
+            raise
         self._engine = engine
         self._shared = shared
         if shared:
@@ -249,9 +252,9 @@ class AlertComponent:
             await self.tail.stop()
             self.tail = None
         if self._claims is not None:
-            self._claims.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._claims
+            while not self._claims.done():  # psycopg may swallow one cancellation mid-query
+                self._claims.cancel()
+                await asyncio.wait({self._claims}, timeout=1.0)
             self._claims = None
         self.hub.close()
         engine, self._engine = self._engine, None

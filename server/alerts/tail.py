@@ -110,8 +110,13 @@ class StoredTail:
     async def poll(self) -> int:
         """Read and evaluate what was stored since the high-water marks (minus the look-back)."""
         hint, self._hint = self._hint, None
-        readings = await self._poll_readings(hint)
-        events = await self._poll_events(hint)
+        try:
+            readings = await self._poll_readings(hint)
+            events = await self._poll_events(hint)
+        except Exception:
+            if hint is not None:  # kept for the next poll: the held batch is still to be read
+                self._hinted(hint.isoformat())
+            raise
         return readings + events
 
     def _since(self, floor: datetime, high: datetime, hint: datetime | None) -> datetime:

@@ -29,6 +29,11 @@ class Health(BaseModel):
     role: Literal["leader", "follower"] = Field(
         default="leader", description="replicas: whether this one runs the alert engine, outbox and retention"
     )
+    alerts: Literal["running", "standby", "down", "off"] = Field(
+        default="off",
+        description="the alert engine: running (here), standby (a follower: the leader runs it), down (this"
+        " leader's engine failed to start and is retried), off (alerts disabled)",
+    )
 
 
 Quality = Literal["normal", "calibrating", "error"]

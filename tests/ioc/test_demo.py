@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -54,8 +56,11 @@ class DemoProcess:
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[DemoProcess]:
-    process = DemoProcess(tmp_path / "demo", free_port())
+def demo() -> Iterator[DemoProcess]:
+    # Not under pytest's tmp_path: every pytest session resets /tmp/pytest-of-<user> to 0700, which
+    # locks the embedded PostgreSQL's own system user out of its data directory mid-test.
+    workdir = Path(tempfile.mkdtemp(prefix="ioc-demo-test-", dir="/var/tmp"))
+    process = DemoProcess(workdir / "demo", free_port())
     yield process
     if process.process.poll() is None:
         for part in process.descendants():
@@ -65,6 +70,7 @@ def demo(tmp_path: Path) -> Iterator[DemoProcess]:
     for leftover in psutil.process_iter(["cmdline"]):
         if str(process.workdir) in " ".join(leftover.info["cmdline"] or []):
             leftover.terminate()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _open(opener: urllib.request.OpenerDirector, url: str, body: dict[str, str] | None = None) -> object:

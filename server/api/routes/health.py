@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from server.api.deps import StateDep
 from server.api.schemas import Health
+from server.state import Services
 
 router = APIRouter(tags=["health"])
 
@@ -21,7 +24,14 @@ async def health(state: StateDep) -> JSONResponse:
     receiver = state.station_files
     station_files = "off" if receiver is None else ("up" if receiver.running else "down")
     ingest_state = "disabled" if ingest is None else ingest.state
-    ok = database_ok and mqtt != "disconnected" and station_files != "down" and ingest_state in ("running", "disabled")
+    alerts = _alerts_state(state)
+    ok = (
+        database_ok
+        and mqtt != "disconnected"
+        and station_files != "down"
+        and alerts != "down"
+        and ingest_state in ("running", "disabled")
+    )
     body = Health(
         status="ok" if ok else "degraded",
         database="up" if database_ok else "down",
@@ -34,8 +44,17 @@ async def health(state: StateDep) -> JSONResponse:
         timescale_license=state.features.license,
         station_files=station_files,
         role="leader" if state.leadership.is_leader else "follower",
+        alerts=alerts,
     )
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+
+def _alerts_state(state: Services) -> Literal["running", "standby", "down", "off"]:
+    if state.alerts is None:
+        return "off"
+    if state.alerts.running:
+        return "running"
+    return "down" if state.leadership.is_leader else "standby"
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})

@@ -19,7 +19,7 @@ from server.leadership import PgLeadership
 from server.settings import Settings
 from server.state import Services
 from server.store.base import WriteBatch
-from server.store.records import StoredReading
+from server.store.records import StoredCameraStatus, StoredEvent, StoredReading
 from tests.server.alerts.configs import STREAMS_HEAD
 from tests.server.helpers import make_settings, running_app
 
@@ -42,9 +42,30 @@ rules:
 RETRY_S = 0.3
 
 
-def replica_settings(database_url: str, tmp_path: Path, hook_url: str) -> Settings:
+CAMERA_STREAMS = """
+version: 1
+mqtt: {{topic_prefix: unused, shared_group: null}}
+sites: [{{id: long-phu, name: Long Phu}}]
+edge_workers: [{{id: edge-1}}]
+cameras:
+  - id: gate
+    name: Gate
+    site: long-phu
+    worker: edge-1
+    source: {{type: rtsp, url: "rtsp://10.0.0.1/live"}}
+    zones: [{{id: entrance, points: [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]}}]
+channels:
+  - {{id: hook, type: webhook, url: "{url}", secret: "{secret}"}}
+rules:
+  - {{id: intrusion, type: object_in_zone, camera: gate, zone: entrance, channels: [dashboard, hook]}}
+  - {{id: gate-offline, type: camera_offline, cameras: [gate], for: 0s, channels: [dashboard, hook]}}
+"""
+"""A camera with a zone: detection events and camera statuses stored by any replica."""
+
+
+def replica_settings(database_url: str, tmp_path: Path, hook_url: str, streams: str = STREAMS) -> Settings:
     config = tmp_path / "streams.yaml"
-    config.write_text(STREAMS.format(prefix="unused", url=hook_url, secret=SECRET))
+    config.write_text(streams.format(prefix="unused", url=hook_url, secret=SECRET))
     return make_settings(
         database_url,
         "mqtt://127.0.0.1:1",
@@ -82,6 +103,14 @@ class Replica:
         batch = WriteBatch(readings=[StoredReading(sensor_id, at, value, received_at)])
         result = await self.services.store.write(batch)
         await self.services.observers.readings(result.readings)
+
+    async def store_event(self, event: StoredEvent) -> None:
+        result = await self.services.store.write(WriteBatch(events=[event]))
+        await self.services.observers.events(result.events)
+
+    async def store_camera_status(self, status: StoredCameraStatus) -> None:
+        await self.services.store.write(WriteBatch(camera_statuses=[status]))
+        await self.services.observers.camera_status(status)
 
     async def drop_lock_connection(self) -> None:
         leadership = self.services.leadership

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from server.store.records import StoredCameraStatus, StoredEvent
 from tests.server.alerts.receiver import Receiver
 from tests.server.helpers import count_rows, wait_until
-from tests.server.replicas.replicas import RETRY_S, SECRET, Replica, replica, replica_settings
+from tests.server.replicas.replicas import CAMERA_STREAMS, RETRY_S, SECRET, Replica, replica, replica_settings
 from tests.server.test_metrics_exported import SHARED_REPLICAS_ONLY
 
 logger = logging.getLogger(__name__)
@@ -53,14 +54,20 @@ async def _true(value: bool) -> bool:
 
 
 async def test_readings_split_between_replicas_raise_one_alert_per_crossing(
-    pg_database: str, tmp_path: Path, receiver: Receiver
+    database_url: str, tmp_path: Path, receiver: Receiver
 ) -> None:
+    """On plain PostgreSQL, then on TimescaleDB (the tail reads hypertables)."""
+    pg_database = database_url
     settings = replica_settings(pg_database, tmp_path, receiver.url)
     async with replica("a", settings) as a, replica("b", settings) as b:
         assert (a.is_leader, b.is_leader) == (True, False)
-        assert (await a.client.get("/health")).json()["role"] == "leader"
-        assert (await b.client.get("/health")).json()["role"] == "follower"
+        health_a, health_b = (await a.client.get("/health")).json(), (await b.client.get("/health")).json()
+        assert (health_a["role"], health_a["alerts"]) == ("leader", "running")
+        assert (health_b["role"], health_b["alerts"], health_b["status"]) == ("follower", "standby", "ok")
         assert not b.alerts.running and a.alerts.running
+        running = [type(c).__name__ for c in a.services.leader_only.running]
+        assert running == ["AlertComponent", "IncidentComponent", "RetentionLoop"]
+        assert b.services.leader_only.running == ()  # neither the engine nor retention on the follower
         readings = Readings()
         for on, value in [(a, 3.0), (b, 5.0), (a, 5.2), (b, 4.8), (a, 3.0), (b, 2.9), (a, 5.5), (b, 6.0)]:
             await readings.store(on, value)
@@ -133,3 +140,50 @@ async def test_rows_committed_out_of_received_order_are_evaluated_once(
         assert tail.rows["readings"] == 3 and tail.seen.evicted_recent == 0
         assert events_of(receiver) == ["firing", "resolved", "firing"]
         assert await count_rows(pg_database, "SELECT count(*) FROM alert_history") == 3
+
+
+async def test_events_and_camera_statuses_stored_by_the_follower_are_evaluated_by_the_leader(
+    pg_database: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    settings = replica_settings(pg_database, tmp_path, receiver.url, CAMERA_STREAMS)
+    async with replica("a", settings) as a, replica("b", settings) as b:
+        now = datetime.now(UTC)
+        entered = StoredEvent("ev-1", "gate", now, "zone_enter", now, zone="entrance", track_id=7, label="person")
+        await b.store_event(entered)
+        await b.store_event(entered)  # a redelivery: not a new row, not evaluated again
+        await wait_until(lambda: _true(len(receiver.accepted) == 1), timeout=10, what="the intrusion alert")
+        await b.store_camera_status(StoredCameraStatus("gate", "edge-1", "offline", now, now))  # in the NOTIFY
+        await wait_until(lambda: _true(len(receiver.accepted) == 2), timeout=10, what="the camera-offline alert")
+        await asyncio.sleep(0.5)
+        rules = [body["alert"]["rule_id"] for body in receiver.accepted]  # type: ignore[index]
+        assert rules == ["intrusion", "gate-offline"] and events_of(receiver) == ["firing", "firing"]
+        tail = a.alerts.tail
+        assert tail is not None and tail.rows["events"] == 1 and tail.rows["camera_status"] == 1
+
+
+async def test_a_delivery_retrying_on_the_old_leader_is_finished_once_by_the_new_one(
+    pg_database: str, tmp_path: Path
+) -> None:
+    refusing = Receiver(SECRET, status=503)
+    try:
+        settings = replica_settings(pg_database, tmp_path, refusing.url).model_copy(
+            update={"outbox_claim_lease_s": 1.5}
+        )
+        async with replica("a", settings) as a, replica("b", settings) as b:
+            await Readings().store(b, 5.0)
+            retrying = "SELECT count(*) FROM alert_outbox WHERE state = 'pending' AND attempts >= 1"
+            await wait_until(lambda: _count(pg_database, retrying, 1), timeout=10, what="a refused first attempt")
+            await a.drop_lock_connection()  # the leader goes during the retry backoff
+            await wait_until(lambda: _true(b.alerts.running and not a.alerts.running), 10, "the takeover")
+            refusing.status = 204
+            await wait_until(lambda: _true(len(refusing.accepted) == 1), timeout=15, what="the delivery by b")
+            await asyncio.sleep(1.0)  # a second delivery would arrive now
+            assert len(refusing.accepted) == 1 and len(set(refusing.attempts)) == 1  # one delivery id throughout
+            delivered = "SELECT count(*) FROM alert_outbox WHERE state = 'delivered'"
+            await wait_until(lambda: _count(pg_database, delivered, 1), timeout=5, what="the row marked delivered")
+    finally:
+        refusing.close()
+
+
+async def _count(database_url: str, query: str, expected: int) -> bool:
+    return await count_rows(database_url, query) == expected
