@@ -1,13 +1,15 @@
-"""Ingest benchmark: broker, database, server and load generator on this machine, QoS 1, every
-message verified stored exactly once.
+"""Ingest benchmark: broker, database, server and load generator on this machine, every message
+verified stored exactly once, on both transports in the same run.
 
-    python bench/ingest.py [--quick] [--replicas N] [--database-url ADMIN_URL]
+    python bench/ingest.py [--quick] [--transport mqtt|jetstream|both] [--replicas N] [--database-url ADMIN_URL]
 
-Phases (each prints a RESULT line):
-  paho_ceiling_msgs_per_s  a bare paho subscriber that only parses JSON (QoS 1), same publisher
-  ingest_msgs_per_s        one reading per message, publisher and `ioc server` running together
-  ingest_readings_per_s    gateways sending 50 readings per message
-  ingest_lag_p99_ms        publish -> commit at a steady rate below the ceiling
+Phases (each prints a RESULT line; `jetstream_`-less names are the goals' figures on jetstream):
+  mqtt:      paho_ceiling_msgs_per_s (bare paho subscriber, QoS 1), mqtt_ingest_msgs_per_s,
+             mqtt_ingest_server_cpu_us_per_msg, mqtt_ingest_readings_per_s, ingest_lag_p99_ms
+  jetstream: nats_ceiling_msgs_per_s (bare nats-py pull consumer), ingest_msgs_per_s and
+             ingest_server_cpu_us_per_msg (native publishers, Nats-Msg-Id), ingest_readings_per_s
+             (gateways, 50 readings a message), ingest_replicas_speedup (two replicas against one
+             draining the same size of pre-filled backlog on a paused consumer)
   copy_rows_per_s, chart_query_p95_ms   from bench/query.py
 """
 
@@ -42,11 +44,13 @@ from contract.mqtturl import MqttEndpoint
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import jetstream_phases as js  # noqa: E402
 from bench.query import DEFAULT_ADMIN, ISSUE_SET, QUICK_SET, copy_rate, run_chart_bench, temp_database  # noqa: E402
 from ioc.netutil import free_port  # noqa: E402
 
 PREFIX = "bench"
 SENSORS = 500
+BROKERS = ("mosquitto", "nats-server")
 
 
 @contextmanager
@@ -90,13 +94,16 @@ def write_streams(path: Path) -> None:
 
 
 @contextmanager
-def servers(count: int, database_url: str, mqtt_port: int, streams: Path, workdir: Path) -> Iterator[None]:
+def servers(
+    count: int, database_url: str, mqtt_port: int, streams: Path, workdir: Path,
+    extra: dict[str, str] | None = None, first: int = 0,
+) -> Iterator[None]:  # fmt: skip
     processes = []
-    for index in range(count):
+    for index in range(first, first + count):
         port = free_port()
         env = {**os.environ, "IOC_DATABASE_URL": database_url, "IOC_MQTT_URL": f"mqtt://127.0.0.1:{mqtt_port}",
                "IOC_CONFIG": str(streams), "IOC_PORT": str(port), "IOC_MQTT_CLIENT_ID": f"bench-server-{index}",
-               "IOC_MQTT_SHARED_GROUP": "bench" if count > 1 else ""}  # fmt: skip
+               "IOC_MQTT_SHARED_GROUP": "bench" if count > 1 else "", **(extra or {})}  # fmt: skip
         log = (workdir / f"server-{index}.log").open("w")
         command = [sys.executable, "-m", "ioc.cli", "server", "--log-level", "WARNING"]
         processes.append(subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
@@ -193,11 +200,11 @@ class CpuMeter:
         self._me = psutil.Process()
 
     def _groups(self) -> dict[str, float]:
-        totals = {"server": 0.0, "publisher": 0.0, "postgres": 0.0, "mosquitto": 0.0}
+        totals = {"server": 0.0, "publisher": 0.0, "postgres": 0.0, "broker": 0.0}
         processes = [("publisher", self._me)]
         for child in self._me.children(recursive=True):
             with contextlib.suppress(psutil.Error):
-                processes.append(("mosquitto" if child.name() == "mosquitto" else "server", child))
+                processes.append(("broker" if child.name() in BROKERS else "server", child))
         for process in psutil.process_iter(["cmdline"]):
             if self._database in " ".join(process.info["cmdline"] or []) and process.pid != self._me.pid:
                 processes.append(("postgres", process))
@@ -236,6 +243,13 @@ def count_rows(url: str, since: datetime) -> int:
         return int(row[0])
 
 
+def count_quick(url: str, since: datetime) -> int:
+    """Rows so far, cheaply (polled while the run goes on; `count_rows` checks distinctness once at the end)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM readings WHERE time >= %s", (since,)).fetchone()
+        return int(row[0]) if row else 0
+
+
 def run_stream(publisher: Publisher, url: str, payloads: list[tuple[str, bytes]], rows: int, since: datetime) -> float:
     """Seconds from the first publish until all `rows` are committed (verified exactly once)."""
     already = publisher.acked
@@ -243,11 +257,7 @@ def run_stream(publisher: Publisher, url: str, payloads: list[tuple[str, bytes]]
     for topic, payload in payloads:
         publisher.publish(topic, payload)
     publisher.wait_acked(already + len(payloads))
-    deadline = time.monotonic() + 300
-    while (stored := count_rows(url, since)) < rows:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"only {stored} of {rows} rows stored")
-        time.sleep(0.02)
+    wait_rows(url, rows, since)
     elapsed = time.perf_counter() - began
     time.sleep(0.5)
     final = count_rows(url, since)
@@ -306,18 +316,41 @@ def lag_run(publisher: Publisher, url: str, rate: int, seconds: float) -> list[f
     return [float(row[0]) for row in rows]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smaller runs, under a minute")
-    parser.add_argument("--replicas", type=int, default=1, help="server processes sharing the ingest (MQTT 5 $share)")
-    parser.add_argument("--database-url", default=DEFAULT_ADMIN, help="admin URL; a scratch database is created")
-    parser.add_argument("--skip-chart", action="store_true", help="skip the chart query benchmark")
-    args = parser.parse_args()
-    if shutil.which("mosquitto") is None:
-        raise SystemExit("bench/ingest.py needs mosquitto (apt-get install mosquitto)")
-    singles, gateways = (20_000, 1_000) if args.quick else (100_000, 4_000)
-    with tempfile.TemporaryDirectory() as tmp, mosquitto(Path(tmp)) as mqtt_port:
-        workdir = Path(tmp)
+def run_stream_native(node_url: str, url: str, payloads: list[tuple[str, bytes]], rows: int, since: datetime) -> float:
+    """Seconds from the first native publish until all `rows` are committed (verified exactly once)."""
+    messages = js.as_native(payloads, since.isoformat())
+    began = time.perf_counter()
+    js.publish_native([node_url], messages)
+    wait_rows(url, rows, since)
+    elapsed = time.perf_counter() - began
+    time.sleep(0.5)
+    final = count_rows(url, since)
+    assert final == rows, f"{final} rows stored for {rows} readings"
+    return elapsed
+
+
+def wait_rows(url: str, rows: int, since: datetime, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while (stored := count_quick(url, since)) < rows:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {stored} of {rows} rows stored")
+        time.sleep(0.05)
+
+
+def drain_backlog(node_url: str, url: str, count: int, base: datetime) -> float:
+    """Pause the ingest consumer, publish `count` readings, resume: seconds until all are committed."""
+    js.pause_ingest([node_url])
+    js.publish_native([node_url], js.as_native(single_payloads(count, base), base.isoformat()))
+    began = time.perf_counter()
+    js.resume_ingest([node_url])
+    wait_rows(url, count, base)
+    elapsed = time.perf_counter() - began
+    assert count_rows(url, base) == count  # distinct, exactly once
+    return elapsed
+
+
+def mqtt_phases(args: argparse.Namespace, workdir: Path, singles: int, gateways: int) -> None:
+    with mosquitto(workdir) as mqtt_port:
         ceiling = paho_ceiling(mqtt_port, singles)
         print(
             f"RESULT paho_ceiling_msgs_per_s {ceiling:.0f} msg/s (bare paho subscriber in its own process, QoS 1, "
@@ -336,22 +369,77 @@ def main() -> int:
                 with meter.measure(singles, cpu):
                     seconds = run_stream(publisher, url, payloads, singles, base)
                 rate = singles / seconds
-                print(f"RESULT ingest_msgs_per_s {rate:.0f} msg/s ({singles} msgs, {args.replicas} server(s), "
+                print(f"RESULT mqtt_ingest_msgs_per_s {rate:.0f} msg/s ({singles} msgs, {args.replicas} server(s), "
                       f"verified exactly once; {rate / ceiling:.0%} of the bare paho ceiling {ceiling:.0f} msg/s; "
                       f"{cpu_note(cpu, 'msg')})")  # fmt: skip
+                print(f"RESULT mqtt_ingest_server_cpu_us_per_msg {cpu['server']:.1f} us")
                 base = datetime(2026, 2, 1, tzinfo=UTC)
                 rows = gateways * 50
                 payloads, cpu = gateway_payloads(gateways, base), {}  # fresh dict per phase
                 with meter.measure(rows, cpu):
                     seconds = run_stream(publisher, url, payloads, rows, base)
-                print(f"RESULT ingest_readings_per_s {rows / seconds:.0f} readings/s ({gateways} msgs x 50, "
+                print(f"RESULT mqtt_ingest_readings_per_s {rows / seconds:.0f} readings/s ({gateways} msgs x 50, "
                       f"verified exactly once; {cpu_note(cpu, 'reading')})")  # fmt: skip
                 lag_rate = 1000 if args.quick else 2000
                 lags = lag_run(publisher, url, lag_rate, 5 if args.quick else 15)
                 p99 = statistics.quantiles(lags, n=100)[98]
                 print(f"RESULT ingest_lag_p99_ms {p99:.1f} ms (p50 {statistics.median(lags):.1f} ms "
-                      f"at {lag_rate} msg/s, publish to commit)")  # fmt: skip
+                      f"at {lag_rate} msg/s, publish to commit, mqtt)")  # fmt: skip
                 publisher.close()
+
+
+def jetstream_phases(args: argparse.Namespace, workdir: Path, singles: int, gateways: int) -> None:
+    with js.nats_node(workdir) as node, temp_database(args.database_url) as url:
+        rate, consumer_cpu = js.nats_ceiling(node, single_payloads(singles, datetime.now(UTC)))
+        print(f"RESULT nats_ceiling_msgs_per_s {rate:.0f} msg/s (bare nats-py pull consumer in its own process: "
+              f"fetch 500, JSON parse, explicit ack each; {consumer_cpu:.1f} us CPU/msg)")  # fmt: skip
+        streams = workdir / "streams-js.yaml"
+        write_streams(streams)
+        extra = {"IOC_TRANSPORT": "jetstream", "IOC_NATS_URL": node.url, "IOC_MQTT_URL": node.mqtt_url,
+                 "IOC_MQTT_PROTOCOL": "3.1.1"}  # fmt: skip
+        with servers(1, url, node.mqtt_port, streams, workdir, extra):
+            meter = CpuMeter(url.rsplit("/", 1)[1])
+            base = datetime(2026, 1, 1, tzinfo=UTC)
+            cpu: dict[str, float] = {}
+            with meter.measure(singles, cpu):
+                seconds = run_stream_native(node.url, url, single_payloads(singles, base), singles, base)
+            rate_in = singles / seconds
+            print(f"RESULT ingest_msgs_per_s {rate_in:.0f} msg/s (jetstream, {singles} msgs, native publisher "
+                  f"with Nats-Msg-Id, 1 server, verified exactly once; {cpu_note(cpu, 'msg')})")  # fmt: skip
+            print(f"RESULT ingest_server_cpu_us_per_msg {cpu['server']:.1f} us (jetstream; bare pull consumer "
+                  f"{consumer_cpu:.1f} us)")  # fmt: skip
+            base = datetime(2026, 2, 1, tzinfo=UTC)
+            rows = gateways * 50
+            cpu = {}
+            with meter.measure(rows, cpu):
+                seconds = run_stream_native(node.url, url, gateway_payloads(gateways, base), rows, base)
+            print(f"RESULT ingest_readings_per_s {rows / seconds:.0f} readings/s (jetstream, {gateways} msgs x 50, "
+                  f"verified exactly once; {cpu_note(cpu, 'reading')})")  # fmt: skip
+            backlog = singles
+            one = drain_backlog(node.url, url, backlog, datetime(2026, 3, 1, tzinfo=UTC))
+            with servers(1, url, node.mqtt_port, streams, workdir, extra, first=1):
+                two = drain_backlog(node.url, url, backlog, datetime(2026, 4, 1, tzinfo=UTC))
+            print(f"RESULT ingest_replicas_speedup {one / two:.2f} x (a paused consumer's backlog of {backlog} "
+                  f"msgs drained by 1 replica in {one:.2f} s, by 2 in {two:.2f} s; 2 cores shared with NATS and "
+                  "PostgreSQL)")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller runs, under a minute")
+    parser.add_argument("--transport", choices=["mqtt", "jetstream", "both"], default="both")
+    parser.add_argument("--replicas", type=int, default=1, help="mqtt: server processes sharing the ingest ($share)")
+    parser.add_argument("--database-url", default=DEFAULT_ADMIN, help="admin URL; a scratch database is created")
+    parser.add_argument("--skip-chart", action="store_true", help="skip the chart query benchmark")
+    args = parser.parse_args()
+    if args.transport != "jetstream" and shutil.which("mosquitto") is None:
+        raise SystemExit("bench/ingest.py needs mosquitto for the mqtt transport (apt-get install mosquitto)")
+    singles, gateways = (20_000, 1_000) if args.quick else (100_000, 4_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.transport in ("mqtt", "both"):
+            mqtt_phases(args, Path(tmp), singles, gateways)
+        if args.transport in ("jetstream", "both"):
+            jetstream_phases(args, Path(tmp), singles, gateways)
     if not args.skip_chart:
         sensors, days = QUICK_SET if args.quick else ISSUE_SET
         value, described = run_chart_bench(args.database_url, sensors, days, 200 if args.quick else 1000)

@@ -53,6 +53,12 @@ class Metrics:
         self.ingest_stalls = Counter(
             "ioc_ingest_stalls", "times ingest stalled (no commit while messages waited)", registry=r
         )
+        self.ingest_settled = Counter(
+            "ioc_ingest_settled",
+            "messages settled with the transport: ack (stored), terminate (dead letter), retry (delivered again)",
+            ["outcome"],
+            registry=r,
+        )
         self.ingest_up = Gauge("ioc_ingest_up", "1 while every ingest task runs and commits", registry=r)
         self.pending = Gauge("ioc_ingest_pending_messages", "received, not yet committed and acked", registry=r)
         self.db_up = Gauge("ioc_database_up", "1 when the last write or check succeeded", registry=r)

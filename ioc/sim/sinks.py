@@ -18,6 +18,7 @@ import paho.mqtt.client as mqtt
 from contract.jetstream import MSG_ID_HEADER, subject_of
 from contract.mqttclient import MqttProtocol, make_client
 from contract.mqtturl import MqttEndpoint
+from contract.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class JetStreamSink:
         self._lock = threading.Lock()
         self.acked = 0
         self.failed = 0
-        self.description = ",".join(servers)
+        self.description = ",".join(redact_url(url) for url in servers)
 
     def start(self) -> None:
         self._thread.start()

@@ -30,6 +30,12 @@ class AsyncInbox(Generic[T]):
         if self._items:
             self._ready.set()
 
+    def append(self, item: T) -> None:
+        if len(self._items) >= self._capacity:
+            raise InboxFullError(f"inbox holds {len(self._items)} >= {self._capacity}")
+        self._items.append(item)
+        self._ready.set()
+
     async def wait(self, timeout: float | None = None) -> bool:
         if self._items:
             return True

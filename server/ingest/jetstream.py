@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import nats
-import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DiscardPolicy, StorageType, StreamConfig
 
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 NAK_DELAY_S = 2.0
 FETCH_WAIT_S = 1.0
+STATUS_HEADER = "Status"
 
 
 @dataclass(slots=True, eq=False)
@@ -62,6 +64,50 @@ def stream_subjects(prefix: str, subjects: Sequence[str]) -> list[str]:
     return [f"{root}.>", *(s for s in subjects if not s.startswith(root + "."))]
 
 
+class PullRequests:
+    """Pull requests for the durable consumer, answered on one inbox subscription.
+
+    nats-py's `fetch` waits for each message with its own timer task; here the subscription's
+    callback takes the messages as they arrive and one request is outstanding at a time: it is
+    done when its batch has arrived, when the server answers with a status (no messages, request
+    expired, leadership change) or after `FETCH_WAIT_S` plus a margin.
+    """
+
+    def __init__(self, nc: Client, deliver: Callable[[Msg], None]) -> None:
+        self._nc = nc
+        self._deliver = deliver
+        self._inbox = nc.new_inbox()
+        self._subject = f"$JS.API.CONSUMER.MSG.NEXT.{STREAM_NAME}.{INGEST_DURABLE}"
+        self._expected = 0
+        self._done = asyncio.Event()
+        self._subscription: Subscription | None = None
+
+    async def subscribe(self) -> None:
+        self._subscription = await self._nc.subscribe(self._inbox, cb=self._on_message, pending_msgs_limit=-1)
+
+    async def unsubscribe(self) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
+
+    async def pull(self, batch: int) -> None:
+        self._expected = batch
+        self._done.clear()
+        request = json.dumps({"batch": batch, "expires": int(FETCH_WAIT_S * 1e9)}).encode()
+        await self._nc.publish(self._subject, request, reply=self._inbox)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._done.wait(), FETCH_WAIT_S + 1.0)
+
+    async def _on_message(self, msg: Msg) -> None:
+        if not msg.data and msg.headers and STATUS_HEADER in msg.headers:
+            self._done.set()  # 404 no messages, 408 expired, 409 leadership change / max waiting
+            return
+        self._deliver(msg)
+        self._expected -= 1
+        if self._expected <= 0:
+            self._done.set()
+
+
 class JetStreamTransport:
     name = "jetstream"
 
@@ -70,14 +116,14 @@ class JetStreamTransport:
         self._prefix = config.mqtt.topic_prefix
         self._subjects = filter_subjects(topics)
         self._max_held = max(settings.nats_fetch_batch, 2 * settings.batch_max_rows)
-        self._inbox: AsyncInbox[JsDelivery] = AsyncInbox(self._max_held)
+        # headroom for one late batch (a request given up locally that the server still answers)
+        self._inbox: AsyncInbox[JsDelivery] = AsyncInbox(self._max_held + settings.nats_fetch_batch)
         self._held: dict[int, tuple[JsDelivery, float]] = {}
         self._room = asyncio.Event()
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._bound = False
         self._tasks: list[asyncio.Task[None]] = []
-        self.redelivered = 0
 
     @property
     def inbox(self) -> AsyncInbox[JsDelivery]:
@@ -85,11 +131,12 @@ class JetStreamTransport:
 
     @property
     def connected(self) -> bool:
-        return self._nc is not None and self._nc.is_connected
+        """Connected and bound to the consumer (connected alone ingests nothing: /health says so)."""
+        return self._nc is not None and self._nc.is_connected and self._bound
 
     @property
     def ready(self) -> bool:
-        return self.connected and self._bound
+        return self.connected
 
     @property
     def held(self) -> int:
@@ -170,29 +217,27 @@ class JetStreamTransport:
         js = nc.jetstream(timeout=5)
         self._js = js
         await self._ensure(js)
-        subscription = await js.pull_subscribe_bind(durable=INGEST_DURABLE, stream=STREAM_NAME)
+        puller = PullRequests(nc, self._receive)
+        await puller.subscribe()
         self._bound = True
         if backoff.attempts:
             logger.info("jetstream consumer %s bound again", INGEST_DURABLE)
         backoff.reset()
-        while True:
-            room = self._max_held - len(self._held)
-            if room <= 0:
-                self._room.clear()
-                await self._room.wait()
-                continue
-            try:
-                messages = await subscription.fetch(min(room, self._settings.nats_fetch_batch), timeout=FETCH_WAIT_S)
-            except nats.errors.TimeoutError:
-                continue
-            self._receive(messages)
+        try:
+            while True:
+                room = self._max_held - len(self._held)
+                if room <= 0:
+                    self._room.clear()
+                    await self._room.wait()
+                    continue
+                await puller.pull(min(room, self._settings.nats_fetch_batch))
+        finally:
+            await puller.unsubscribe()
 
-    def _receive(self, messages: list[Msg]) -> None:
-        now, arrived = utc_now(), time.monotonic()
-        deliveries = [JsDelivery(topic_of(msg.subject), msg.data, now, arrived, msg) for msg in messages]
-        for item in deliveries:
-            self._held[id(item)] = (item, arrived)
-        self._inbox.extend(deliveries)
+    def _receive(self, msg: Msg) -> None:
+        item = JsDelivery(topic_of(msg.subject), msg.data, utc_now(), time.monotonic(), msg)
+        self._held[id(item)] = (item, item.arrived)
+        self._inbox.append(item)
 
     async def _connect(self) -> Client:
         servers = self._settings.nats_servers
@@ -245,15 +290,21 @@ class JetStreamTransport:
         period = self._settings.nats_ack_wait_s / 3
         while True:
             await asyncio.sleep(period)
-            cutoff = time.monotonic() - period
-            old = [item for item, since in list(self._held.values()) if since < cutoff]
-            for item in old:
-                with contextlib.suppress(Exception):
-                    await item.msg.in_progress()
-            now = time.monotonic()
-            for item in old:
-                if id(item) in self._held:
-                    self._held[id(item)] = (item, now)
+            try:
+                await self._mark_in_progress(period)
+            except Exception:  # never end the task: the next period tries again
+                logger.exception("jetstream: marking held messages in progress failed")
+
+    async def _mark_in_progress(self, period: float) -> None:
+        cutoff = time.monotonic() - period
+        old = [item for item, since in list(self._held.values()) if since < cutoff]
+        for item in old:
+            with contextlib.suppress(Exception):
+                await item.msg.in_progress()
+        now = time.monotonic()
+        for item in old:
+            if id(item) in self._held:
+                self._held[id(item)] = (item, now)
 
     async def _on_error(self, exc: Exception) -> None:
         logger.debug("nats: %s: %s", type(exc).__name__, exc)

@@ -156,8 +156,11 @@ class IngestService:
             result = await self._writer.write(pending)
             self._writing = None  # committed: from here on a failure must not hand it back
             self._in_pipeline -= len(pending.items)
-            await self.transport.ack(pending.settled_as_stored())
+            stored = pending.settled_as_stored()
+            await self.transport.ack(stored)
             await self.transport.terminate(pending.refused)
+            self._metrics.ingest_settled.labels("ack").inc(len(stored))
+            self._metrics.ingest_settled.labels("terminate").inc(len(pending.refused))
             self._settled(pending)
             self._record(pending, result)
             await self._notify(pending, result)
@@ -174,6 +177,7 @@ class IngestService:
             return
         self._in_pipeline -= len(pending.items)
         exhausted = await self.transport.retry_later(pending.items)
+        self._metrics.ingest_settled.labels("retry").inc(len(pending.items) - len(exhausted))
         if exhausted:
             await self._dead_letter_exhausted(exhausted)
 
@@ -190,6 +194,7 @@ class IngestService:
         ]
         await self._writer.write_batch(WriteBatch(dead_letters=letters))
         await self.transport.terminate(deliveries)
+        self._metrics.ingest_settled.labels("terminate").inc(len(deliveries))
         self._metrics.dead_letters.labels(MAX_DELIVER).inc(len(letters))
         logger.error("%d messages failed on their last delivery: stored as dead letters", len(letters))
 

@@ -88,8 +88,8 @@ class BatchCollector:
         except Exception as exc:  # a decoder bug must cost one message, never the ingest
             _truncate(batch, sizes)
             self._decode_failed(item, batch, exc)
-        rows = len(batch.readings) - sizes["readings"] + len(batch.events) - sizes["events"]
-        if not rows and len(batch.dead_letters) > sizes["dead_letters"]:
+        rows = len(batch.readings) - sizes[_READINGS] + len(batch.events) - sizes[_EVENTS]
+        if not rows and len(batch.dead_letters) > sizes[_LETTERS]:
             pending.refused.append(item)
 
     def _decode_failed(self, item: Delivery, batch: WriteBatch, exc: Exception) -> None:
@@ -108,13 +108,17 @@ class BatchCollector:
         batch.dead_letters.append(replace(letter, reason=DECODE_FAILED, detail=detail))
 
 
-def _sizes(batch: WriteBatch) -> dict[str, int]:
-    return {f.name: len(getattr(batch, f.name)) for f in fields(batch)}
+_BATCH_LISTS = tuple(f.name for f in fields(WriteBatch))
+_READINGS, _EVENTS, _LETTERS = (_BATCH_LISTS.index(name) for name in ("readings", "events", "dead_letters"))
 
 
-def _truncate(batch: WriteBatch, sizes: dict[str, int]) -> None:
+def _sizes(batch: WriteBatch) -> tuple[int, ...]:
+    return tuple(len(getattr(batch, name)) for name in _BATCH_LISTS)
+
+
+def _truncate(batch: WriteBatch, sizes: tuple[int, ...]) -> None:
     """Drop what a failed decode appended half-way."""
-    for name, size in sizes.items():
+    for name, size in zip(_BATCH_LISTS, sizes, strict=True):
         del getattr(batch, name)[size:]
 
 

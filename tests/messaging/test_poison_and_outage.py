@@ -11,6 +11,7 @@ import nats
 
 from contract.jetstream import INGEST_DURABLE, STREAM_NAME
 from ioc.natsnode import NatsNode
+from tests.fixtures.poison import CORPUS
 from tests.messaging.helpers import NativePublisher, assert_exactly_once, jetstream_settings, readings, wait_rows
 from tests.server.helpers import Publisher, count_rows, running_app, wait_until, write_streams
 from tests.server.tcp_proxy import TcpProxy
@@ -68,6 +69,8 @@ async def test_poison_is_dead_lettered_and_terminated(
 
         await wait_until(settled, 10, "every poison message terminated")
         assert (await consumer_state(nats_node.url))[1] == 0  # none was delivered twice
+        metrics = (await client.get("/metrics")).text
+        assert f'ioc_ingest_settled_total{{outcome="terminate"}} {len(bad) + 2}.0' in metrics
         health = await client.get("/health")
         assert health.status_code == 200, health.json()
 
@@ -110,3 +113,35 @@ async def test_database_away_longer_than_ack_wait(
             assert redelivered == 0  # held with in_progress, not handed out again
     finally:
         proxy.stop()
+
+
+async def test_shared_poison_corpus_on_the_jetstream_path(
+    pg_database: str, nats_node: NatsNode, topic_prefix: str, tmp_path: Path
+) -> None:
+    """Every poison of tests/fixtures/poison.py on four kinds of topic, published natively: each
+    is a dead letter (with its expected reason where the corpus names one), none is redelivered."""
+    settings = jetstream_settings(pg_database, nats_node.url, nats_node.mqtt_url, write_streams(tmp_path, topic_prefix))
+    topics = [
+        f"{topic_prefix}/sensors/sal-1",
+        f"{topic_prefix}/gateways/gw-1",
+        f"{topic_prefix}/sensors/level",
+        f"{topic_prefix}-ext/stations/wq",
+    ]
+    sent = [(topic, poison) for poison in CORPUS for topic in topics]
+    async with running_app(settings) as client, NativePublisher([nats_node.url]) as publisher:
+        await publisher.publish_all([(t, p.payload, f"x{i}") for i, (t, p) in enumerate(sent)])
+        await publisher.publish_all(readings(topic_prefix, 1))
+        await wait_rows(pg_database, 1, 30)
+        await wait_rows(pg_database, len(sent), 30, "SELECT count(*) FROM dead_letters")
+        for reason in ("too_deep", "too_large"):
+            expected = sum(1 for _, poison in sent if poison.reason == reason)
+            assert (
+                await count_rows(pg_database, "SELECT count(*) FROM dead_letters WHERE reason = %s", reason) == expected
+            )
+
+        async def settled() -> bool:
+            return (await consumer_state(nats_node.url))[::2] == (0, 0)
+
+        await wait_until(settled, 10, "every poison message settled")
+        assert (await consumer_state(nats_node.url))[1] == 0
+        assert (await client.get("/health")).status_code == 200

@@ -82,8 +82,7 @@ async def test_replica_killed_mid_stream(
             await wait_rows(pg_database, TOTAL, 60)
             await assert_exactly_once(pg_database, TOTAL)
             a_committed = app.state.ioc.ingest.committed_messages
-            assert a_committed > 0 and b_committed > 0
-            assert a_committed + b_committed >= TOTAL
+            assert a_committed > 0 and b_committed > 0  # (B's count is the last one scraped before its death)
         finally:
             if replica.poll() is None:
                 replica.kill()

@@ -50,6 +50,7 @@ EXPECTED: dict[str, Callable[[Samples], bool]] = {
     "ioc_ingest_pending_messages": equals("ioc_ingest_pending_messages", 0),  # all committed
     "ioc_database_up": equals("ioc_database_up", 1),
     "ioc_ingest_up": equals("ioc_ingest_up", 1),
+    "ioc_ingest_settled": positive('ioc_ingest_settled_total{outcome="ack"}'),
     "ioc_mqtt_connected": equals("ioc_mqtt_connected", 1),
     "ioc_db_pool_connections": positive("ioc_db_pool_connections"),
     "ioc_db_pool_available": positive("ioc_db_pool_available"),
@@ -67,7 +68,7 @@ EXPECTED: dict[str, Callable[[Samples], bool]] = {
 }
 DRIVEN_ELSEWHERE: dict[str, str] = {
     "ioc_ingest_restarts": "messaging: tests/messaging/test_supervisor.py (a writer that fails restarts)",
-    "ioc_ingest_stalls": "messaging: tests/messaging/test_supervisor.py (database cut while messages wait)",
+    "ioc_ingest_stalls": "messaging: tests/messaging/test_poison_and_outage.py (database cut while messages wait)",
     "ioc_ingest_dropped": "the MQTT inbound buffer, when stopping while full: tests/server/ingest/test_flow.py",
     "ioc_ingest_unacked": "committed after the connection was lost: tests/server/ingest/test_flow.py",
     "ioc_ingest_backpressure_pauses": "a full inbound buffer pauses reading: tests/server/ingest/test_flow.py",
