@@ -18,8 +18,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from tests.edge.nats_fixture import nats_server  # noqa: F401  (a fixture; tests/fixtures/nats.py takes over)
-
 REPO = Path(__file__).resolve().parents[2]
 
 
