@@ -78,6 +78,8 @@ class CameraPipeline:
         self.tracked = self.events.lifecycle.active
         for draft in drafts:
             self._emit(self._payload(draft))
+        # after every event of the frame: a zone_exit that follows object_gone still has the snapshot
+        for draft in drafts:
             if draft.kind == "object_gone" and draft.obj is not None:
                 self._snapshots.forget(draft.obj.track_id)
         self.counters.events += len(drafts)

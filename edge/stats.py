@@ -12,7 +12,8 @@ from contract.payloads import CameraStats
 class CameraCounters:
     """Monotonic counters; each is written by one thread only."""
 
-    frames_in: int = 0
+    frames_in: int = 0  # decoded (keyframes only while idle)
+    packets_in: int = 0  # demuxed: every frame the camera sent
     frames_sampled: int = 0
     motion_skipped: int = 0
     inferences: int = 0
@@ -43,8 +44,8 @@ def camera_stats(camera_id: str, counters: CameraCounters, window: RateWindow, d
     inferences = delta["inferences"]
     return CameraStats(
         camera_id=camera_id,
-        fps_in=round(delta["frames_in"] / elapsed, 2),
-        fps_decoded=round(delta["frames_sampled"] / elapsed, 2),
+        fps_in=round(delta["packets_in"] / elapsed, 2),  # what the camera sends
+        fps_decoded=round(delta["frames_in"] / elapsed, 2),  # what was decoded (keyframes only while idle)
         fps_detected=round(inferences / elapsed, 2),
         frames_dropped=dropped,
         inference_ms=round(delta["inference_ms_total"] / inferences, 1) if inferences else None,

@@ -16,6 +16,7 @@ from contract.config import Camera, ConfigError, StreamsConfig, load_config
 from contract.jetstream import event_msg_id
 from contract.mqtturl import MqttEndpoint, parse_mqtt_url
 from contract.payloads import (
+    CameraStats,
     CameraStatusPayload,
     DetectionEventPayload,
     EdgeStatsPayload,
@@ -307,13 +308,15 @@ class EdgeWorker:
         topic = self.topics.camera_events(event.camera_id)
         self.publisher.enqueue_event(topic, event.to_json(), event_msg_id(event.id))
 
-    def _publish_camera_status(self, camera_id: str, status: CameraStatus) -> None:
+    def _publish_camera_status(self, camera_id: str, status: CameraStatus, rates: CameraStats | None = None) -> None:
         payload = CameraStatusPayload(
             camera_id=camera_id,
             worker_id=self.worker_id,
             state=status.state,
             ts=utc_now(),
             reason=status.reason,
+            fps_decoded=rates.fps_decoded if rates else None,
+            fps_detected=rates.fps_detected if rates else None,
             width=status.width,
             height=status.height,
         )
@@ -348,4 +351,11 @@ class EdgeWorker:
         )
 
     def publish_stats(self) -> None:
-        self.publisher.publish_volatile(self.topics.edge_stats(self.worker_id), self.stats().to_json())
+        """The stats message, and each online camera's status again with its measured frame rates."""
+        stats = self.stats()
+        self.publisher.publish_volatile(self.topics.edge_stats(self.worker_id), stats.to_json())
+        for rates in stats.cameras:
+            running = self.cameras.get(rates.camera_id)
+            status = running.supervisor.status if running else None
+            if status is not None and status.state == "online":
+                self._publish_camera_status(rates.camera_id, status, rates)

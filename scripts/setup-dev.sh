@@ -16,8 +16,10 @@ fi
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-# A CPU build of torch first, so ultralytics does not pull a CUDA build (several GB of nvidia-* wheels).
-.venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install -q "torch==${IOC_TORCH_VERSION:-2.13.0}"
+# A CPU build of torch first, with the torchvision of the same release: an unpinned torchvision (0.29
+# needs torch 2.14) would replace it with a CUDA build (3.2 GB of nvidia-* wheels; measured 6.4 GB venv).
+.venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install -q \
+  "torch==${IOC_TORCH_VERSION:-2.13.0}" "${IOC_TORCHVISION_SPEC:-torchvision<0.29}"
 .venv/bin/python -m pip install -q -e '.[all]'
 # The console's front-end libraries (uPlot, Leaflet, marker clusters; axe-core for the browser tests),
 # from the npm registry at the versions of server/web/package-lock.json, served by the server itself.

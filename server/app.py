@@ -26,6 +26,7 @@ from server.db.migrate import migrate
 from server.db.pool import create_pool
 from server.db.timescale import DatabaseFeatures, detect_features
 from server.evidence.audit import AuditMiddleware
+from server.evidence.retention import EvidenceRetention
 from server.evidence.settings import EvidenceSettings
 from server.ingest.observers import IngestObserver, ObserverFanout
 from server.ingest.service import IngestService
@@ -139,6 +140,7 @@ async def _running(settings: Settings, parts: _Parts, observers: Sequence[Ingest
         everywhere: list[Component] = [] if services.replica_alerts is None else [services.replica_alerts]
         services.evidence = _evidence_component(parts)
         everywhere.append(services.evidence)
+        leader_only.append(EvidenceRetention())
         async with (
             _live(services),
             _components(services, everywhere, leader_only),

@@ -133,6 +133,13 @@ class CountingLine(StrictModel):
     """which crossings count: `in`, `out` or `both`"""
     classes: list[str] | None = None
     """object classes that count (default: the camera's)"""
+    hysteresis: float = Field(
+        default=0.03,
+        ge=0,
+        lt=0.5,
+        description="distance from the line (fraction of the frame) a track must reach on the other side to "
+        "count: a person standing on the line, whose box jitters across it, is not counted in and out",
+    )
 
     @model_validator(mode="after")
     def _has_length(self) -> CountingLine:

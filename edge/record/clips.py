@@ -7,7 +7,10 @@ on one camera share one clip (`ClipPlanner`), at most `max_clip` long.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -39,68 +42,80 @@ class _Packet:
     keyframe: bool
 
 
-def _segment_packets(directory: Path, segment: Segment) -> list[_Packet]:
-    found: list[_Packet] = []
-    with av.open(str(directory / segment.path)) as container:
-        stream = container.streams.video[0]
-        base = float(stream.time_base or OUT_TIME_BASE)
-        for packet in container.demux(stream):
-            if packet.size == 0 or packet.dts is None:
+def _segment_packets(directory: Path, segments: list[Segment]) -> Generator[_Packet, None, None]:
+    """The segments' packets in order, read one segment at a time (a clip is never all in memory)."""
+    for segment in segments:
+        with av.open(str(directory / segment.path)) as container:
+            stream = container.streams.video[0]
+            base = float(stream.time_base or OUT_TIME_BASE)
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.dts is None:
+                    continue
+                pts = packet.pts if packet.pts is not None else packet.dts
+                offset = int((pts - packet.dts) * base / float(OUT_TIME_BASE))
+                wall_s = segment.start_s + packet.dts * base
+                yield _Packet(bytes(packet), wall_s, offset, bool(packet.is_keyframe))
+
+
+def select_packets(packets: Iterable[_Packet], start_s: float, end_s: float) -> Generator[_Packet, None, None]:
+    """From the last keyframe at or before `start_s` (or the first keyframe after it, when the
+    recording starts later) to the first packet at or after `end_s`. Buffers one GOP at most."""
+    gop: list[_Packet] = []
+    started = False
+    for packet in packets:
+        if not started:
+            if packet.wall_s <= start_s:
+                if packet.keyframe:
+                    gop = [packet]
+                elif gop:
+                    gop.append(packet)
                 continue
-            pts = packet.pts if packet.pts is not None else packet.dts
-            offset = int((pts - packet.dts) * base / float(OUT_TIME_BASE))
-            found.append(_Packet(bytes(packet), segment.start_s + packet.dts * base, offset, bool(packet.is_keyframe)))
-    return found
-
-
-def select_packets(packets: list[_Packet], start_s: float, end_s: float) -> list[_Packet]:
-    """From the last keyframe at or before `start_s` to the first packet at or after `end_s`."""
-    first = 0
-    for i, packet in enumerate(packets):
-        if packet.wall_s > start_s:
-            break
-        if packet.keyframe:
-            first = i
-    while first < len(packets) and not packets[first].keyframe:
-        first += 1  # the recording starts after `start_s`: begin on its first keyframe
-    chosen: list[_Packet] = []
-    for packet in packets[first:]:
-        chosen.append(packet)
+            if not gop and not packet.keyframe:
+                continue  # nothing recorded at `start_s`: begin on the next keyframe
+            started = True
+            yield from gop
+        yield packet
         if packet.wall_s >= end_s:
-            break
-    return chosen
+            return
 
 
 def cut_clip(directory: Path, segments: list[Segment], start_s: float, end_s: float, out: Path) -> CutClip | None:
     """Remux [start_s, end_s] of `segments` (one camera, oldest first) into `out`; None if nothing is recorded."""
     if not segments:
         return None
-    packets = [p for segment in segments for p in _segment_packets(directory, segment)]
-    chosen = select_packets(packets, start_s, end_s)
-    if not chosen:
-        return None
     with av.open(str(directory / segments[0].path)) as template:
-        _write(template.streams.video[0], chosen, out)
-    frame_s = (chosen[-1].wall_s - chosen[-2].wall_s) if len(chosen) > 1 else 0.0
-    return CutClip(out, chosen[0].wall_s, chosen[-1].wall_s + frame_s, _sha256(out), out.stat().st_size, len(chosen))
+        chosen = select_packets(_segment_packets(directory, segments), start_s, end_s)
+        with contextlib.closing(chosen):
+            written = _write(template.streams.video[0], chosen, out)
+    if written is None:
+        return None
+    first_s, last_s, frame_s, count = written
+    return CutClip(out, first_s, last_s + frame_s, _sha256(out), out.stat().st_size, count)
 
 
-def _write(template: Any, packets: list[_Packet], out: Path) -> None:
+def _write(template: Any, packets: Iterator[_Packet], out: Path) -> tuple[float, float, float, int] | None:
+    """Mux `packets` into `out`: (first wall time, last wall time, last frame's length, count), or
+    None (no file) when there is no packet."""
+    first = next(packets, None)
+    if first is None:
+        return None
     part = out.with_suffix(".part")
-    origin = packets[0].wall_s
+    origin, previous, last, frame_s, count = first.wall_s, first.wall_s, -1, 0.0, 0
     with av.open(str(part), "w", format="mp4", options={"movflags": "+faststart"}) as container:
         stream = container.add_stream_from_template(template)
         stream.time_base = OUT_TIME_BASE
-        last = -1
-        for packet in packets:
+        for packet in itertools.chain([first], packets):
             dts = max(last + 1, round((packet.wall_s - origin) / float(OUT_TIME_BASE)))
             mux = av.Packet(packet.data)
             mux.dts, mux.pts, mux.time_base = dts, dts + packet.ticks_pts_offset, OUT_TIME_BASE
             mux.is_keyframe = packet.keyframe
             mux.stream = stream
             container.mux(mux)
-            last = dts
+            if count:
+                frame_s = packet.wall_s - previous
+            last, previous, count = dts, packet.wall_s, count + 1
     part.rename(out)
+    return origin, previous, frame_s, count
 
 
 def _sha256(path: Path) -> str:

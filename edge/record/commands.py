@@ -44,11 +44,25 @@ class RecordCommands:
         self._thread = threading.Thread(target=self._publish_loop, name="record-ranges", daemon=True)
         self._client: mqtt.Client | None = None
         self.requests = 0
+        self._lost = False
 
     def start(self) -> None:
         client = make_client(self._endpoint, f"ioc-edge-rec-{self._recorder.worker_id}", protocol=self._protocol)
         topic = self._topics.record_requests(self._recorder.worker_id)
-        client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+
+        def on_connect(c: mqtt.Client, *_: Any) -> None:
+            c.subscribe(topic, qos=1)
+            if self._lost:
+                self._lost = False
+                logger.info("recorder: the MQTT broker is back")
+
+        def on_disconnect(_c: mqtt.Client, _u: Any, _f: Any, reason: Any, *_: Any) -> None:
+            if not self._lost and not self._stop.is_set():
+                self._lost = True
+                logger.warning("recorder: lost the MQTT broker (%s); recording requests wait, reconnecting", reason)
+
+        client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
         client.on_message = self._on_message
         client.connect_async(self._endpoint.host, self._endpoint.port)
         client.loop_start()

@@ -47,7 +47,9 @@ class Recorder:
         self.worker_id = worker_id
         self.stats = RecordStats()
         self.index = SegmentIndex(directory / "index.sqlite3")
-        self.outbox = ClipOutbox(directory / "outbox", max_clips, server_url, api_key, self.stats)
+        # waiting clips take at most a quarter of the recording cap (segments have their own)
+        outbox = directory / "outbox"
+        self.outbox = ClipOutbox(outbox, max_clips, server_url, api_key, self.stats, max_bytes=cap_bytes // 4)
         self._retention = Retention(directory, self.index, cap_bytes, self.stats)
         self._lock = threading.Lock()
         self._writers: dict[str, tuple[SegmentWriter, PacketTap]] = {}
@@ -157,7 +159,7 @@ class Recorder:
         return any(segment.end_s >= clip.end_s for segment in later)
 
     def _cut(self, clip: PlannedClip, request_id: str | None) -> None:
-        segments = self.index.overlapping(clip.camera_id, clip.start_s - 60.0, clip.end_s)
+        segments = self.index.overlapping(clip.camera_id, clip.start_s, clip.end_s)  # segments start on keyframes
         out = self.outbox.new_path()
         try:
             cut = cut_clip(self.directory, segments, clip.start_s, clip.end_s, out)

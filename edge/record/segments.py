@@ -23,6 +23,7 @@ from typing import Any
 import av
 
 from contract.config.record import RecordSettings
+from edge.record.annexb import length_size, probe_bytes, to_annexb
 from edge.record.index import NewSegment, SegmentIndex, epoch, utc
 from edge.record.stats import RecordStats
 from edge.source.packets import PacketItem, PacketQueue, StreamInfo, VideoPacket
@@ -41,7 +42,7 @@ def stream_template(info: StreamInfo, keyframe: bytes) -> Any:
     fmt = _RAW_FORMATS.get(info.codec)
     if fmt is None:
         raise ValueError(f"cannot record codec '{info.codec}' (H.264 and H.265 only)")
-    return av.open(io.BytesIO(info.extradata + keyframe), format=fmt)
+    return av.open(io.BytesIO(probe_bytes(info.codec, info.extradata, keyframe)), format=fmt)
 
 
 @dataclass
@@ -77,6 +78,7 @@ class SegmentWriter:
         self._open: _Open | None = None
         self._failing = False
         self._split_at = float("inf")
+        self._prefix: int | None = None  # NAL length-prefix size of an MP4-style source
 
     def split_after(self, epoch_s: float) -> None:
         """Close the segment at the first keyframe after `epoch_s` (a clip's end), not at its full length."""
@@ -115,6 +117,7 @@ class SegmentWriter:
             self._close()
             self._drop_template()
             self._info = item
+            self._prefix = length_size(item.codec, item.extradata)
             return
         info = self._info
         if info is None or item.session != info.session:
@@ -166,7 +169,7 @@ class SegmentWriter:
         if dts <= current.last_ticks:
             dts = current.last_ticks + 1  # timestamps must grow in MP4
         pts = max(dts, self._ticks(current, packet.pts, packet)) if packet.pts is not None else dts
-        out = av.Packet(packet.data)
+        out = av.Packet(to_annexb(packet.data, self._prefix))
         out.dts, out.pts, out.time_base = dts, pts, OUT_TIME_BASE
         out.is_keyframe = packet.keyframe
         out.stream = current.stream

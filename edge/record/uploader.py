@@ -1,8 +1,8 @@
 """Event clips waiting on disk for the server, uploaded in order by one thread.
 
 The outbox is a directory of `<seq>.mp4` + `<seq>.json` pairs (the sequence number keeps the
-order across restarts). It is bounded: above `max_clips` the oldest waiting clip is dropped and
-counted. While the server or the link is down, the uploader backs off (capped, jittered) and logs
+order across restarts). It is bounded: above `max_clips` clips or `max_bytes` the oldest waiting
+clips are dropped and counted. While the server or the link is down, the uploader backs off (capped, jittered) and logs
 the outage once and the recovery once (a refused API key, 401/403, waits the same way). A clip the
 server refuses for good (another 4xx: damaged, too large) is dropped, counted and logged.
 """
@@ -25,6 +25,13 @@ logger = logging.getLogger(__name__)
 UPLOAD_PATH = "/api/evidence/clips"
 META_HEADER = "X-IOC-Clip"  # the ClipMeta as JSON (ASCII); the body is the MP4 itself
 _RETRYABLE = {401, 403, 408, 429}  # a missing or wrong API key can be fixed: keep the clips
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 @dataclass(frozen=True)
@@ -52,9 +59,11 @@ class ClipOutbox:
         server_url: str | None,
         api_key: str | None,
         stats: RecordStats,
+        max_bytes: int = 1 << 62,
     ) -> None:
         self.directory = directory
         self._max = max_clips
+        self._max_bytes = max_bytes
         self._url = server_url.rstrip("/") + UPLOAD_PATH if server_url else None
         self._headers = {"X-API-Key": api_key} if api_key else {}
         self._stats = stats
@@ -89,10 +98,19 @@ class ClipOutbox:
 
     def _trim(self) -> None:
         waiting = self._waiting()
-        for meta in waiting[: max(0, len(waiting) - self._max)]:
-            self._remove(meta)
+        sizes = [_size(meta.with_suffix(".mp4")) for meta in waiting]
+        total, index = sum(sizes), 0
+        while index < len(waiting) - 1 and (len(waiting) - index > self._max or total > self._max_bytes):
+            self._remove(waiting[index])
+            total -= sizes[index]
             self._stats.clips_dropped += 1
-            logger.warning("clip outbox full (%d): dropped the oldest waiting clip %s", self._max, meta.stem)
+            logger.warning(
+                "clip outbox full (%d clips, %d MiB at most): dropped the oldest waiting clip %s",
+                self._max,
+                self._max_bytes >> 20,
+                waiting[index].stem,
+            )
+            index += 1
 
     def _remove(self, meta: Path) -> None:
         meta.with_suffix(".mp4").unlink(missing_ok=True)

@@ -138,6 +138,7 @@ class VideoStream:
         self._container: Any = None
         self._secrets = url_secrets(source.url) if isinstance(source, RtspSource) else []
         self._keyframes_only: Callable[[], bool] = _never
+        self._on_packet: Callable[[], None] | None = None
         self.last_frame_at = time.monotonic()
 
     def open(self) -> None:
@@ -165,8 +166,11 @@ class VideoStream:
             container, self._container = self._container, None
             container.close()
 
-    def frames(self, keyframes_only: Callable[[], bool] = _never) -> Iterator[DecodedFrame]:
-        self._keyframes_only = keyframes_only
+    def frames(
+        self, keyframes_only: Callable[[], bool] = _never, on_packet: Callable[[], None] | None = None
+    ) -> Iterator[DecodedFrame]:
+        """`on_packet` is called for each demuxed video packet (decoded or skipped)."""
+        self._keyframes_only, self._on_packet = keyframes_only, on_packet
         try:
             if isinstance(self._source, RtspSource):
                 yield from self._live_frames(self._source)
@@ -192,6 +196,8 @@ class VideoStream:
         for index, packet in enumerate(self._container.demux(stream)):
             if tap is not None:
                 tap.packet(packet)
+            if self._on_packet is not None:
+                self._on_packet()
             wanted = self._keyframes_only()
             if wanted != skipping:
                 codec.skip_frame, skipping = ("NONKEY" if wanted else "DEFAULT"), wanted

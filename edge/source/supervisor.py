@@ -160,12 +160,15 @@ class CameraSupervisor:
     def _read(self, stream: VideoStream) -> None:
         sampler = FrameSampler(self.camera.detect.fps)
         gate: MotionGate | None = None
-        for decoded in stream.frames(lambda: self.keyframes_only):
+        for decoded in stream.frames(lambda: self.keyframes_only, self._count_packet):
             self._counters.frames_in += 1
             if gate is None:
                 gate = self._gate = self._online(decoded)
             if sampler.take(decoded.t):
                 self._sample(decoded, gate)
+
+    def _count_packet(self) -> None:
+        self._counters.packets_in += 1
 
     def _watch_stall(self) -> None:
         """Reports a stalled camera at the stall timeout, while its capture thread still waits on FFmpeg."""

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 
 def api_routers() -> list[APIRouter]:
-    from server.api.routes import cameras, config, dead_letters, events, evidence, health, sensors
+    from server.api.routes import cameras, config, dead_letters, events, evidence, evidence_cases, health, sensors
 
     routers = [health.router, sensors.router, cameras.router, events.router, dead_letters.router, config.router]
-    return [*routers, evidence.router]
+    return [*routers, evidence.router, evidence_cases.router]

@@ -1,5 +1,6 @@
 """The evidence component: the clip store, the evidence rows, the audit log, recording requests to
-the edge and the recorded ranges the edge reports (both over MQTT), and clip/audit retention.
+the edge and the recorded ranges the edge reports (both over MQTT); clip/audit retention is
+`apply_retention`, run by the leader-only `EvidenceRetention`.
 
 Started by the app lifespan like the alert engine (`Component`); routes reach it as
 `services.evidence` through `server.api.routes.evidence`.
@@ -8,7 +9,6 @@ Started by the app lifespan like the alert engine (`Component`); routes reach it
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -50,9 +50,9 @@ class EvidenceComponent:
         self._services: Services | None = None
         self._client: mqtt.Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
         self.recorded: dict[str, RecordedRanges] = {}
         self.counts = EvidenceCounts()
+        self._lost = False
         self._collector = EvidenceCollector(self.counts)
 
     @property
@@ -71,27 +71,36 @@ class EvidenceComponent:
         self._store = EvidenceStore(state.pool)
         state.metrics.registry.register(self._collector)
         self._loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(self._retention(), name="evidence-retention")
         self._connect(state)
 
     async def stop(self) -> None:
         if self._services is not None:
             self._services.metrics.registry.unregister(self._collector)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
         if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
+            client, self._client = self._client, None
+            client.disconnect()
+            client.loop_stop()
 
     # ------------------------------------------------------------------ MQTT: requests and ranges
 
     def _connect(self, state: Services) -> None:
         endpoint = parse_mqtt_url(state.settings.mqtt_url)
-        client = make_client(endpoint, f"ioc-evidence-{uuid.uuid4().hex[:8]}")
-        topics = Topics(state.config.mqtt.topic_prefix)
-        client.on_connect = lambda c, *_: c.subscribe(topics.all_camera_recordings, qos=1)
+        client = make_client(endpoint, f"ioc-evidence-{uuid.uuid4().hex[:8]}", protocol=state.settings.mqtt_protocol)
+        topic = Topics(state.config.mqtt.topic_prefix).all_camera_recordings
+
+        def on_connect(c: mqtt.Client, *_: Any) -> None:
+            c.subscribe(topic, qos=1)
+            if self._lost:
+                self._lost = False
+                logger.info("evidence: the MQTT broker is back")
+
+        def on_disconnect(_c: mqtt.Client, _u: Any, _f: Any, reason: Any, *_: Any) -> None:
+            if not self._lost and self._client is not None:
+                self._lost = True
+                logger.warning("evidence: lost the MQTT broker (%s); reconnecting, requests wait", reason)
+
+        client.on_connect = on_connect
+        client.on_disconnect = on_disconnect
         client.on_message = self._on_message
         client.connect_async(endpoint.host, endpoint.port)
         client.loop_start()
@@ -131,14 +140,6 @@ class EvidenceComponent:
         logger.info("audit: %s %s %s", who.label, action, obj)
 
     # ------------------------------------------------------------------ retention
-
-    async def _retention(self) -> None:
-        while True:
-            try:
-                await self.apply_retention()
-            except Exception:
-                logger.exception("evidence retention failed; next try in %.0f s", self.settings.retention_interval_s)
-            await asyncio.sleep(self.settings.retention_interval_s)
 
     async def apply_retention(self) -> tuple[int, int]:
         """Delete clips and audit rows past `retention.clips` / `retention.audit`: (clips, audit rows)."""

@@ -13,9 +13,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from contract.config.root import StreamsConfig
+from contract.payloads import AlertPayload
 from contract.timeutil import utc_now
 from server.incidents.core import IncidentDesk
-from server.incidents.handover import PgHandoverRepository
 from server.incidents.pg_repository import PgIncidentRepository
 from server.incidents.service import IncidentService
 from server.notify.base import Notifier
@@ -44,7 +44,6 @@ class IncidentComponent:
     def __init__(self, tick_interval_s: float = 1.0) -> None:
         self.tick_interval_s = tick_interval_s
         self._service: IncidentService | None = None
-        self._handover: PgHandoverRepository | None = None
         self._exported: tuple[CollectorRegistry, IncidentCollector] | None = None
 
     @property
@@ -54,10 +53,9 @@ class IncidentComponent:
         return self._service
 
     @property
-    def handover(self) -> PgHandoverRepository:
-        if self._handover is None:
-            raise RuntimeError("the incident service is not started")
-        return self._handover
+    def running(self) -> bool:
+        """Started (this replica leads: incidents run where the alert engine runs) and not stopped."""
+        return self._service is not None
 
     async def start(self, state: Services) -> None:
         alerts = state.alerts
@@ -77,22 +75,30 @@ class IncidentComponent:
             self.tick_interval_s,
         )
         self._service = service
-        self._handover = PgHandoverRepository(state.pool)
-        await service.open(engine.subscribe)
+
+        async def alert(alert_id: str) -> AlertPayload | None:
+            found = await engine.alert(alert_id)
+            return None if found is None else found.payload()
+
+        await service.open(engine.subscribe, alert)
         collector = IncidentCollector(service)
         state.metrics.registry.register(collector)
         self._exported = (state.metrics.registry, collector)
 
     async def reload(self, config: StreamsConfig) -> None:
-        if self._service is None:  # not running (a follower replica): the next start reads the new config
+        """New rules, SOPs and policies apply to the next change; not running (a follower): the
+        next start reads the new config."""
+        service = self._service
+        if service is None:
             return
-        async with self.service.lock:
-            self.service.desk.reload(config)
+        async with service.lock:
+            service.desk.reload(config)
 
     async def stop(self) -> None:
         if self._exported is not None:
             registry, collector = self._exported
             registry.unregister(collector)
             self._exported = None
-        if self._service is not None:
-            await self._service.close()
+        service, self._service = self._service, None
+        if service is not None:
+            await service.close()

@@ -11,6 +11,7 @@ returns the `IncidentChange` to save: the incident and its new timeline entries.
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,7 @@ from server.incidents.model import (
 from server.incidents.policy import escalation_for, grouping_of, sop_for
 
 SYSTEM = "system"
+MAX_SETTLED = 100_000
 OPENING_STATES = frozenset({"firing"})
 
 
@@ -62,11 +64,19 @@ class IncidentDesk:
         self.new_id = new_id
         self.incidents: dict[str, Incident] = {}
         self.by_alert: dict[str, str] = {}
+        self.by_group: dict[str, str] = {}
+        """group key -> its latest incident (what a new alert of the group may join)"""
+        self.settled: OrderedDict[str, str] = OrderedDict()
+        """alerts of closed incidents (alert id -> incident id), bounded: a closed incident keeps its
+        alerts (one that still fires opens nothing new) until they resolve"""
 
     # ----------------------------------------------------------------- state
 
-    def load(self, incidents: Iterable[Incident]) -> None:
-        """The incidents not closed, as saved (at start)."""
+    def load(self, incidents: Iterable[Incident], settled: Iterable[tuple[str, str]] = ()) -> None:
+        """The incidents not closed, as saved (at start), and the (alert, incident) pairs of closed
+        incidents whose alerts may still be open."""
+        for alert_id, incident_id in settled:
+            self._settle(alert_id, incident_id)
         for incident in incidents:
             self._keep(incident)
 
@@ -82,12 +92,40 @@ class IncidentDesk:
     def _keep(self, incident: Incident) -> None:
         if incident.state == "closed":
             self.incidents.pop(incident.id, None)
-            for alert_id in incident.alerts:
+            for alert_id, linked in incident.alerts.items():
                 self.by_alert.pop(alert_id, None)
+                if linked.state != "resolved":
+                    self._settle(alert_id, incident.id)
             return
         self.incidents[incident.id] = incident
         for alert_id in incident.alerts:
             self.by_alert[alert_id] = incident.id
+            self.settled.pop(alert_id, None)
+        if incident.group_key is not None and incident.active:
+            latest = self.incidents.get(self.by_group.get(incident.group_key, ""))
+            if latest is None or not latest.active or latest.opened_at <= incident.opened_at:
+                self.by_group[incident.group_key] = incident.id
+
+    def evict_resolved(self, before: datetime) -> int:
+        """Forget incidents resolved before `before` (they stay in the database; acting on one
+        loads it again): memory holds the active incidents and the recently resolved ones."""
+        old = [i for i in self.incidents.values() if i.state == "resolved" and i.resolved_at and i.resolved_at < before]
+        for incident in old:
+            del self.incidents[incident.id]
+            for alert_id, linked in incident.alerts.items():
+                self.by_alert.pop(alert_id, None)
+                if linked.state != "resolved":
+                    self._settle(alert_id, incident.id)
+        return len(old)
+
+    def _settle(self, alert_id: str, incident_id: str) -> None:
+        self.settled[alert_id] = incident_id
+        while len(self.settled) > MAX_SETTLED:
+            self.settled.popitem(last=False)
+
+    def owner(self, alert_id: str) -> str | None:
+        """The incident an alert is in (active or closed), if any."""
+        return self.by_alert.get(alert_id) or self.settled.get(alert_id)
 
     def policy_of(self, incident: Incident) -> EscalationPolicy | None:
         policy_id = incident.escalation.policy_id
@@ -100,6 +138,10 @@ class IncidentDesk:
         incident_id = self.by_alert.get(alert.id)
         if incident_id is not None and incident_id in self.incidents:
             return self._follow(self.incidents[incident_id], alert, action, now)
+        if alert.id in self.settled:  # its incident is closed: it opens nothing new
+            if alert.state == "resolved":
+                self.settled.pop(alert.id)
+            return None
         if alert.state not in OPENING_STATES:
             return None
         grouping = grouping_of(self.config, alert.rule_id, alert.site)
@@ -111,11 +153,11 @@ class IncidentDesk:
         return self._open(alert, SYSTEM, now, grouping.type, grouping.key)
 
     def _group_incident(self, key: str, window_s: float, now: datetime) -> Incident | None:
-        for incident in self.incidents.values():
-            recent = incident.last_alert_at is not None and (now - incident.last_alert_at).total_seconds() <= window_s
-            if incident.group_key == key and incident.active and recent:
-                return incident
-        return None
+        """The group's latest incident, if still active and its last alert within the window."""
+        incident = self.incidents.get(self.by_group.get(key, ""))
+        if incident is None or not incident.active or incident.last_alert_at is None:
+            return None
+        return incident if (now - incident.last_alert_at).total_seconds() <= window_s else None
 
     def _follow(self, incident: Incident, alert: AlertPayload, action: str, now: datetime) -> IncidentChange | None:
         linked = incident.alerts[alert.id]
@@ -133,15 +175,16 @@ class IncidentDesk:
     def open_from_alert(
         self, alert: AlertPayload, by: str, now: datetime, incident_type: str | None = None
     ) -> IncidentChange:
-        if alert.id in self.by_alert:
-            raise TransitionError(f"alert {alert.id} is already in incident {self.by_alert[alert.id]}")
+        owner = self.owner(alert.id)
+        if owner is not None:
+            raise TransitionError(f"alert {alert.id} is already in incident {owner}")
         grouping = grouping_of(self.config, alert.rule_id, alert.site)
         chosen = incident_type or (grouping.type if grouping else alert.rule_id)
         return self._open(alert, by, now, chosen, grouping.key if grouping else None)
 
     def link(self, incident_id: str, alert: AlertPayload, by: str, now: datetime) -> IncidentChange:
         incident = self._editable(incident_id)
-        owner = self.by_alert.get(alert.id)
+        owner = self.owner(alert.id)
         if owner is not None:
             raise TransitionError(f"alert {alert.id} is already in incident {owner}")
         return self._link(incident, alert, by, now)

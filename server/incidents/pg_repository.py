@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import dict_row
@@ -29,7 +29,11 @@ UPSERT = (
 DELETE_LINKS = "DELETE FROM incident_alerts WHERE incident_id = %s"
 INSERT_LINK = """
 INSERT INTO incident_alerts (incident_id, alert_id, rule_id, subject, severity, state, linked_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (alert_id) DO NOTHING
+"""
+SELECT_SETTLED = """
+SELECT a.alert_id::text, a.incident_id::text FROM incident_alerts a JOIN incidents i ON i.id = a.incident_id
+WHERE i.state = 'closed' AND a.state <> 'resolved' ORDER BY i.closed_at DESC LIMIT %s
 """
 DELETE_STEPS = "DELETE FROM incident_steps WHERE incident_id = %s"
 INSERT_STEP = "INSERT INTO incident_steps (incident_id, step_id, done_by, done_at) VALUES (%s, %s, %s, %s)"
@@ -37,6 +41,8 @@ INSERT_ENTRY = (
     "INSERT INTO incident_timeline (incident_id, at, kind, actor, text, data) VALUES (%s, %s, %s, %s, %s, %s)"
 )
 MAX_LIST = 1000
+LINK_KINDS = frozenset({"opened", "linked", "unlinked", "alert"})
+STEP_KINDS = frozenset({"step"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,34 +74,58 @@ def incident_from(row: dict[str, Any]) -> Incident:
     return Incident(**fields, escalation=escalation)
 
 
+class IncidentReader(Protocol):
+    """What the read routes need: the service (memory first) or, on a follower, the repository."""
+
+    async def incidents(self, query: IncidentQuery) -> list[Incident]: ...
+
+    async def incident(self, incident_id: str) -> Incident | None: ...
+
+    async def timeline(self, incident_id: str) -> list[TimelineEntry]: ...
+
+    async def top_subjects(
+        self, sites: frozenset[str] | None, start: datetime, end: datetime, limit: int = 10
+    ) -> list[tuple[str, int]]: ...
+
+
 class PgIncidentRepository:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
 
     async def save(self, changes: Sequence[IncidentChange], deliveries: Sequence[Delivery]) -> None:
+        """One transaction; an incident's alert links and SOP ticks are rewritten only when one of
+        its entries says they changed (most steps touch the incident row and the timeline only)."""
         latest = {change.incident.id: change.incident for change in changes}
+        kinds: dict[str, set[str]] = {}
+        for change in changes:
+            kinds.setdefault(change.incident.id, set()).update(entry.kind for entry in change.entries)
         async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             for incident in latest.values():
-                await self._save_incident(cur, incident)
+                await self._save_incident(cur, incident, kinds[incident.id])
             entries = [entry for change in changes for entry in change.entries]
             await cur.executemany(INSERT_ENTRY, [_entry_row(entry) for entry in entries])
             await add_deliveries(cur, deliveries)
 
     @staticmethod
-    async def _save_incident(cur: psycopg.AsyncCursor[Any], incident: Incident) -> None:
+    async def _save_incident(cur: psycopg.AsyncCursor[Any], incident: Incident, kinds: set[str]) -> None:
         await cur.execute(UPSERT, incident_row(incident))
-        await cur.execute(DELETE_LINKS, (incident.id,))
-        links = [
-            (incident.id, a.alert_id, a.rule_id, a.subject, a.severity, a.state, a.linked_at)
-            for a in incident.alerts.values()
-        ]
-        await cur.executemany(INSERT_LINK, links)
-        await cur.execute(DELETE_STEPS, (incident.id,))
-        await cur.executemany(INSERT_STEP, [(incident.id, s.step_id, s.by, s.at) for s in incident.steps.values()])
+        if kinds & LINK_KINDS:
+            await _save_links(cur, incident)
+        if kinds & STEP_KINDS:
+            await cur.execute(DELETE_STEPS, (incident.id,))
+            steps = [(incident.id, s.step_id, s.by, s.at) for s in incident.steps.values()]
+            await cur.executemany(INSERT_STEP, steps)
 
     async def restore(self) -> list[Incident]:
         """Every incident not closed, with its alerts and steps."""
         return await self.incidents(IncidentQuery(active=None, limit=0), open_only=True)
+
+    async def settled(self, limit: int = 100_000) -> list[tuple[str, str]]:
+        """(alert, incident) of closed incidents whose alerts were still open when they closed."""
+        async with self.pool.connection() as conn, conn.cursor() as cur:
+            await cur.execute(SELECT_SETTLED, (limit,))
+            rows = await cur.fetchall()
+        return [(str(alert_id), str(incident_id)) for alert_id, incident_id in reversed(rows)]
 
     async def incidents(self, query: IncidentQuery, open_only: bool = False) -> list[Incident]:
         where, params = _where(query, open_only)
@@ -138,6 +168,15 @@ class PgIncidentRepository:
         async with self.pool.connection() as conn, conn.cursor() as cur:
             await cur.execute(sql, [*params, limit])
             return [(str(subject), int(n)) for subject, n in await cur.fetchall()]
+
+
+async def _save_links(cur: psycopg.AsyncCursor[Any], incident: Incident) -> None:
+    await cur.execute(DELETE_LINKS, (incident.id,))
+    links = [
+        (incident.id, a.alert_id, a.rule_id, a.subject, a.severity, a.state, a.linked_at)
+        for a in incident.alerts.values()
+    ]
+    await cur.executemany(INSERT_LINK, links)
 
 
 def _entry_row(entry: TimelineEntry) -> tuple[Any, ...]:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from contract.payloads import AlertPayload
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MAX_UNSAVED = 10_000
 MAX_DRAIN = 500
+RESOLVED_KEPT = timedelta(days=1)
 
 
 class IncidentsUnavailableError(RuntimeError):
@@ -66,8 +67,17 @@ class IncidentService:
         self.notices = 0
         self._failing = False
 
-    async def open(self, feed: Callable[[], Subscription] | None = None) -> None:
-        self.desk.load(await self.repository.restore())
+    async def open(
+        self,
+        feed: Callable[[], Subscription] | None = None,
+        lookup: Callable[[str], Awaitable[AlertPayload | None]] | None = None,
+    ) -> None:
+        """Restore the active incidents; with `lookup` (the alert engine's query), follow what their
+        alerts did while this service was down (an alert resolved meanwhile is not in the feed's
+        snapshot of open alerts)."""
+        self.desk.load(await self.repository.restore(), await self.repository.settled())
+        if lookup is not None:
+            await self._catch_up(lookup)
         self._tasks.append(asyncio.create_task(self._tick_forever(), name="incident-ticker"))
         if feed is not None:
             self._tasks.append(asyncio.create_task(self._follow_alerts(feed), name="incident-alert-feed"))
@@ -89,19 +99,45 @@ class IncidentService:
             await self._commit([change for change in found if change is not None])
 
     async def _follow_alerts(self, feed: Callable[[], Subscription]) -> None:
+        """Follow the feed for ever: a cut-off resubscribes (a fresh snapshot); a refused
+        subscription or a failing batch is logged once per run of failures, counted, and retried."""
+        failing = 0
         while True:
-            subscription = feed()
-            while (message := await subscription.next()) is not None:
-                batch = [message, *_drain(subscription)]
-                await self.on_alerts(pair for m in batch for pair in _alert_changes(m))
+            try:
+                await self._follow(feed())
+            except Exception as exc:
+                self.failures += 1
+                failing += 1
+                if failing == 1:
+                    logger.warning("incidents: following the alert feed failed (%s); retrying every second", exc)
+                await asyncio.sleep(1.0)
+                continue
+            if failing:
+                logger.info("incidents follow the alert feed again after %s failures", failing)
+                failing = 0
             logger.warning("incidents: the alert feed cut us off; resubscribing (a fresh snapshot)")
             await asyncio.sleep(0.1)
 
+    async def _follow(self, subscription: Subscription) -> None:
+        while (message := await subscription.next()) is not None:
+            batch = [message, *_drain(subscription)]
+            await self.on_alerts(pair for m in batch for pair in _alert_changes(m))
+
+    async def _catch_up(self, lookup: Callable[[str], Awaitable[AlertPayload | None]]) -> None:
+        linked = [a.alert_id for i in self.desk.incidents.values() for a in i.alerts.values() if a.state != "resolved"]
+        found = [payload for alert_id in linked if (payload := await lookup(alert_id)) is not None]
+        await self.on_alerts((payload.state, payload) for payload in found)
+
     # ----------------------------------------------------------------- operator actions
 
-    async def act(self, action: Callable[[IncidentDesk, datetime], IncidentChange]) -> Incident:
-        """Run a desk action under the lock and save it; IncidentError passes through."""
+    async def act(
+        self, action: Callable[[IncidentDesk, datetime], IncidentChange], on: Incident | None = None
+    ) -> Incident:
+        """Run a desk action under the lock and save it; IncidentError passes through. `on`: the
+        incident acted on as read, loaded into the desk again if it was evicted (resolved long ago)."""
         async with self.lock:
+            if on is not None and on.state != "closed" and on.id not in self.desk.incidents:
+                self.desk.load([on])
             change = action(self.desk, self.clock())
             if not await self._commit([change]):
                 raise IncidentsUnavailableError(
@@ -115,16 +151,25 @@ class IncidentService:
         return await self.repository.incidents(query)
 
     async def incident(self, incident_id: str) -> Incident | None:
-        return await self.repository.incident(incident_id)
+        """An active (or resolved) incident from memory, the desk being its truth (so acting on it
+        works while the database is away); a closed one from the database."""
+        return self.desk.incidents.get(incident_id) or await self.repository.incident(incident_id)
 
     async def timeline(self, incident_id: str) -> list[TimelineEntry]:
         return await self.repository.timeline(incident_id)
+
+    async def top_subjects(
+        self, sites: frozenset[str] | None, start: datetime, end: datetime, limit: int = 10
+    ) -> list[tuple[str, int]]:
+        return await self.repository.top_subjects(sites, start, end, limit)
 
     # ----------------------------------------------------------------- ticks
 
     async def tick(self) -> None:
         async with self.lock:
-            await self._commit(self.desk.due_notices(self.clock()))
+            now = self.clock()
+            await self._commit(self.desk.due_notices(now))
+            self.desk.evict_resolved(now - RESOLVED_KEPT)
 
     async def _tick_forever(self) -> None:
         while True:

@@ -18,8 +18,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from tests.edge.nats_fixture import nats_server  # noqa: F401  (a fixture; tests/fixtures/nats.py takes over)
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -98,6 +96,21 @@ class Recorder:
     def select(self, predicate: Callable[[str, dict[str, Any]], bool]) -> list[dict[str, Any]]:
         with self.lock:
             return [payload for topic, payload in self.messages if predicate(topic, payload)]
+
+    def state_changes(self, camera_id: str) -> list[str]:
+        """The camera's status states in order, repeats folded (online statuses repeat with frame rates)."""
+        with self.lock:
+            states = [p.get("state") for t, p in self.messages if t.endswith(f"cameras/{camera_id}/status")]
+        return [str(s) for i, s in enumerate(states) if i == 0 or states[i - 1] != s]
+
+    def wait_for_change(self, camera_id: str, state: str, count: int, timeout: float) -> bool:
+        """Wait until the camera has changed to `state` `count` times."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.state_changes(camera_id).count(state) >= count:
+                return True
+            time.sleep(0.05)
+        return False
 
     def wait_for(
         self, predicate: Callable[[str, dict[str, Any]], bool], timeout: float, count: int = 1

@@ -110,3 +110,31 @@ def test_lifecycle_seen_once_then_gone_after_absence() -> None:
     assert [e.kind for e in first] == ["object_seen"]
     assert again == []
     assert [e.kind for e in later] == ["object_gone"] and gone == [1]
+
+
+def test_a_person_standing_on_the_line_jittering_across_it_is_not_counted() -> None:
+    counter = LineCounter(LINE, ["person"])  # horizontal at y = 0.5, hysteresis 0.03
+    jitter = [0.3, 0.45, 0.49, 0.51, 0.52, 0.48, 0.51, 0.49, 0.525, 0.475, 0.51, 0.49]
+    events = []
+    for i, y in enumerate(jitter):
+        events += counter.update([person(1, 0.5, y)], at(i * 0.2))
+    assert events == [] and (counter.count_in, counter.count_out) == (0, 0)
+    for i, y in enumerate([0.51, 0.56, 0.62]):  # then walks on, down across the band: one crossing
+        events += counter.update([person(1, 0.5, y)], at(3 + i * 0.2))
+    assert [e.direction for e in events] == ["in"]
+
+
+def test_a_track_that_enters_the_band_and_turns_back_is_not_counted() -> None:
+    counter = LineCounter(LINE, ["person"])
+    events = []
+    for i, y in enumerate([0.3, 0.4, 0.51, 0.52, 0.45, 0.3]):  # touches the far side of the line, not the band
+        events += counter.update([person(1, 0.5, y)], at(i))
+    assert events == []
+
+
+def test_a_fast_track_that_skips_the_band_between_frames_is_counted_once() -> None:
+    counter = LineCounter(LINE, ["person"])
+    events = []
+    for i, y in enumerate([0.2, 0.4, 0.6, 0.8]):
+        events += counter.update([person(1, 0.5, y)], at(i))
+    assert [e.direction for e in events] == ["in"] and counter.count_in == 1

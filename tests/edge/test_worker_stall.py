@@ -56,8 +56,7 @@ def test_stalled_rtsp_server_goes_offline_within_the_stall_timeout_and_comes_bac
 
     server.resume()
     resumed_at = time.monotonic()
-    online = recorder.wait_for(status_of("stalled", "online"), 15, count=2)
-    assert len(online) == 2, recorder.messages
+    assert recorder.wait_for_change("stalled", "online", 2, 15), recorder.messages
     assert time.monotonic() - resumed_at < 15
     time.sleep(1.0)
     assert counters.frames_in > frames_while_stalled

@@ -105,14 +105,15 @@ def evidence_app(database_url: str, mqtt_url: str, streams: Path, clip_dir: Path
     return create_app(settings, auth=fast_auth(), live=live, evidence=EvidenceSettings(clip_dir=clip_dir))
 
 
-async def register_key(app: FastAPI, key: NewApiKey, role: Role) -> None:
+async def register_key(app: FastAPI, key: NewApiKey, role: Role, sites: list[str] | None = None) -> None:
     service: AuthService = app.state.ioc.auth
-    await service.store.create_api_key(f"key-{key.prefix}", key.prefix, key.sha256, role, None)
+    await service.store.create_api_key(f"key-{key.prefix}", key.prefix, key.sha256, role, None, sites)
 
 
-async def key_for(app: FastAPI, role: Role) -> dict[str, str]:
+async def key_for(app: FastAPI, role: Role, sites: list[str] | None = None) -> dict[str, str]:
+    """`X-API-Key` headers of a fresh key with `role`, limited to `sites` when given."""
     fresh = new_api_key()
-    await register_key(app, fresh, role)
+    await register_key(app, fresh, role, sites)
     return {"X-API-Key": fresh.key}
 
 

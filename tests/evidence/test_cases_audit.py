@@ -130,6 +130,23 @@ async def test_review_cases_export_and_audit(
         refused = await admin.get(f"/api/evidence/cases/{case['id']}/export", headers=viewer)
         assert refused.status_code == 403
 
+        # an operator of another district: this evidence does not exist for them (404, never 403)
+        elsewhere = await key_for(app, Role.OPERATOR, sites=["tran-de"])
+        assert (await admin.get("/api/evidence/clips", params={"event": "evt-case-1"}, headers=elsewhere)).json() == []
+        for path in (
+            f"/api/evidence/clips/{clip_id}",
+            f"/api/evidence/clips/{clip_id}/video",
+            f"/api/evidence/cases/{case['id']}",
+            f"/api/evidence/cases/{case['id']}/export",
+            "/api/evidence/snapshots/evt-case-1",
+            "/api/evidence/cameras/gate/timeline",
+        ):
+            assert (await admin.get(path, headers=elsewhere)).status_code == 404, path
+        assert (await admin.get("/api/evidence/cases", headers=elsewhere)).json() == []
+        theirs = {"title": "x", "clips": [clip_id]}
+        assert (await admin.post("/api/evidence/cases", json=theirs, headers=elsewhere)).status_code == 404
+        assert len((await admin.get("/api/evidence/cases", headers=operator)).json()) == 1  # nothing was made
+
         # the export verifies; tampering with a file is caught
         exported = await admin.get(f"/api/evidence/cases/{case['id']}/export", headers=operator)
         assert exported.status_code == 200 and exported.headers["content-type"] == "application/zip"
@@ -190,9 +207,21 @@ async def test_review_cases_export_and_audit(
         )
         assert all(a["actor"] and a["time"] for a in audit)
 
-        # retention: a clip held by a case stays; the audit log's own retention may delete
+        # retention: a clip held by a case stays, another goes with its file; the audit log's own
+        # retention may delete (nothing is that old here)
         evidence = app.state.ioc.evidence
         assert await evidence.store.expired_clips(timedelta(0)) == []
+        loose = uuid.uuid4().hex
+        assert (await _upload(admin, mp4_clip, _meta(mp4_clip, loose), operator)).status_code == 201
+        loose_file = tmp_path / "clips" / "gate" / START.date().isoformat() / f"{loose}.mp4"
+        assert loose_file.exists()
+        services = app.state.ioc
+        services.config = services.config.model_copy(
+            update={"retention": services.config.retention.model_copy(update={"clips": timedelta(0)})}
+        )
+        assert await evidence.apply_retention() == (1, 0)
+        assert not loose_file.exists() and (await admin.get(f"/api/evidence/clips/{loose}")).status_code == 404
+        assert (await admin.get(f"/api/evidence/clips/{clip_id}")).status_code == 200
         kept = await count_rows(pg_database, "SELECT count(*) FROM audit_log")
         assert await evidence.store.expire_audit(timedelta(days=1)) == 0
         assert await count_rows(pg_database, "SELECT count(*) FROM audit_log") == kept

@@ -52,7 +52,9 @@ def test_clips_wait_for_the_server_then_arrive_in_order_covering_pre_and_post_ro
     recorder: MqttRecorder,
     run_worker: WorkerRunner,
     pg_database: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level("INFO")
     camera = rtsp_server({"pier": vtest_clip}, fps=10)
     streams = write_evidence_streams(tmp_path, topic_prefix, camera.url("pier"), model_path)
     port = free_port()
@@ -78,6 +80,7 @@ def test_clips_wait_for_the_server_then_arrive_in_order_covering_pre_and_post_ro
             _check_range_request(client, worker)
     finally:
         served.stop()
+    assert edge_key.key not in caplog.text  # the edge's API key travels in a header, never logged
 
 
 def _clip_events(client: httpx.Client, clip: dict[str, Any]) -> list[dict[str, Any]] | None:

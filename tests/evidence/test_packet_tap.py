@@ -81,3 +81,58 @@ def test_a_tap_without_sinks_costs_nothing_and_a_late_sink_learns_the_stream() -
     assert tap.active and len(queue) == 0  # no connection yet: nothing to tell
     tap.remove(queue)
     assert not tap.active
+
+
+def _mp4(directory: Path, codec: str, moving_clip: Path) -> Path:
+    import subprocess
+
+    out = directory / f"moving-{codec}.mp4"  # MP4 keeps NAL units length-prefixed (avcC / hvcC)
+    if codec == "h264":
+        args = ["-r", "15", "-i", str(moving_clip), "-c", "copy"]
+    else:
+        # B-frames (pts != dts) in closed GOPs, as cameras send them; with open GOPs the pictures
+        # that lead a keyframe belong to the GOP before it and do not decode after a cut
+        source = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=15", "-t", "6"]
+        args = [*source, "-c:v", "libx265", "-x265-params", "log-level=error:keyint=15:open-gop=0", "-tag:v", "hvc1"]
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *args, str(out)], check=True, timeout=120)
+    return out
+
+
+@pytest.mark.parametrize("codec", ["h264", "hevc"])
+def test_an_mp4_file_source_length_prefixed_records_decodable_segments(
+    tmp_path: Path, moving_clip: Path, codec: str
+) -> None:
+    from datetime import timedelta
+
+    from contract.config import FileSource
+    from contract.config.record import RecordSettings
+    from edge.record.index import SegmentIndex
+    from edge.record.segments import SegmentWriter
+    from edge.record.stats import RecordStats
+    from tests.evidence.conftest import decoded_frames
+
+    mp4 = _mp4(tmp_path, codec, moving_clip)
+    index, stats = SegmentIndex(tmp_path / "rec" / "index.sqlite3"), RecordStats()
+    settings = RecordSettings(mode="continuous", segment=timedelta(seconds=1))
+    writer = SegmentWriter("file", settings, tmp_path / "rec", index, stats)
+    writer.start()
+    tap = PacketTap()
+    tap.add(writer)
+    source = FileSource(type="file", path=str(mp4), loop=False, realtime=True)
+    stream = VideoStream(source, tmp_path, threading.Event(), tap)
+    stream.open()
+    frames = 0
+    try:
+        for _ in stream.frames():
+            frames += 1
+    except Exception:  # the file ended
+        pass
+    finally:
+        stream.close()
+    writer.stop()
+    segments = index.overlapping("file", 0, 1e12)
+    assert len(segments) >= 3 and stats.write_errors == 0
+    assert {s.codec for s in segments} == {codec}
+    assert sum(s.packets for s in segments) == frames == 90
+    assert sum(decoded_frames(tmp_path / "rec" / s.path) for s in segments) == frames
+    index.close()

@@ -206,13 +206,16 @@ async def _act(action: Any) -> AlertPayload:
 
 
 @router.get("/silences", response_model=list[SilenceOut])
-async def list_silences(engine: EngineDep) -> list[SilenceOut]:
+async def list_silences(engine: EngineDep, principal: CurrentPrincipal) -> list[SilenceOut]:
     now = utc_now()
-    return [silence_out(s, now) for s in await engine.silences()]
+    silences = await engine.silences()
+    return [silence_out(s, now) for s in silences if in_scope(principal, dict(s.matchers).get("site"))]
 
 
 @router.post("/silences", response_model=SilenceOut, status_code=201)
 async def create_silence(engine: EngineDep, principal: CurrentPrincipal, body: SilenceIn) -> SilenceOut:
+    if sites_of(principal) is not None and not in_scope(principal, body.matchers.get("site")):
+        raise HTTPException(403, "a caller scoped to sites silences only alerts of its sites: match 'site'")
     now = utc_now()
     starts = body.starts_at or now
     if body.ends_at is None and body.duration_s is None:
@@ -233,6 +236,10 @@ async def create_silence(engine: EngineDep, principal: CurrentPrincipal, body: S
 
 @router.delete("/silences/{silence_id}", response_model=SilenceOut)
 async def expire_silence(engine: EngineDep, silence_id: str, principal: CurrentPrincipal) -> SilenceOut:
+    if sites_of(principal) is not None:
+        mine = {s.id for s in await engine.silences() if in_scope(principal, dict(s.matchers).get("site"))}
+        if silence_id not in mine:
+            raise HTTPException(404, f"no silence {silence_id}")
     try:
         expired = await engine.expire_silence(silence_id)
     except AlertsUnavailableError as exc:  # a follower whose leader did not answer

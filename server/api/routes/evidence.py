@@ -1,5 +1,6 @@
 """Evidence: clip upload (edge), clip playback with range requests, a camera timeline, recording
-requests, per-operator review state, cases and their export, audited snapshot downloads, the audit log.
+requests, per-operator review state, audited snapshot downloads, the audit log (cases and their
+export: `evidence_cases.py`).
 
 Who may do what is in `server.auth.policy` (viewers watch, operators export, admins read the audit).
 """
@@ -8,172 +9,44 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import tempfile
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path as FilePath
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from starlette.background import BackgroundTask
 
-from contract.timeutil import parse_timestamp, utc_now
+from contract.timeutil import parse_timestamp
 from server.api.deps import ConfigDep, StoreDep
 from server.api.timerange import resolve_range
 from server.auth.deps import CurrentPrincipal
 from server.evidence.clipstore import ClipStoreError, clip_key
-from server.evidence.component import EvidenceComponent
-from server.evidence.export import ExportItem, write_export
+from server.evidence.http import EvidenceDep, byte_range, clip_or_404, file_chunks, remote_of, visible_cameras
+from server.evidence.schemas import (
+    AuditOut,
+    ClipMetaIn,
+    ClipOut,
+    RangeOut,
+    RecordingRequestIn,
+    RecordingRequestOut,
+    ReviewIn,
+    ReviewItem,
+    TimelineEvent,
+    TimelineOut,
+    clip_out,
+)
 from server.evidence.store import AuditRecord, ClipRecord
-from server.state import services_of
 from server.store.base import EventQuery
 
 router = APIRouter(prefix="/api/evidence", tags=["evidence"])
 
 META_HEADER = "x-ioc-clip"
-CHUNK = 256 * 1024
 EPOCH = parse_timestamp("1970-01-01T00:00:00Z")
 FAR_FUTURE = parse_timestamp("9999-01-01T00:00:00Z")
 ClipId = Annotated[str, Path(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
-
-
-def get_evidence(request: Request) -> EvidenceComponent:
-    evidence = services_of(request).evidence
-    if evidence is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "evidence is not enabled")
-    return evidence
-
-
-EvidenceDep = Annotated[EvidenceComponent, Depends(get_evidence)]
-
-
-def _remote(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
-# ---------------------------------------------------------------------- schemas
-
-
-class ClipMetaIn(BaseModel):
-    clip_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
-    camera_id: str = Field(min_length=1, max_length=64)
-    worker_id: str | None = None
-    event_ids: list[str] = Field(default_factory=list, max_length=10000)
-    start: datetime
-    end: datetime
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    bytes: int = Field(ge=1)
-    duration_s: float = Field(ge=0)
-    kind: str = Field(default="event", pattern=r"^(event|range)$")
-    request_id: str | None = None
-
-
-class ClipOut(BaseModel):
-    id: str
-    camera_id: str
-    worker_id: str | None
-    kind: str
-    request_id: str | None
-    start_time: datetime
-    end_time: datetime
-    duration_s: float
-    bytes: int
-    sha256: str
-    event_ids: list[str]
-    received_at: datetime | None
-    url: str
-
-
-def _clip_out(clip: ClipRecord) -> ClipOut:
-    fields = {k: getattr(clip, k) for k in ClipOut.model_fields if k != "url"}
-    return ClipOut(**fields, url=f"/api/evidence/clips/{clip.id}/video")
-
-
-class RangeOut(BaseModel):
-    start: datetime
-    end: datetime
-
-
-class TimelineEvent(BaseModel):
-    id: str
-    time: datetime
-    kind: str
-    label: str | None
-
-
-class TimelineOut(BaseModel):
-    camera_id: str
-    start: datetime
-    end: datetime
-    recorded: list[RangeOut]
-    """what the edge holds (as last reported by the worker)"""
-    recorded_reported_at: datetime | None
-    clips: list[ClipOut]
-    events: list[TimelineEvent]
-
-
-class RecordingRequestIn(BaseModel):
-    start: datetime
-    end: datetime
-
-
-class RecordingRequestOut(BaseModel):
-    request_id: str
-    worker_id: str
-
-
-class ReviewIn(BaseModel):
-    event_ids: list[str] = Field(min_length=1, max_length=1000)
-    reviewed: bool = True
-
-
-class ReviewItem(BaseModel):
-    id: str
-    camera_id: str
-    time: datetime
-    kind: str
-    label: str | None
-    reviewed: bool
-    clip_ids: list[str]
-
-
-class CaseIn(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
-    reference: str | None = Field(default=None, max_length=100)
-    note: str | None = Field(default=None, max_length=5000)
-    clips: list[str] = Field(default_factory=list, max_length=1000)
-    snapshots: list[str] = Field(default_factory=list, max_length=1000, description="event ids")
-
-
-class CaseItemsIn(BaseModel):
-    clips: list[str] = Field(default_factory=list, max_length=1000)
-    snapshots: list[str] = Field(default_factory=list, max_length=1000)
-
-
-class CaseOut(BaseModel):
-    id: int
-    title: str
-    reference: str | None
-    note: str | None
-    created_by: str
-    created_at: datetime
-    clips: list[str]
-    snapshots: list[str]
-
-
-class AuditOut(BaseModel):
-    id: int
-    time: datetime | None
-    actor: str
-    actor_kind: str
-    role: str
-    action: str
-    object: str
-    detail: dict[str, Any]
-    remote: str | None
 
 
 # ---------------------------------------------------------------------- clips
@@ -218,7 +91,7 @@ async def upload_clip(request: Request, evidence: EvidenceDep, config: ConfigDep
     if known is not None:
         evidence.counts.clips["duplicate"] += 1
         response.status_code = status.HTTP_200_OK
-        return _clip_out(known)
+        return clip_out(known)
     temp, sha256, size = await _receive(request, evidence.settings.max_clip_mb << 20)
     try:
         if sha256 != meta.sha256 or size != meta.bytes:
@@ -244,12 +117,14 @@ async def upload_clip(request: Request, evidence: EvidenceDep, config: ConfigDep
     )
     await evidence.store.add_clip(record)
     evidence.counts.clips["stored"] += 1
-    return _clip_out(record)
+    return clip_out(record)
 
 
 @router.get("/clips", response_model=list[ClipOut])
 async def list_clips(
     evidence: EvidenceDep,
+    config: ConfigDep,
+    who: CurrentPrincipal,
     camera: str | None = None,
     event: str | None = None,
     start: datetime | None = None,
@@ -261,78 +136,41 @@ async def list_clips(
         start, end = EPOCH, FAR_FUTURE
     else:
         start, end = resolve_range(start, end, timedelta(days=1))
-    return [_clip_out(c) for c in await evidence.store.clips(camera, start, end, event, limit)]
-
-
-async def _clip_or_404(evidence: EvidenceComponent, clip_id: str) -> ClipRecord:
-    clip = await evidence.store.clip(clip_id)
-    if clip is None:
-        raise HTTPException(404, f"clip '{clip_id}' not found")
-    return clip
+    seen = visible_cameras(config, who)
+    return [clip_out(c) for c in await evidence.store.clips(camera, start, end, event, limit) if c.camera_id in seen]
 
 
 @router.get("/clips/{clip_id}", response_model=ClipOut)
-async def get_clip(clip_id: ClipId, evidence: EvidenceDep) -> ClipOut:
-    return _clip_out(await _clip_or_404(evidence, clip_id))
-
-
-def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """`bytes=a-b`, `bytes=a-` or `bytes=-n` -> (first, last); None for the whole file."""
-    if not header:
-        return None
-    unit, _, spec = header.partition("=")
-    if unit.strip() != "bytes" or "," in spec:
-        return None  # several ranges: answer with the whole file (allowed by RFC 9110)
-    first_text, _, last_text = spec.strip().partition("-")
-    try:
-        if not first_text:
-            first, last = max(0, size - int(last_text)), size - 1
-        else:
-            first, last = int(first_text), min(size - 1, int(last_text) if last_text else size - 1)
-    except ValueError:
-        return None
-    if first > last or first >= size:
-        raise HTTPException(
-            status.HTTP_416_RANGE_NOT_SATISFIABLE, "range not satisfiable", headers={"Content-Range": f"bytes */{size}"}
-        )
-    return first, last
-
-
-async def _chunks(file: BinaryIO, first: int, length: int) -> AsyncIterator[bytes]:
-    await asyncio.to_thread(file.seek, first)
-    left = length
-    while left > 0:
-        chunk = await asyncio.to_thread(file.read, min(CHUNK, left))
-        if not chunk:
-            return
-        left -= len(chunk)
-        yield chunk
+async def get_clip(clip_id: ClipId, evidence: EvidenceDep, config: ConfigDep, who: CurrentPrincipal) -> ClipOut:
+    return clip_out(await clip_or_404(evidence, clip_id, visible_cameras(config, who)))
 
 
 @router.get("/clips/{clip_id}/video", response_class=StreamingResponse, responses={200: {"content": {"video/mp4": {}}}})
-async def play_clip(clip_id: ClipId, request: Request, evidence: EvidenceDep, who: CurrentPrincipal) -> Response:
+async def play_clip(
+    clip_id: ClipId, request: Request, evidence: EvidenceDep, config: ConfigDep, who: CurrentPrincipal
+) -> Response:
     """The clip's MP4, seekable (HTTP range requests). The first request of a playback is audited."""
-    clip = await _clip_or_404(evidence, clip_id)
+    clip = await clip_or_404(evidence, clip_id, visible_cameras(config, who))
     try:
         file = await asyncio.to_thread(evidence.clips.open, clip.store_key)
     except ClipStoreError as exc:
         raise HTTPException(404, str(exc)) from exc
     size = clip.bytes
     try:
-        byte_range = _byte_range(request.headers.get("range"), size)
+        wanted = byte_range(request.headers.get("range"), size)
     except HTTPException:
         file.close()
         raise
-    first, last = byte_range or (0, size - 1)
+    first, last = wanted or (0, size - 1)
     if first == 0:
-        await evidence.audit(who, "clip_playback", f"clip:{clip.id}", _remote(request), camera_id=clip.camera_id)
+        await evidence.audit(who, "clip_playback", f"clip:{clip.id}", remote_of(request), camera_id=clip.camera_id)
     headers = {"Accept-Ranges": "bytes", "Content-Length": str(last - first + 1), "ETag": f'"{clip.sha256}"'}
     code = status.HTTP_200_OK
-    if byte_range is not None:
+    if wanted is not None:
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
         code = status.HTTP_206_PARTIAL_CONTENT
     return StreamingResponse(
-        _chunks(file, first, last - first + 1),
+        file_chunks(file, first, last - first + 1),
         status_code=code,
         media_type="video/mp4",
         headers=headers,
@@ -370,7 +208,7 @@ async def camera_timeline(
         end=end,
         recorded=recorded,
         recorded_reported_at=reported.ts if reported else None,
-        clips=[_clip_out(c) for c in clips],
+        clips=[clip_out(c) for c in clips],
         events=[TimelineEvent(id=e.id, time=e.time, kind=e.kind, label=e.label) for e in events],
     )
 
@@ -392,7 +230,7 @@ async def request_recording(
         raise HTTPException(422, "a recording request covers more than 0 s and at most 1 h")
     request_id = evidence.request_range(camera.worker, camera_id, body.start, body.end, who.label)
     detail = {"start": body.start.isoformat(), "end": body.end.isoformat(), "request_id": request_id}
-    await evidence.audit(who, "recording_request", f"camera:{camera_id}", _remote(request), **detail)
+    await evidence.audit(who, "recording_request", f"camera:{camera_id}", remote_of(request), **detail)
     return RecordingRequestOut(request_id=request_id, worker_id=camera.worker)
 
 
@@ -410,6 +248,7 @@ async def set_review(body: ReviewIn, evidence: EvidenceDep, who: CurrentPrincipa
 async def review_list(
     evidence: EvidenceDep,
     store: StoreDep,
+    config: ConfigDep,
     who: CurrentPrincipal,
     camera: str | None = None,
     unreviewed: bool = False,
@@ -419,7 +258,9 @@ async def review_list(
 ) -> list[ReviewItem]:
     """Events with the caller's review state and their clips; `unreviewed=true` leaves out the reviewed."""
     start, end = resolve_range(start, end, timedelta(days=1))
+    seen = visible_cameras(config, who)
     events = await store.events(EventQuery(camera, None, None, None, None, start, end, limit, None))
+    events = [e for e in events if e.camera_id in seen]
     reviewed = await evidence.store.reviewed([e.id for e in events], who.label)
     clips = await evidence.store.clips(camera, start - timedelta(minutes=10), end + timedelta(minutes=10))
     by_event: dict[str, list[str]] = {}
@@ -446,133 +287,18 @@ async def review_list(
 
 @router.get("/snapshots/{event_id}", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
 async def download_snapshot(
-    event_id: str, request: Request, evidence: EvidenceDep, store: StoreDep, who: CurrentPrincipal
+    event_id: str, request: Request, evidence: EvidenceDep, store: StoreDep, config: ConfigDep, who: CurrentPrincipal
 ) -> Response:
     """An event's snapshot as a download, audited."""
     event = await store.event(event_id)
+    if event is not None and event.camera_id not in visible_cameras(config, who):
+        event = None
     snapshot = await store.snapshot(event.snapshot_sha256) if event and event.snapshot_sha256 else None
     if event is None or snapshot is None:
         raise HTTPException(404, f"event '{event_id}' has no snapshot kept")
-    await evidence.audit(who, "snapshot_download", f"event:{event_id}", _remote(request), camera_id=event.camera_id)
+    await evidence.audit(who, "snapshot_download", f"event:{event_id}", remote_of(request), camera_id=event.camera_id)
     headers = {"Content-Disposition": f'attachment; filename="{event.camera_id}_{event_id}.jpg"'}
     return Response(snapshot.data, media_type=snapshot.content_type, headers=headers)
-
-
-# ---------------------------------------------------------------------- cases
-
-
-def _case_out(case: Any) -> CaseOut:
-    return CaseOut(**{k: getattr(case, k) for k in CaseOut.model_fields})
-
-
-@router.post("/cases", status_code=status.HTTP_201_CREATED, response_model=CaseOut)
-async def create_case(body: CaseIn, request: Request, evidence: EvidenceDep, who: CurrentPrincipal) -> CaseOut:
-    case_id = await evidence.store.create_case(body.title, body.reference, body.note, who.label)
-    await _add_items(evidence, case_id, body.clips, body.snapshots)
-    await evidence.audit(who, "case_create", f"case:{case_id}", _remote(request), title=body.title)
-    return await _case_or_404(evidence, case_id)
-
-
-async def _add_items(evidence: EvidenceComponent, case_id: int, clips: list[str], snapshots: list[str]) -> None:
-    for clip_id in clips:
-        await _clip_or_404(evidence, clip_id)
-    if clips:
-        await evidence.store.add_case_items(case_id, "clip", clips)
-    if snapshots:
-        await evidence.store.add_case_items(case_id, "snapshot", snapshots)
-
-
-async def _case_or_404(evidence: EvidenceComponent, case_id: int) -> CaseOut:
-    case = await evidence.store.case(case_id)
-    if case is None:
-        raise HTTPException(404, f"case {case_id} not found")
-    return _case_out(case)
-
-
-@router.get("/cases", response_model=list[CaseOut])
-async def list_cases(evidence: EvidenceDep) -> list[CaseOut]:
-    return [_case_out(c) for c in await evidence.store.cases()]
-
-
-@router.get("/cases/{case_id}", response_model=CaseOut)
-async def get_case(case_id: int, evidence: EvidenceDep) -> CaseOut:
-    return await _case_or_404(evidence, case_id)
-
-
-@router.post("/cases/{case_id}/items", response_model=CaseOut)
-async def add_case_items(case_id: int, body: CaseItemsIn, evidence: EvidenceDep) -> CaseOut:
-    await _case_or_404(evidence, case_id)
-    await _add_items(evidence, case_id, body.clips, body.snapshots)
-    return await _case_or_404(evidence, case_id)
-
-
-@router.get(
-    "/cases/{case_id}/export", response_class=StreamingResponse, responses={200: {"content": {"application/zip": {}}}}
-)
-async def export_case(
-    case_id: int, request: Request, evidence: EvidenceDep, store: StoreDep, config: ConfigDep, who: CurrentPrincipal
-) -> Response:
-    """The case as one zip with a manifest (see `server.evidence.export`); every export is audited."""
-    case = await _case_or_404(evidence, case_id)
-    files: list[tuple[ExportItem, BinaryIO]] = []
-    try:
-        for clip_id in case.clips:
-            clip = await _clip_or_404(evidence, clip_id)
-            item = _item(config, "clip", clip.camera_id, clip.start_time, clip.end_time, clip.event_ids, clip.id)
-            files.append((item, await asyncio.to_thread(evidence.clips.open, clip.store_key)))
-        for event_id in case.snapshots:
-            event = await store.event(event_id)
-            snapshot = await store.snapshot(event.snapshot_sha256) if event and event.snapshot_sha256 else None
-            if event is None or snapshot is None:
-                raise HTTPException(409, f"the snapshot of event '{event_id}' is no longer kept")
-            item = _item(config, "snapshot", event.camera_id, event.time, event.time, [event_id], event_id)
-            files.append((item, io.BytesIO(snapshot.data)))
-        out = FilePath(tempfile.mkstemp(prefix="export-", suffix=".zip")[1])
-        exported_at = utc_now()
-        case_meta = case.model_dump(mode="json")
-        manifest_sha = await asyncio.to_thread(write_export, out, case_meta, files, who.label, exported_at)
-    except ClipStoreError as exc:
-        raise HTTPException(409, str(exc)) from exc
-    finally:
-        for _, file in files:
-            file.close()
-    detail = {"manifest_sha256": manifest_sha, "files": len(files), "bytes": out.stat().st_size}
-    await evidence.audit(who, "export", f"case:{case_id}", _remote(request), **detail)
-    name = f"case-{case_id}-{exported_at.strftime('%Y%m%dT%H%M%SZ')}.zip"
-    handle = out.open("rb")
-    return StreamingResponse(
-        _chunks(handle, 0, out.stat().st_size),
-        media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "X-Manifest-SHA256": manifest_sha},
-        background=BackgroundTask(_close_and_delete, handle, out),
-    )
-
-
-def _close_and_delete(handle: BinaryIO, path: FilePath) -> None:
-    handle.close()
-    path.unlink(missing_ok=True)
-
-
-def _item(
-    config: Any, kind: str, camera_id: str, start: datetime, end: datetime, event_ids: list[str], source: str
-) -> ExportItem:
-    camera = config.camera(camera_id)
-    site = next((s for s in config.sites if camera and s.id == camera.site), None)
-    stamp = start.strftime("%Y%m%dT%H%M%SZ")
-    suffix = "mp4" if kind == "clip" else "jpg"
-    return ExportItem(
-        name=f"{kind}s/{camera_id}_{stamp}_{source[:12]}.{suffix}",
-        kind=kind,
-        camera_id=camera_id,
-        camera_name=camera.name if camera else camera_id,
-        site_id=site.id if site else "",
-        site_name=site.name if site else "",
-        timezone=site.timezone if site else "UTC",
-        start=start,
-        end=end,
-        event_ids=event_ids,
-        source_id=source,
-    )
 
 
 # ---------------------------------------------------------------------- audit

@@ -13,22 +13,19 @@ from starlette.requests import HTTPConnection
 
 from contract.timeutil import utc_now
 from server.api.deps import get_services
-from server.api.routes.incidents import ServiceDep
+from server.api.routes.incidents import ReaderDep
 from server.auth.deps import CurrentPrincipal
 from server.auth.roles import Principal
 from server.auth.scope import narrowed, require_in_scope
 from server.incidents.handover import HandoverNote, PgHandoverRepository, handover_items, new_note
-from server.incidents.pg_repository import IncidentQuery
-from server.incidents.service import IncidentService
+from server.incidents.pg_repository import IncidentQuery, IncidentReader
 
 router = APIRouter(prefix="/api/handover", tags=["handover"])
 
 
 def get_handover(conn: HTTPConnection) -> PgHandoverRepository:
-    component = get_services(conn).incidents
-    if component is None:
-        raise HTTPException(503, "incidents are not running")
-    return component.handover
+    """Notes live in the database only: every replica (a follower too) serves them."""
+    return PgHandoverRepository(get_services(conn).pool)
 
 
 HandoverDep = Annotated[PgHandoverRepository, Depends(get_handover)]
@@ -39,7 +36,7 @@ class NoteIn(BaseModel):
     site: str | None = Field(default=None, description="the site of the shift; default: every site in scope")
 
 
-async def _open_items(service: IncidentService, sites: frozenset[str] | None, since: Any) -> list[dict[str, Any]]:
+async def _open_items(service: IncidentReader, sites: frozenset[str] | None, since: Any) -> list[dict[str, Any]]:
     active = await service.incidents(IncidentQuery(active=True, sites=sites, limit=500))
     timelines = {incident.id: await service.timeline(incident.id) for incident in active}
     return handover_items(active, timelines, since)
@@ -57,7 +54,7 @@ async def list_notes(
 
 @router.get("/current")
 async def current(
-    repository: HandoverDep, service: ServiceDep, principal: CurrentPrincipal, site: str | None = None
+    repository: HandoverDep, service: ReaderDep, principal: CurrentPrincipal, site: str | None = None
 ) -> dict[str, Any]:
     """The last note (to acknowledge) and the current shift's open items."""
     sites = narrowed(principal, site)
@@ -69,7 +66,7 @@ async def current(
 
 @router.post("", status_code=201)
 async def write_note(
-    repository: HandoverDep, service: ServiceDep, principal: CurrentPrincipal, body: NoteIn
+    repository: HandoverDep, service: ReaderDep, principal: CurrentPrincipal, body: NoteIn
 ) -> dict[str, Any]:
     if body.site is not None:
         require_in_scope(principal, body.site, f"site {body.site}")

@@ -21,13 +21,13 @@ from starlette.requests import HTTPConnection
 
 from contract.config.rules import Severity
 from contract.payloads import AlertPayload
-from server.api.deps import ConfigDep, get_alerts, get_services
+from server.api.deps import ConfigDep, StoreDep, get_alerts, get_services
 from server.auth.deps import CurrentPrincipal
 from server.auth.roles import Principal, Role
 from server.auth.scope import narrowed, require_in_scope
 from server.incidents.core import IncidentDesk, IncidentError, IncidentNotFoundError, SopGateError, UnknownStepError
 from server.incidents.model import Incident, IncidentChange, IncidentState
-from server.incidents.pg_repository import IncidentQuery
+from server.incidents.pg_repository import IncidentQuery, IncidentReader, PgIncidentRepository
 from server.incidents.service import IncidentService, IncidentsUnavailableError
 
 router = APIRouter(prefix="/api", tags=["incidents"])
@@ -35,15 +35,23 @@ router = APIRouter(prefix="/api", tags=["incidents"])
 
 def get_incidents(conn: HTTPConnection) -> IncidentService:
     component = get_services(conn).incidents
-    if component is None:
-        raise HTTPException(503, "incidents are not running")
-    try:
+    if component is None or not component.running:
+        raise HTTPException(503, "incidents are not running on this replica (they run on the leader)")
+    return component.service
+
+
+def get_reader(conn: HTTPConnection) -> IncidentReader:
+    """Reads: the running service (its memory first), or, on a replica where incidents do not run
+    (a follower), the database."""
+    services = get_services(conn)
+    component = services.incidents
+    if component is not None and component.running:
         return component.service
-    except RuntimeError as exc:  # not started: a follower replica (incidents run on the leader)
-        raise HTTPException(503, "incidents run on the leader replica; this one is a follower") from exc
+    return PgIncidentRepository(services.pool)
 
 
 ServiceDep = Annotated[IncidentService, Depends(get_incidents)]
+ReaderDep = Annotated[IncidentReader, Depends(get_reader)]
 Action = Callable[[IncidentDesk, datetime], IncidentChange]
 
 
@@ -125,7 +133,7 @@ def out(incident: Incident) -> IncidentOut:
 
 @router.get("/incidents", response_model=list[IncidentOut])
 async def list_incidents(
-    service: ServiceDep,
+    service: ReaderDep,
     principal: CurrentPrincipal,
     state: IncidentState | None = None,
     active: bool | None = None,
@@ -140,12 +148,12 @@ async def list_incidents(
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentOut)
-async def get_incident(service: ServiceDep, principal: CurrentPrincipal, incident_id: str) -> IncidentOut:
+async def get_incident(service: ReaderDep, principal: CurrentPrincipal, incident_id: str) -> IncidentOut:
     return out(await _visible(service, principal, incident_id))
 
 
 @router.get("/incidents/{incident_id}/timeline", response_model=list[EntryOut])
-async def incident_timeline(service: ServiceDep, principal: CurrentPrincipal, incident_id: str) -> list[EntryOut]:
+async def incident_timeline(service: ReaderDep, principal: CurrentPrincipal, incident_id: str) -> list[EntryOut]:
     incident = await _visible(service, principal, incident_id)
     return [EntryOut.model_validate(entry.public()) for entry in await service.timeline(incident.id)]
 
@@ -164,7 +172,7 @@ async def link_alert(
 ) -> IncidentOut:
     incident = await _visible(service, principal, incident_id)
     alert = await _alert(conn, principal, body.alert_id)
-    return await _act(service, lambda d, now: d.link(incident.id, alert, principal.label, now))
+    return await _act(service, lambda d, now: d.link(incident.id, alert, principal.label, now), incident)
 
 
 @router.delete("/incidents/{incident_id}/alerts/{alert_id}", response_model=IncidentOut)
@@ -172,7 +180,7 @@ async def unlink_alert(
     service: ServiceDep, principal: CurrentPrincipal, incident_id: str, alert_id: str
 ) -> IncidentOut:
     incident = await _visible(service, principal, incident_id)
-    return await _act(service, lambda d, now: d.unlink(incident.id, alert_id, principal.label, now))
+    return await _act(service, lambda d, now: d.unlink(incident.id, alert_id, principal.label, now), incident)
 
 
 @router.post("/incidents/{incident_id}/transition", response_model=IncidentOut)
@@ -182,25 +190,41 @@ async def transition(
     if body.to == "closed" and not principal.role.allows(Role.OPERATOR):
         raise HTTPException(403, "closing an incident needs the operator role")
     incident = await _visible(service, principal, incident_id)
-    return await _act(service, lambda d, now: d.transition(incident.id, body.to, principal.label, now, body.note))
+    return await _act(
+        service, lambda d, now: d.transition(incident.id, body.to, principal.label, now, body.note), incident
+    )
 
 
 @router.post("/incidents/{incident_id}/assign", response_model=IncidentOut)
 async def assign(service: ServiceDep, principal: CurrentPrincipal, incident_id: str, body: AssignIn) -> IncidentOut:
     incident = await _visible(service, principal, incident_id)
-    return await _act(service, lambda d, now: d.assign(incident.id, body.assignee, principal.label, now))
+    return await _act(service, lambda d, now: d.assign(incident.id, body.assignee, principal.label, now), incident)
 
 
 @router.post("/incidents/{incident_id}/comments", response_model=IncidentOut)
 async def comment(service: ServiceDep, principal: CurrentPrincipal, incident_id: str, body: TextIn) -> IncidentOut:
     incident = await _visible(service, principal, incident_id)
-    return await _act(service, lambda d, now: d.comment(incident.id, body.text, principal.label, now))
+    return await _act(service, lambda d, now: d.comment(incident.id, body.text, principal.label, now), incident)
 
 
 @router.post("/incidents/{incident_id}/attachments", response_model=IncidentOut)
-async def attach(service: ServiceDep, principal: CurrentPrincipal, incident_id: str, body: AttachIn) -> IncidentOut:
+async def attach(
+    service: ServiceDep,
+    store: StoreDep,
+    config: ConfigDep,
+    principal: CurrentPrincipal,
+    incident_id: str,
+    body: AttachIn,
+) -> IncidentOut:
+    """A snapshot is an event's (its id); the event must exist and be of a camera the caller sees."""
     incident = await _visible(service, principal, incident_id)
-    return await _act(service, lambda d, now: d.attach(incident.id, body.kind, body.ref, principal.label, now))
+    if body.kind == "snapshot":
+        event = await store.event(body.ref)
+        if event is None or event.snapshot_sha256 is None or config.camera(event.camera_id) is None:
+            raise HTTPException(404, f"no event snapshot {body.ref}")
+    return await _act(
+        service, lambda d, now: d.attach(incident.id, body.kind, body.ref, principal.label, now), incident
+    )
 
 
 @router.post("/incidents/{incident_id}/steps/{step_id}", response_model=IncidentOut)
@@ -208,13 +232,15 @@ async def tick_step(
     service: ServiceDep, principal: CurrentPrincipal, incident_id: str, step_id: str, body: StepIn
 ) -> IncidentOut:
     incident = await _visible(service, principal, incident_id)
-    return await _act(service, lambda d, now: d.tick_step(incident.id, step_id, body.done, principal.label, now))
+    return await _act(
+        service, lambda d, now: d.tick_step(incident.id, step_id, body.done, principal.label, now), incident
+    )
 
 
 @router.post("/incidents/{incident_id}/override", response_model=IncidentOut)
 async def override(service: ServiceDep, principal: CurrentPrincipal, incident_id: str, body: OverrideIn) -> IncidentOut:
     incident = await _visible(service, principal, incident_id)
-    return await _act(service, lambda d, now: d.override(incident.id, body.reason, principal.label, now))
+    return await _act(service, lambda d, now: d.override(incident.id, body.reason, principal.label, now), incident)
 
 
 @router.post("/incidents/{incident_id}/severity", response_model=IncidentOut)
@@ -222,7 +248,9 @@ async def set_severity(
     service: ServiceDep, principal: CurrentPrincipal, incident_id: str, body: SeverityIn
 ) -> IncidentOut:
     incident = await _visible(service, principal, incident_id)
-    return await _act(service, lambda d, now: d.set_severity(incident.id, body.severity, principal.label, now))
+    return await _act(
+        service, lambda d, now: d.set_severity(incident.id, body.severity, principal.label, now), incident
+    )
 
 
 @router.get("/sops")
@@ -231,7 +259,7 @@ async def list_sops(config: ConfigDep) -> list[dict[str, Any]]:
     return [sop.model_dump(mode="json") for sop in config.sops]
 
 
-async def _visible(service: IncidentService, principal: Principal, incident_id: str) -> Incident:
+async def _visible(service: IncidentReader, principal: Principal, incident_id: str) -> Incident:
     found = await service.incident(_uuid(incident_id))
     if found is None:
         raise HTTPException(404, f"no incident {incident_id}")
@@ -247,9 +275,9 @@ async def _alert(conn: HTTPConnection, principal: Principal, alert_id: str) -> A
     return alert.payload()
 
 
-async def _act(service: IncidentService, action: Action) -> IncidentOut:
+async def _act(service: IncidentService, action: Action, on: Incident | None = None) -> IncidentOut:
     try:
-        return out(await service.act(action))
+        return out(await service.act(action, on))
     except IncidentNotFoundError as exc:
         raise HTTPException(409, f"not an open incident or link: {exc.args[0]}") from exc
     except (SopGateError, UnknownStepError) as exc:

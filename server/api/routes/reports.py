@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from server.api.deps import ConfigDep
-from server.api.routes.incidents import ServiceDep
+from server.api.routes.incidents import ReaderDep
 from server.api.timerange import resolve_range
 from server.auth.deps import CurrentPrincipal
 from server.auth.scope import narrowed
@@ -23,7 +23,7 @@ MAX_INCIDENTS = 1000
 
 @router.get("/incidents", response_model=None)
 async def incident_report(
-    service: ServiceDep,
+    service: ReaderDep,
     config: ConfigDep,
     principal: CurrentPrincipal,
     site: str | None = None,
@@ -38,7 +38,7 @@ async def incident_report(
     sites = narrowed(principal, site)
     query = IncidentQuery(sites=sites, since=start, until=end, limit=MAX_INCIDENTS)
     incidents = await service.incidents(query)
-    top = await service.repository.top_subjects(sites, start, end)
+    top = await service.top_subjects(sites, start, end)
     report = build_report(incidents, config, site, start, end, top)
     if format == "csv":
         headers = {"Content-Disposition": f'attachment; filename="incidents-{site or "all"}.csv"'}

@@ -3,7 +3,7 @@
 // review, cases and their export, and the audit log for admins. Self-contained: it fills
 // #panel-evidence when its tab is opened and reads the camera list from /api/console/layout.
 const Evidence = {
-  ready: false, cameras: [], clips: [], role: "viewer",
+  ready: false, cameras: [], clips: [], reviewed: new Set(), role: "viewer",
 
   TEXT: {
     vi: {
@@ -12,6 +12,7 @@ const Evidence = {
       reference: "Số hiệu", note: "Ghi chú", create_case: "Tạo hồ sơ từ đoạn đã chọn", export: "Xuất",
       audit: "Nhật ký truy cập", who: "Người", action: "Hành động", object: "Đối tượng", from: "Từ", when: "Lúc",
       recorded: "đã ghi", no_clips: "Không có đoạn video", request: "Yêu cầu đoạn ghi",
+      unreviewed: "Chỉ đoạn chưa xem",
     },
     en: {
       camera: "Camera", minutes: "Last minutes", load: "Show", timeline: "Timeline", clips: "Clips",
@@ -19,6 +20,7 @@ const Evidence = {
       reference: "Reference", note: "Note", create_case: "Create a case from the selected clips", export: "Export",
       audit: "Audit log", who: "Who", action: "Action", object: "Object", from: "From", when: "When",
       recorded: "recorded", no_clips: "No clips", request: "Request recording",
+      unreviewed: "Only clips to review",
     },
   },
 
@@ -53,6 +55,7 @@ const Evidence = {
       <form id="ev-filter" class="filters">
         <select id="ev-camera"></select>
         <label>${this.t("minutes")} <input id="ev-minutes" type="number" min="1" value="60"></label>
+        <label><input type="checkbox" id="ev-unreviewed"> ${this.t("unreviewed")}</label>
         <button type="submit" id="ev-load">${this.t("load")}</button>
       </form>
       <h3>${this.t("timeline")}</h3>
@@ -78,6 +81,7 @@ const Evidence = {
     const select = document.getElementById("ev-camera");
     this.cameras.forEach((c) => select.appendChild(this.el("option", { value: c.id }, c.name || c.id)));
     document.getElementById("ev-filter").addEventListener("submit", (e) => { e.preventDefault(); this.load(); });
+    document.getElementById("ev-unreviewed").addEventListener("change", () => this.load());
     document.getElementById("ev-case-form").addEventListener("submit", (e) => { e.preventDefault(); this.createCase(); });
   },
 
@@ -90,8 +94,15 @@ const Evidence = {
     const params = new URLSearchParams({ start: start.toISOString(), end: end.toISOString() });
     const timeline = await API.get(`/api/evidence/cameras/${encodeURIComponent(camera)}/timeline?${params}`);
     this.clips = timeline.clips;
+    this.reviewed = new Set();
+    if (document.getElementById("ev-unreviewed").checked) {
+      const review = await API.get(`/api/evidence/review?${params}&camera=${encodeURIComponent(camera)}&limit=500`);
+      review.filter((item) => item.reviewed).forEach((item) => this.reviewed.add(item.id));
+    }
     this.drawTimeline(timeline, start, end);
-    this.listClips(timeline.clips);
+    // "only clips to review": a clip whose events the caller has all reviewed is left out
+    const toReview = (c) => !c.event_ids.length || c.event_ids.some((id) => !this.reviewed.has(id));
+    this.listClips(timeline.clips.filter(toReview));
     await this.listCases();
     if (this.role === "admin") await this.listAudit();
   },

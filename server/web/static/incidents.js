@@ -2,7 +2,7 @@
 // Incidents: the list (active first), one incident (state actions, SOP ticks, timeline, comment),
 // and the shift handover (write a note, acknowledge the last one). Live through the dashboard
 // WebSocket (messages of type "incident"). Its strings join the console's (vi by default).
-Object.assign(STRINGS.vi, {
+I18N.extend({ vi: {
   tab_incidents: "Sự cố", inc_open: "Mới", inc_acknowledged: "Đã tiếp nhận", inc_in_progress: "Đang xử lý",
   inc_resolved: "Đã giải quyết", inc_closed: "Đã đóng", inc_do_acknowledged: "Tiếp nhận",
   inc_do_in_progress: "Bắt đầu xử lý", inc_do_resolved: "Đã giải quyết", inc_do_closed: "Đóng sự cố",
@@ -15,8 +15,7 @@ Object.assign(STRINGS.vi, {
   tl_opened: "Mở sự cố", tl_alert: "Cảnh báo thay đổi", tl_linked: "Gắn cảnh báo", tl_unlinked: "Gỡ cảnh báo",
   tl_state: "Trạng thái", tl_assigned: "Giao việc", tl_severity: "Mức độ", tl_comment: "Ghi chú",
   tl_attachment: "Đính kèm", tl_step: "Bước quy trình", tl_override: "Bỏ qua quy trình", tl_escalation: "Báo tiếp",
-});
-Object.assign(STRINGS.en, {
+}, en: {
   tab_incidents: "Incidents", inc_open: "Open", inc_acknowledged: "Acknowledged", inc_in_progress: "In progress",
   inc_resolved: "Resolved", inc_closed: "Closed", inc_do_acknowledged: "Acknowledge", inc_do_in_progress: "Start",
   inc_do_resolved: "Resolve", inc_do_closed: "Close", inc_override: "Override (give a reason)",
@@ -28,7 +27,7 @@ Object.assign(STRINGS.en, {
   tl_opened: "Opened", tl_alert: "Alert changed", tl_linked: "Alert linked", tl_unlinked: "Alert unlinked",
   tl_state: "State", tl_assigned: "Assigned", tl_severity: "Severity", tl_comment: "Comment",
   tl_attachment: "Attachment", tl_step: "SOP step", tl_override: "SOP override", tl_escalation: "Escalation",
-});
+} });
 
 const NEXT = { open: ["acknowledged", "in_progress", "resolved"], acknowledged: ["in_progress", "resolved"],
   in_progress: ["resolved"], resolved: ["closed", "in_progress"], closed: [] };
@@ -199,7 +198,7 @@ const Incidents = {
     try {
       const incident = await API.post(`/api/incidents/${this.selected}/${path}`, body);
       this.items.set(incident.id, incident);
-      await this.render();
+      await Promise.all([this.render(), this.loadHandover()]);
     } catch (e) {
       await this.render();
       document.getElementById("incident-error").textContent = e.message;
@@ -211,6 +210,13 @@ const Incidents = {
     const box = document.getElementById("handover-note");
     box.innerHTML = "";
     box.appendChild(this.el("p", {}, `${I18N.t("handover_open")}: ${current.open.length}`));
+    const open = this.el("ul", { id: "handover-open" });
+    current.open.forEach((item) => {
+      const row = this.el("li", { "data-id": item.id }, `${item.title} — ${this.label(item.state)}`);
+      if (item.assignee) row.appendChild(this.el("small", {}, ` · ${I18N.t("inc_assignee")}: ${item.assignee}`));
+      open.appendChild(row);
+    });
+    box.appendChild(open);
     const note = current.note;
     if (!note) return;
     const card = this.el("div", { class: "handover-card", "data-id": note.id });

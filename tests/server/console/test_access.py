@@ -38,6 +38,18 @@ EXPECTED = {
     ("POST", "/api/users"): Role.ADMIN,
     ("POST", "/api/api-keys"): Role.ADMIN,
     ("GET", "/api/dead-letters"): Role.OPERATOR,
+    ("GET", "/api/incidents"): Role.VIEWER,
+    ("GET", "/api/incidents/{incident_id}/timeline"): Role.VIEWER,
+    ("POST", "/api/incidents"): Role.OPERATOR,
+    ("POST", "/api/incidents/{incident_id}/transition"): Role.RESPONDER,
+    ("POST", "/api/incidents/{incident_id}/steps/{step_id}"): Role.RESPONDER,
+    ("POST", "/api/incidents/{incident_id}/comments"): Role.RESPONDER,
+    ("POST", "/api/incidents/{incident_id}/assign"): Role.OPERATOR,
+    ("POST", "/api/incidents/{incident_id}/override"): Role.OPERATOR,
+    ("DELETE", "/api/incidents/{incident_id}/alerts/{alert_id}"): Role.OPERATOR,
+    ("POST", "/api/handover"): Role.RESPONDER,
+    ("POST", "/api/handover/{note_id}/acknowledge"): Role.RESPONDER,
+    ("GET", "/api/reports/incidents"): Role.VIEWER,
 }
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from server.alerts.component import AlertComponent
@@ -128,6 +129,10 @@ async def test_an_operator_opens_an_incident_from_an_alert_and_links_and_unlinks
         opened = await client.post("/api/incidents", json={"alert_id": alert_id, "type": "drill"})
         assert opened.status_code == 201 and opened.json()["type"] == "drill"
         assert opened.json()["opened_by"].startswith("key:")
+        path = f"/api/incidents/{opened.json()['id']}/attachments"
+        missing = await client.post(path, json={"kind": "snapshot", "ref": "no-such-event"})
+        assert missing.status_code == 404 and "no event snapshot" in missing.json()["detail"]
+        assert (await client.post(path, json={"kind": "clip", "ref": "clip-42"})).status_code == 200
         sops = (await client.get("/api/sops")).json()
         assert [s["id"] for s in sops] == ["salinity-sop"] and sops[0]["steps"][0]["text"]["vi"] == "Báo trạm thủy nông"
 
@@ -179,3 +184,48 @@ async def test_escalation_notifies_each_level_once_and_stops_at_the_acknowledgem
         metrics = (await client.get("/metrics")).text
     assert "ioc_incident_notices_total 2.0" in metrics and "ioc_incidents_active 1.0" in metrics
     assert "ioc_incident_failures_total 0.0" in metrics
+
+
+async def test_an_alert_resolved_while_incidents_were_down_is_followed_at_the_next_start(
+    pg_database: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    settings = settings_for(pg_database, tmp_path, receiver)
+    app = create_app(settings)
+    async with running_app(settings, app) as client:
+        await fire(app, "sal-1")
+        incident = await wait_for_alerts(client, 1)
+    alert_id = incident["alerts"][0]["id"]
+    # the engine saved the resolution, the process died before the incident service saw it
+    async with await psycopg.AsyncConnection.connect(pg_database, autocommit=True) as conn:
+        await conn.execute("UPDATE alerts SET state = 'resolved', resolved_at = now() WHERE id = %s", (alert_id,))
+
+    app = create_app(settings)
+    async with running_app(settings, app) as client:
+        again = (await client.get(f"/api/incidents/{incident['id']}")).json()
+        timeline = (await client.get(f"/api/incidents/{incident['id']}/timeline")).json()
+    assert again["alerts"][0]["state"] == "resolved"
+    followed = [e for e in timeline if e["kind"] == "alert"]
+    assert [e["data"]["state"] for e in followed] == ["resolved"]
+
+
+async def test_closing_an_incident_whose_alert_still_fires_opens_no_second_one_after_a_restart(
+    pg_database: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    settings = settings_for(pg_database, tmp_path, receiver)
+    app = create_app(settings)
+    async with running_app(settings, app) as client:
+        await fire(app, "sal-1")
+        incident = await wait_for_alerts(client, 1)
+        path = f"/api/incidents/{incident['id']}"
+        await client.post(f"{path}/override", json={"reason": "diễn tập"})
+        await client.post(f"{path}/transition", json={"to": "resolved"})
+        assert (await client.post(f"{path}/transition", json={"to": "closed"})).status_code == 200
+
+    app = create_app(settings)
+    async with running_app(settings, app) as client:  # the alert, still firing, is in the feed's snapshot
+        alert_id = incident["alerts"][0]["id"]
+        assert (await client.get(f"/api/alerts/{alert_id}")).json()["state"] == "firing"
+        await fire(app, "sal-1", 6.0)
+        again = await client.post("/api/incidents", json={"alert_id": alert_id})
+        listed = await incidents_of(client)
+    assert again.status_code == 409 and [i["id"] for i in listed] == [incident["id"]]

@@ -124,6 +124,8 @@ def test_incident_view_sop_timeline_and_handover_in_vietnamese(served: str, page
     assert "Đã báo trạm thủy nông, cống đã đóng" in timeline
     p.screenshot(path=str(ARTIFACTS / "incident.png"))  # type: ignore[attr-defined]
 
+    p.wait_for_selector("#handover-open li[data-id]")  # type: ignore[attr-defined]  # the shift's open items
+    assert "Đã tiếp nhận" in p.inner_text("#handover-open")  # type: ignore[attr-defined]
     p.fill("#handover-text", "Ca ngày: sự cố mặn Long Phú đã tiếp nhận, chờ kết quả đo")  # type: ignore[attr-defined]
     p.click("#handover-write")  # type: ignore[attr-defined]
     p.wait_for_selector(".handover-card #handover-ack")  # type: ignore[attr-defined]

@@ -243,3 +243,36 @@ def _open(d: IncidentDesk, when: datetime | None = None) -> str:
     change = d.on_alert(alert("salinity-intrusion", "sal-a", when or at(0)), "firing", when or at(0))
     assert change is not None
     return change.incident.id
+
+
+def test_an_alert_still_firing_after_its_incident_closed_opens_nothing_new() -> None:
+    d = desk()
+    fired = alert("salinity-intrusion", "sal-a", at(0))
+    incident = _open(d)
+    d.override(incident, "drill", "op", at(1))
+    d.transition(incident, "resolved", "op", at(2))
+    d.transition(incident, "closed", "op", at(3))
+    assert d.on_alert(fired, "firing", at(4)) is None  # a replay of the open alerts (a resubscription)
+    with pytest.raises(TransitionError, match="already in incident"):
+        d.open_from_alert(fired, "op", at(5))
+    assert d.on_alert(fired.model_copy(update={"state": "resolved"}), "resolved", at(6)) is None
+    assert fired.id not in d.settled and d.incidents == {}
+
+
+def test_settled_alerts_restored_at_start_open_nothing() -> None:
+    d = desk()
+    fired = alert("salinity-intrusion", "sal-a", at(0))
+    d.load([], settled=[(fired.id, "inc-closed")])
+    assert d.on_alert(fired, "firing", at(1)) is None and d.owner(fired.id) == "inc-closed"
+
+
+def test_incidents_resolved_long_ago_leave_memory_and_their_alerts_open_nothing() -> None:
+    d = desk()
+    fired = alert("salinity-intrusion", "sal-a", at(0))
+    incident = _open(d)
+    d.transition(incident, "resolved", "op", at(10))
+    assert d.evict_resolved(at(10)) == 0  # resolved just now: kept
+    assert d.evict_resolved(at(11)) == 1 and incident not in d.incidents
+    assert d.on_alert(fired, "firing", at(12)) is None and d.owner(fired.id) == incident
+    evicted = d.settled.copy()
+    assert list(evicted) == [fired.id]

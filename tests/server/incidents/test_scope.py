@@ -143,6 +143,16 @@ def test_route_role_scope_matrix(client: TestClient) -> None:
             assert status == (200 if expected else 404), f"{role.value} scoped to {scope}: comment {status}"
             ack = client.post(f"/api/alerts/{alert_id}/acknowledge", json={}, headers=headers).status_code
             assert (ack == 404) == (not expected), f"{role.value} scoped to {scope}: acknowledge {ack}"
+        if role in (Role.OPERATOR, Role.ADMIN):  # silences: a scoped operator silences its own sites only
+            body = {"matchers": {"site": "long-phu", "rule": "salinity-4"}, "duration_s": 60}
+            made = client.post("/api/silences", json=body, headers=headers)
+            assert made.status_code == (201 if expected else 403), f"{role.value} scoped to {scope}: {made.text}"
+            if made.status_code == 201:
+                listed = _ids(client.get("/api/silences", headers=by_scope[(Role.VIEWER, "tran-de")]).json())
+                assert made.json()["id"] not in listed
+                gone = client.delete(f"/api/silences/{made.json()['id']}", headers=by_scope[(Role.ADMIN, "tran-de")])
+                assert gone.status_code == 404
+                assert client.delete(f"/api/silences/{made.json()['id']}", headers=headers).status_code == 200
         checked += len(seen)
     assert checked == len(ROLES) * len(SCOPES) * 14
 

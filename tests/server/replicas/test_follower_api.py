@@ -76,8 +76,10 @@ async def test_an_acknowledge_sent_to_the_follower_is_applied_by_the_leader(
             on_leader, on_follower = await a.client.post(path, json={}), await b.client.post(path, json={})
             assert on_follower.status_code == on_leader.status_code >= 400
             assert on_follower.json() == on_leader.json()
-        incidents = await b.client.get("/api/incidents")  # not replicated yet: said so, not a 500
-        assert incidents.status_code == 503 and "leader replica" in incidents.json()["detail"]
+        incidents = await b.client.get("/api/incidents")  # a follower reads incidents from the database
+        assert incidents.status_code == 200 and incidents.json() == []
+        change = await b.client.post(f"/api/incidents/{'0' * 8}-0000-0000-0000-{'0' * 12}/comments", json={"text": "x"})
+        assert change.status_code == 503 and "leader" in change.json()["detail"]  # changes: on the leader, said so
         applier = a.alerts.commands
         assert applier is not None
         await wait_until(lambda: _true(applier.applied == 5), timeout=2, what="five commands applied")
