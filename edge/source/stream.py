@@ -115,6 +115,29 @@ def _never() -> bool:
     return False
 
 
+MAX_IDLE_GOP_S = 4.0
+"""Keyframes-only decoding is used only on streams whose keyframes come at least this often: on a
+longer GOP (vtest.avi has one keyframe per 25 s) motion returning would go unseen for too long."""
+
+
+class KeyframeInterval:
+    """The measured distance between the last two keyframes (in seconds, at the stream's frame rate)."""
+
+    def __init__(self, rate: float) -> None:
+        self._rate = rate
+        self._last: int | None = None
+        self.seconds: float | None = None
+
+    def keyframe(self, index: int) -> None:
+        if self._last is not None:
+            self.seconds = (index - self._last) / self._rate
+        self._last = index
+
+    def short(self) -> bool:
+        """Known (two keyframes seen) and short enough for keyframes-only decoding while idle."""
+        return self.seconds is not None and self.seconds <= MAX_IDLE_GOP_S
+
+
 class VideoStream:
     """One open source. `frames()` yields decoded frames until the source fails (SourceError).
 
@@ -193,12 +216,15 @@ class VideoStream:
         tap, codec, skipping = self._packets, stream.codec_context, False
         if tap is not None:
             tap.stream_started(stream)
+        gop = KeyframeInterval(float(stream.guessed_rate or stream.average_rate or 25))
         for index, packet in enumerate(self._container.demux(stream)):
             if tap is not None:
                 tap.packet(packet)
             if self._on_packet is not None:
                 self._on_packet()
-            wanted = self._keyframes_only()
+            if packet.is_keyframe:
+                gop.keyframe(index)
+            wanted = gop.short() and self._keyframes_only()
             if wanted != skipping:
                 codec.skip_frame, skipping = ("NONKEY" if wanted else "DEFAULT"), wanted
             for frame in packet.decode():

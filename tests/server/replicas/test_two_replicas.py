@@ -66,7 +66,7 @@ async def test_readings_split_between_replicas_raise_one_alert_per_crossing(
         assert (health_b["role"], health_b["alerts"], health_b["status"]) == ("follower", "standby", "ok")
         assert not b.alerts.running and a.alerts.running
         running = [type(c).__name__ for c in a.services.leader_only.running]
-        assert running == ["AlertComponent", "IncidentComponent", "RetentionLoop"]
+        assert running == ["AlertComponent", "IncidentComponent", "RetentionLoop", "EvidenceRetention"]
         assert b.services.leader_only.running == ()  # neither the engine nor retention on the follower
         readings = Readings()
         for on, value in [(a, 3.0), (b, 5.0), (a, 5.2), (b, 4.8), (a, 3.0), (b, 2.9), (a, 5.5), (b, 6.0)]:
