@@ -6,6 +6,10 @@
   first decoded frame at the viewer; includes opening RTSP and waiting for a keyframe.
 - live_cpu_per_viewer_pct: CPU (% of one core) of the server process per viewer added beyond the
   first, 720p15 H.264 passed through (no transcoding); goal < 2.
+- live_wall_9_cpu_pct: CPU of the server process for a 9-tile wall with one viewer: nine RTSP
+  cameras (640x360 at 15 fps, the sub-stream a wall shows) passed through; goal <= 15.
+- live_transcode_camera_cpu_pct: CPU of the server process for one file camera (640x360 at 15 fps)
+  decoded and encoded to H.264 once, with one viewer: what a camera that cannot be passed through costs.
 
 The camera is a real GStreamer RTSP server (tests/fixtures/rtsp_server.py, Debian's python3-gi)
 looping a 720p15 clip made with ffmpeg. The server side is `server.live.LiveHub` in its own
@@ -39,22 +43,28 @@ from server.live.settings import LiveSettings  # noqa: E402
 RTSP_SCRIPT = ROOT / "tests" / "fixtures" / "rtsp_server.py"
 
 
-def make_clip(directory: Path) -> Path:
-    clip = directory / "720p15.264"
-    args = ["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=15", "-t", "10", "-c:v", "libx264", "-preset", "veryfast"]
+WALL = 9
+
+
+def make_clip(directory: Path, size: str = "1280x720") -> Path:
+    clip = directory / f"{size}p15.264"
+    args = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=15", "-t", "10", "-c:v", "libx264", "-preset", "veryfast"]
     args += ["-profile:v", "baseline", "-g", "15", "-bf", "0", "-sc_threshold", "0", "-bsf:v", "h264_mp4toannexb"]
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *args, "-f", "h264", str(clip)], check=True)
     return clip
 
 
-def hub_process(url: str, pipe: Connection) -> None:
-    """The server side: answers offers arriving on `pipe` until it receives None."""
+def hub_process(sources: dict[str, tuple[str, bool]], pipe: Connection) -> None:
+    """The server side: answers (camera, offer) arriving on `pipe` until it receives None."""
 
     async def serve() -> None:
-        hub = LiveHub(LiveSettings(host_addresses=["127.0.0.1"]), {"cam": SourceSpec("cam", url)})
+        specs = {camera: SourceSpec(camera, url, rtsp=rtsp) for camera, (url, rtsp) in sources.items()}
+        hub = LiveHub(LiveSettings(host_addresses=["127.0.0.1"]), specs)
         loop = asyncio.get_running_loop()
-        while (offer := await loop.run_in_executor(None, pipe.recv)) is not None:
-            pipe.send(await hub.answer("cam", offer, "bench"))
+        pipe.send("ready")  # imports done, hub up, no camera open: what an idle camera means
+        while (request := await loop.run_in_executor(None, pipe.recv)) is not None:
+            camera, offer = request
+            pipe.send(await hub.answer(camera, offer, "bench"))
         await hub.stop()
 
     asyncio.run(serve())
@@ -78,10 +88,10 @@ class Viewer:
         except MediaStreamError:
             return
 
-    async def connect(self, pipe: Connection) -> None:
+    async def connect(self, pipe: Connection, camera: str = "cam") -> None:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         loop = asyncio.get_running_loop()
-        pipe.send(self.pc.localDescription.sdp)
+        pipe.send((camera, self.pc.localDescription.sdp))
         _, sdp = await loop.run_in_executor(None, pipe.recv)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "answer"))
 
@@ -117,6 +127,28 @@ async def measure(pipe: Connection, server: int, extra: int, window: float) -> t
     return first_frame_ms, (many - one) / extra
 
 
+async def watch_and_measure(pipe: Connection, server: int, cameras: list[str], window: float) -> float:
+    """One viewer per camera; the server's CPU once every one is decoding."""
+    await asyncio.sleep(3)  # the pulls of the previous measure are closed
+    viewers = [Viewer() for _ in cameras]
+    for viewer, camera in zip(viewers, cameras, strict=True):
+        await viewer.connect(pipe, camera)
+    await asyncio.gather(*(asyncio.wait_for(v.first_frame, 30) for v in viewers))
+    await asyncio.sleep(2)
+    busy = await cpu_percent(server, window)
+    assert all(v.frames > 0 for v in viewers)
+    for viewer in viewers:
+        await viewer.pc.close()
+    return busy
+
+
+async def measure_all(pipe: Connection, server: int, extra: int, window: float) -> tuple[float, float, float, float]:
+    first_ms, per_viewer = await measure(pipe, server, extra, window)
+    wall = await watch_and_measure(pipe, server, [f"wall-{i}" for i in range(WALL)], window)
+    transcode = await watch_and_measure(pipe, server, ["file"], window)
+    return first_ms, per_viewer, wall, transcode
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short windows (< 1 min in all)")
@@ -124,17 +156,21 @@ def main() -> None:
     args = parser.parse_args()
     window = 8.0 if args.quick else 30.0
     with tempfile.TemporaryDirectory() as tmp:
-        clip = make_clip(Path(tmp))
+        clip, small = make_clip(Path(tmp)), make_clip(Path(tmp), "640x360")
         port = free_port()
-        command = ["/usr/bin/python3", str(RTSP_SCRIPT), "--port", str(port), "--fps", "15", "--mount", f"cam={clip}"]
+        mounts = ["--mount", f"cam={clip}", *[f"--mount=wall-{i}={small}" for i in range(WALL)]]
+        command = ["/usr/bin/python3", str(RTSP_SCRIPT), "--port", str(port), "--fps", "15", *mounts]
         rtsp = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for_port("127.0.0.1", port)
+            sources = {"cam": (f"rtsp://127.0.0.1:{port}/cam", True), "file": (str(small), False)}
+            sources.update({f"wall-{i}": (f"rtsp://127.0.0.1:{port}/wall-{i}", True) for i in range(WALL)})
             parent, child = mp.Pipe()
-            hub = mp.get_context("spawn").Process(target=hub_process, args=(f"rtsp://127.0.0.1:{port}/cam", child))
+            hub = mp.get_context("spawn").Process(target=hub_process, args=(sources, child))
             hub.start()
             assert hub.pid is not None
-            first_ms, per_viewer = asyncio.run(measure(parent, hub.pid, args.viewers, window))
+            assert parent.recv() == "ready"
+            first_ms, per_viewer, wall, transcode = asyncio.run(measure_all(parent, hub.pid, args.viewers, window))
             parent.send(None)
             hub.join(15)
         finally:
@@ -142,6 +178,8 @@ def main() -> None:
             rtsp.wait(10)
     print(f"RESULT live_first_frame_ms {first_ms:.0f} ms")
     print(f"RESULT live_cpu_per_viewer_pct {per_viewer:.2f} %")
+    print(f"RESULT live_wall_9_cpu_pct {wall:.1f} %")
+    print(f"RESULT live_transcode_camera_cpu_pct {transcode:.1f} %")
 
 
 if __name__ == "__main__":

@@ -72,6 +72,12 @@ class Metrics:
         self.live_refused = Counter(
             "ioc_live_viewers_refused", "live viewers refused: the viewer limit was reached", registry=r
         )
+        self.live_decode_dropped = Counter(
+            "ioc_live_decode_dropped",
+            "pictures a transcoded camera's decoder dropped because its encoder fell behind (the newest are kept)",
+            ["camera"],
+            registry=r,
+        )
         self.live_open_failures = Counter(
             "ioc_live_open_failures", "failed attempts to open a camera for live view", ["camera"], registry=r
         )

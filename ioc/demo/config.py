@@ -1,5 +1,5 @@
-"""The demo's streams.yaml: one looping camera and the Sóc Trăng sensors, with rules tuned so that
-alerts fire within minutes (the simulator speeds tides up), written into the demo's work folder."""
+"""The demo's streams.yaml: four looping cameras (`ioc.demo.cameras`) and the Sóc Trăng sensors, with
+rules tuned so that alerts fire within minutes (the simulator speeds tides up), written into the demo's work folder."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract.config import StreamsConfig, parse_config
+from ioc.demo.cameras import EXTRA_SITES, cameras_yaml
 from ioc.sim.stations import with_demo_loggers
 
 DEMO_WORKER = "demo-edge"
@@ -24,6 +25,8 @@ _MODEL_GLOBS = ("yolo11n*.pt", "yolo11n*.onnx", "yolov8n*.pt", "yolov8n*.onnx", 
 class DemoInputs:
     video: Path | None
     model: Path | None
+    clips: tuple[Path, ...] = ()
+    """one clip per demo camera (`ioc.demo.cameras.demo_clips`)"""
 
 
 def find_video(explicit: str | None) -> Path | None:
@@ -49,36 +52,8 @@ def _imgsz(model: Path) -> int:
 
 
 def _camera_yaml(inputs: DemoInputs) -> str:
-    if inputs.video is None:
-        return "cameras: []\n"
-    detector = "demo" if inputs.model is not None else "default"
-    detect_enabled = "true" if inputs.model is not None else "false"
-    return f"""\
-cameras:
-  - id: {DEMO_CAMERA}
-    name: Sảnh chính - camera mô phỏng
-    site: soc-trang-city
-    worker: {DEMO_WORKER}
-    source: {{type: file, path: "{inputs.video}", loop: true}}
-    detect:
-      enabled: {detect_enabled}
-      detector: {detector}
-      fps: 3
-      classes: [person]
-      min_confidence: 0.3
-    zones:
-      - id: hall
-        name: Sảnh
-        points: [[0.05, 0.30], [0.95, 0.30], [0.95, 0.98], [0.05, 0.98]]
-        loiter_time: 20s
-        occupancy_threshold: 6
-    lines:
-      - id: corridor
-        name: Hành lang
-        start: [0.05, 0.60]
-        end: [0.95, 0.60]
-    location: {{lat: 9.6030, lon: 105.9745}}
-"""
+    clips = list(inputs.clips) or ([inputs.video] if inputs.video is not None else [])
+    return cameras_yaml(clips, inputs.model)
 
 
 def _detectors_yaml(inputs: DemoInputs) -> str:
@@ -156,6 +131,8 @@ def demo_config_text(inputs: DemoInputs, topic_prefix: str = "ioc") -> str:
         "  - {id: soc-trang-city, name: TP. Sóc Trăng, location: {lat: 9.6025, lon: 105.9739}}\n"
         "  - {id: long-phu, name: Huyện Long Phú, location: {lat: 9.6120, lon: 106.1280}}\n"
         "  - {id: tran-de, name: Huyện Trần Đề, location: {lat: 9.5050, lon: 106.2000}}\n"
+        + EXTRA_SITES
+        + "console: {title: {vi: IOC Sóc Trăng, en: Sóc Trăng IOC}}\n"
         f"edge_workers:\n  - {{id: {DEMO_WORKER}, name: Demo edge worker}}\n"
         + _detectors_yaml(inputs)
         + _camera_yaml(inputs)

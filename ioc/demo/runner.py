@@ -24,7 +24,9 @@ from contract.jetstream import STREAM_NAME, subject_of
 from contract.mqttclient import MqttProtocol
 from contract.mqtturl import parse_mqtt_url
 from contract.topics import Topics
+from ioc.demo.cameras import demo_clips
 from ioc.demo.config import DEMO_WORKER, DemoInputs, find_model, find_video, write_demo_config
+from ioc.demo.history import backfill
 from ioc.demo.services import Service, ServiceStack, die_with_parent, start_database, start_nats_or_broker, stop_process
 from ioc.netutil import free_port
 from ioc.sim.publisher import SensorSimulator
@@ -192,7 +194,7 @@ class Demo:
     def run(self) -> int:
         self.options.workdir.mkdir(parents=True, exist_ok=True)
         with self.stack:
-            server_url, password = self._start_all(Progress(6))
+            server_url, password = self._start_all(Progress(7))
             self._announce(server_url, password)
             self._supervise()
             print("\nstopping ...", flush=True)
@@ -202,7 +204,9 @@ class Demo:
     def _start_all(self, progress: Progress) -> tuple[str, str]:
         """Every part, in dependency order; each is stopped by the stack, in reverse, on exit."""
         options = self.options
-        inputs = DemoInputs(video=find_video(options.video), model=find_model(options.model))
+        video = find_video(options.video)
+        clips = tuple(demo_clips(video, options.workdir))
+        inputs = DemoInputs(video=video, model=find_model(options.model), clips=clips)
         database = progress.step("database", lambda: start_database(options.database_url, options.workdir / "db"))
         self._started(database)
         broker = progress.step(
@@ -214,6 +218,8 @@ class Demo:
         counts = f"{len(config.cameras)} camera(s), {len(config.sensors)} sensors, {len(config.rules)} rules"
         print(f"      {config_path}: {counts}")
         self._explain_inputs(inputs)
+        written = progress.step("history", lambda: backfill(database.url, config))
+        print(f"      a week of simulated readings: {written}")
         password = secrets.token_urlsafe(12)
         env = self._environment(database.url, broker.url, config_path, password)
         if nats_url is not None:  # server, edge and simulator on the jetstream transport
@@ -283,12 +289,14 @@ class Demo:
 
     @staticmethod
     def _explain_inputs(inputs: DemoInputs) -> None:
-        if inputs.video is None:
+        if inputs.video is None and inputs.clips:
+            print("      no vtest.avi found: the cameras loop clips made from ultralytics' sample pictures")
+        if not inputs.clips and inputs.video is None:
             print("      no demo video found: set IOC_DEMO_VIDEO or pass --video (vtest.avi: Debian's opencv-doc)")
         if inputs.model is None:
             print(
-                "      no detector model found: detection is off. Put yolo11n.pt in ./models or pass --model "
-                "(see models/README.md)"
+                "      no detector model found offline (./models, --model, IOC_DEMO_MODEL): the cameras play without "
+                "detection. Put yolo11n.pt or an ONNX export in ./models (see models/README.md)"
             )
 
     def _announce(self, server_url: str, password: str) -> None:

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import av
@@ -58,7 +58,13 @@ def open_container(options: ReaderOptions) -> InputContainer:
 class FrameReader:
     """Decoded pictures of one source; `recv` from asyncio, decoding in its own thread."""
 
-    def __init__(self, options: ReaderOptions, container: InputContainer, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        options: ReaderOptions,
+        container: InputContainer,
+        loop: asyncio.AbstractEventLoop,
+        on_drop: Callable[[], object] | None = None,
+    ) -> None:
         self._options = options
         self._container: InputContainer | None = container
         self._frames: Iterator[VideoFrame] = container.decode(video=0)
@@ -67,6 +73,7 @@ class FrameReader:
         self._ready = asyncio.Event()
         self._quit = threading.Event()
         self.dropped = 0
+        self._on_drop = on_drop
         self.codec = container.streams.video[0].codec_context.name
         rate = container.streams.video[0].average_rate
         self.fps = float(rate) if rate else 15.0
@@ -88,6 +95,8 @@ class FrameReader:
         if frame is not None and len(self._queue) >= self._options.queue_size:
             self._queue.popleft()
             self.dropped += 1
+            if self._on_drop is not None:
+                self._on_drop()
         self._queue.append(frame)
         self._ready.set()
 

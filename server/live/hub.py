@@ -70,9 +70,9 @@ class LiveHub:
     def _new_pull(self, spec: SourceSpec) -> CameraPull:
         settings, metrics = self.settings, self._metrics
         failures = metrics.live_open_failures.labels(spec.camera_id).inc if metrics is not None else None
-        return CameraPull(
-            spec, settings.open_timeout_s, settings.read_timeout_s, settings.reopen_max_backoff_s, on_failure=failures
-        )
+        drops = metrics.live_decode_dropped.labels(spec.camera_id).inc if metrics is not None else None
+        timeouts = (settings.open_timeout_s, settings.read_timeout_s, settings.reopen_max_backoff_s)
+        return CameraPull(spec, *timeouts, on_failure=failures, on_drop=drops)
 
     @property
     def camera_ids(self) -> list[str]:

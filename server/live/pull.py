@@ -88,9 +88,11 @@ class CameraPull:
         read_timeout_s: float,
         max_backoff_s: float,
         on_failure: Callable[[], object] | None = None,
+        on_drop: Callable[[], object] | None = None,
     ) -> None:
         self.spec = spec
         self._on_failure = on_failure
+        self._on_drop = on_drop
         self._open_timeout_s = open_timeout_s
         self._read_timeout_s = read_timeout_s
         self._max_backoff_s = max_backoff_s
@@ -161,6 +163,8 @@ class CameraPull:
             try:
                 packet = await asyncio.wait_for(source.recv(), self._read_timeout_s)
             except (MediaStreamError, SourceEndedError, TimeoutError):
+                if self._track is None or self._track.readyState != "live":
+                    raise MediaStreamError from None  # closed with its last viewer: nothing to reopen
                 logger.warning("camera %s: stream ended or stalled; reopening", self.spec.camera_id)
                 async with self._lock:
                     if self._source is source:
@@ -185,7 +189,7 @@ class CameraPull:
         spec = self.spec
         args = (spec.url, spec.rtsp, spec.tcp, self._open_timeout_s, self._read_timeout_s, self.encoder, loop)
         try:
-            self._source = await loop.run_in_executor(None, open_source, *args, self._transcode_rtsp)
+            self._source = await loop.run_in_executor(None, open_source, *args, self._transcode_rtsp, self._on_drop)
         except (av.FFmpegError, OSError, TimeoutError, SourceEndedError) as exc:
             self.stats.failures += 1
             self._failures_in_row += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Callable
 from typing import Literal, Protocol
 
 import av
@@ -120,6 +121,7 @@ def open_source(
     encoder: H264Transcoder,
     loop: asyncio.AbstractEventLoop,
     transcode: bool = False,
+    on_drop: Callable[[], object] | None = None,
 ) -> PacketSource:
     """Blocking (run it in an executor). `transcode`: the RTSP stream is known not to be H.264."""
     if rtsp and not transcode:
@@ -132,5 +134,5 @@ def open_source(
         )
     else:
         options = ReaderOptions(url, None, None, open_timeout_s, read_timeout_s, paced=True)
-    reader = FrameReader(options, open_container(options), loop)
+    reader = FrameReader(options, open_container(options), loop, on_drop)
     return TranscodedSource(reader, encoder)

@@ -78,6 +78,7 @@ const Alerts = {
     }
     this.render();
     this.attend();
+    if (window.Tabs && Tabs.isShown("overview")) Overview.render();
   },
 
   async loadHistory() {

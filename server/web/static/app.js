@@ -20,6 +20,7 @@ const App = {
     document.querySelectorAll("[data-lang]").forEach((a) => a.addEventListener("click", (e) => { e.preventDefault(); I18N.set(a.dataset.lang); }));
     document.getElementById("lang-toggle").addEventListener("click", () => I18N.set(I18N.lang === "vi" ? "en" : "vi"));
     document.getElementById("logout").addEventListener("click", () => this.logout());
+    Tabs.register("overview", () => Overview.show());
     Tabs.register("map", () => this.drawMap());
     Tabs.register("events", () => this.searchEvents());
     Tabs.register("sensors", () => { if (this.selected) this.drawChart(); });
@@ -30,6 +31,7 @@ const App = {
     ["alert-site", "alert-severity"].forEach((id) => document.getElementById(id).addEventListener("change", () => Alerts.render()));
     document.getElementById("alert-history").addEventListener("change", (e) => { if (e.target.checked) Alerts.loadHistory(); else Alerts.render(); });
     document.getElementById("event-filter").addEventListener("submit", (e) => { e.preventDefault(); this.searchEvents(); });
+    document.getElementById("event-raw").addEventListener("change", (e) => { Events.raw = e.target.checked; Events.render(); });
     document.addEventListener("ioc:lang", () => this.rerender());
     document.addEventListener("ioc:logged-out", () => this.showLogin());
   },
@@ -85,6 +87,8 @@ const App = {
     ConfigBanner.poll();
     this.timers.push(setInterval(() => ConfigBanner.poll(), ConfigBanner.POLL_MS));
     this.clock();
+    const first = location.hash.slice(1);  // a second screen opens on its view: /#overview, /#map
+    if (first && document.getElementById(`panel-${first}`)) Tabs.show(first);
   },
 
   stopTimers() { this.timers.forEach(clearInterval); this.timers = []; },
@@ -114,6 +118,7 @@ const App = {
     this.renderCameraStatus();
     this.renderSensorList();
     if (Tabs.isShown("map")) this.drawMap();
+    if (Tabs.isShown("overview")) Overview.show();
   },
 
   // What the operator sees: the tile's own picture when it is on the wall, else the edge's report.
@@ -217,9 +222,11 @@ const App = {
     this.renderCameraStatus();
     this.renderSensorList();
     Alerts.render();
+    Events.render();
     ConfigBanner.render();
     if (this.selected) this.drawChart();
     if (Tabs.isShown("map")) this.drawMap();
+    if (Tabs.isShown("overview")) Overview.render();
     this.clock();
   },
 };

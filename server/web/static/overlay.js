@@ -4,7 +4,7 @@
 // crossings) on another, each fading out FADE_MS after it arrives. Edge events are sparse (first
 // seen / gone, zone enter / exit, line crossed, loitering), not one per frame: a box is drawn where
 // the object was when the event happened and is not tracked between events. Events are drawn when
-// they arrive; `lag_ms` (receipt minus frame time) says how late that is relative to the picture.
+// they arrive, aged by `lag_ms` (receipt minus frame time); one later than FADE_MS is not drawn.
 const Overlay = {
   FADE_MS: 1500,
   RECONNECT_MS: 2000,
@@ -57,7 +57,11 @@ const Overlay = {
       // Replayed detections: fade them as if they had arrived lag-corrected, never older than FADE_MS.
       message.detections.forEach((d) => this.add(view, d, now - Math.min(this.FADE_MS, Math.max(0, Date.now() - Date.parse(d.ts)))));
     } else if (message.type === "detection") {
-      this.add(view, message.detection, now);
+      // Aged by its lag (server receipt minus frame time): a box that arrives later than FADE_MS after
+      // its frame is never drawn (nothing rather than a box where the object no longer is).
+      const lag = Math.max(0, message.detection.lag_ms || 0);
+      if (lag >= this.FADE_MS) { view.late = (view.late || 0) + 1; return; }
+      this.add(view, message.detection, now - lag);
     }
     this.drawBoxes(view);
   },
@@ -128,11 +132,11 @@ const Overlay = {
   },
 
   label(d) {
-    const parts = [d.label || d.kind];
+    const parts = [d.label ? I18N.object(d.label) : I18N.kind(d.kind)];
     if (d.track_id !== null && d.track_id !== undefined) parts.push(`#${d.track_id}`);
     if (d.confidence !== null && d.confidence !== undefined) parts.push(`${Math.round(d.confidence * 100)}%`);
     if (d.zone) parts.push(`${d.kind === "zone_exit" ? "←" : "→"} ${d.zone}`);
-    if (d.line) parts.push(`⇢ ${d.line}${d.direction ? ` (${d.direction})` : ""}`);
+    if (d.line) parts.push(`⇢ ${d.line}${d.direction ? ` (${I18N.t(`dir_${d.direction}`)})` : ""}`);
     return parts.join(" ");
   },
 

@@ -53,6 +53,7 @@ const Tabs = {
   show(name) {
     this.current = name;
     this.mark(name);
+    if (location.hash !== `#${name}`) history.replaceState(null, "", `#${name}`);
     const handler = this.handlers[name];
     if (handler) handler();
   },

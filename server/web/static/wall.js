@@ -15,7 +15,9 @@ const Wall = {
     this.layout = layout;
     this.user = user;
     const saved = JSON.parse(localStorage.getItem(this.key()) || "{}");
-    this.prefs = { layout: "9", group: "", page: 0, ...saved };
+    const count = layout.cameras.length;  // no saved choice: the smallest grid that shows every camera
+    const fitting = count <= 1 ? "1" : count <= 4 ? "4" : count <= 9 ? "9" : "16";
+    this.prefs = { layout: fitting, group: "", page: 0, ...saved };
     if (!this.LAYOUTS[this.prefs.layout]) this.prefs.layout = "9";
     const group = document.getElementById("wall-group");
     group.querySelectorAll("option:not(:first-child)").forEach((o) => o.remove());

@@ -207,3 +207,12 @@ def test_detection_overlay_draws_over_the_live_video(
         publisher.close()
     # It fades: about 1.5 s after it arrived nothing of it is left.
     page.wait_for_function("() => Overlay.paintedPixels('cam-1') === 0", timeout=4000)  # type: ignore[attr-defined]
+
+    # A detection that arrives 2 s after its frame is not drawn: the object is no longer where the box says.
+    publisher = Publisher(mqtt_broker.host, mqtt_broker.port)  # type: ignore[attr-defined]
+    try:
+        publisher.publish_all([(events_topic(prefix), detection_event(track_id=43, age_s=2.0).model_dump_json())])
+    finally:
+        publisher.close()
+    page.wait_for_function("() => Overlay.views['cam-1'].late === 1", timeout=5000)  # type: ignore[attr-defined]
+    assert page.evaluate("() => Overlay.paintedPixels('cam-1')") == 0  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ import math
 import time
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from server.auth.roles import Role
@@ -45,6 +46,13 @@ def test_a_fresh_sensor_fills_the_one_hour_chart(
         publisher.publish_all([(f"{prefix}/sensors/sal-1", json.dumps(r)) for r in readings])
     finally:
         publisher.close()
+    api = httpx.Client(base_url=served_console.url)
+    api.post("/api/auth/login", json={"username": "viewer", "password": PASSWORDS[Role.VIEWER]}).raise_for_status()
+    window = {"start": (now - timedelta(hours=1)).isoformat(), "end": datetime.now(UTC).isoformat()}
+    deadline = time.monotonic() + 20
+    while len(api.get("/api/sensors/sal-1/readings", params=window).json()["points"] or []) < 30:
+        assert time.monotonic() < deadline, "the readings were not stored"
+        time.sleep(0.2)
     log_in(page, served_console.url, "viewer", PASSWORDS[Role.VIEWER])
     page.wait_for_selector("#whoami:has-text('viewer')")  # type: ignore[attr-defined]
     page.click("#tabs [data-tab=sensors]")  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from tests.server.console.test_browser import ARTIFACTS, log_in, page  # noqa: F
 from tests.server.helpers import Publisher
 
 AXE = Path(__file__).resolve().parents[3] / "server" / "web" / "node_modules" / "axe-core" / "axe.min.js"
-VIEWS = ["wall", "sensors", "map", "events"]
+VIEWS = ["overview", "wall", "sensors", "map", "events"]
 
 # Every text the user can read or hear: text nodes, and the labels, titles, placeholders and alt texts.
 READABLE = """() => {
@@ -64,13 +64,17 @@ def test_every_view_in_both_languages_is_translated_and_accessible(
     prefix = served_console.app.state.ioc.config.mqtt.topic_prefix
     publisher = Publisher(mqtt_broker.host, mqtt_broker.port)  # type: ignore[attr-defined]
     try:
-        publisher.publish(events_topic(prefix), detection_event(kind="object_seen").model_dump_json())
         reading = {"value": 5.2, "ts": datetime.now(UTC).isoformat()}
-        publisher.publish(f"{prefix}/sensors/sal-1", json.dumps(reading))
+        publisher.publish_all(
+            [
+                (events_topic(prefix), detection_event(kind="object_seen").model_dump_json()),
+                (f"{prefix}/sensors/sal-1", json.dumps(reading)),
+            ]
+        )
     finally:
         publisher.close()
     log_in(page, served_console.url, "operator", PASSWORDS[Role.OPERATOR])
-    page.wait_for_selector("#alert-feed li.sev-critical", timeout=10000)  # type: ignore[attr-defined]
+    page.wait_for_selector("#alert-feed li.sev-critical", timeout=20000)  # type: ignore[attr-defined]
     assert page.evaluate("() => document.documentElement.lang") == "vi"  # type: ignore[attr-defined]
     assert page.inner_text("header h1") == "IOC Sóc Trăng"  # type: ignore[attr-defined]  # from streams.yaml
 
@@ -133,3 +137,40 @@ def test_every_view_in_both_languages_is_translated_and_accessible(
         show(page, view)
         violations = page.evaluate(SERIOUS)  # type: ignore[attr-defined]
         assert not violations, f"axe-core in the {view} view: {violations}"
+
+
+def test_events_are_grouped_into_activities(
+    served_console: LiveServer,
+    page: object,  # noqa: F811
+    mqtt_broker: object,
+) -> None:
+    """Track 7 is seen, enters the pier, leaves it and is gone; track 8 is only seen and gone: two rows,
+    the seen/gone noise folded into them; 'every event' shows the six."""
+    prefix = served_console.app.state.ioc.config.mqtt.topic_prefix
+    kinds = [(7, "object_seen", None), (7, "zone_enter", "pier"), (7, "zone_exit", "pier"), (7, "object_gone", None)]
+    kinds += [(8, "object_seen", None), (8, "object_gone", None)]
+    events = [
+        detection_event(track_id=track, kind=kind, age_s=60 - i).model_copy(update={"zone": zone})
+        for i, (track, kind, zone) in enumerate(kinds)
+    ]
+    publisher = Publisher(mqtt_broker.host, mqtt_broker.port)  # type: ignore[attr-defined]
+    try:
+        publisher.publish_all([(events_topic(prefix), event.model_dump_json()) for event in events])
+    finally:
+        publisher.close()
+    log_in(page, served_console.url + "/#events", "viewer", PASSWORDS[Role.VIEWER])
+    page.wait_for_selector("#panel-events:not([hidden])")  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 15
+    while page.evaluate("() => Events.items.length") < 6:  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "the six events were not listed"
+        page.click("#event-filter button[type=submit]")  # type: ignore[attr-defined]
+        time.sleep(0.5)
+    rows = page.eval_on_selector_all("#events tbody tr.activity", "els => els.map((e) => e.innerText)")  # type: ignore[attr-defined]
+    assert len(rows) == 2, rows
+    newest, older = rows  # newest activity first: track 8
+    assert "Xuất hiện rồi rời đi" in newest and "2 sự kiện" in newest
+    assert "Vào vùng" in older and "Ra khỏi vùng" in older and "pier" in older and "4 sự kiện" in older
+    assert not any("Rời đi" in row.split("\t")[2] for row in rows)  # gone is folded away
+    page.screenshot(path=str(ARTIFACTS / "events-activities.png"))  # type: ignore[attr-defined]
+    page.check("#event-raw")  # type: ignore[attr-defined]
+    assert page.locator("#events tbody tr").count() == 6  # type: ignore[attr-defined]

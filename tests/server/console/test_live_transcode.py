@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from server.live.decode import FrameReader, ReaderOptions, open_container
 from server.live.hub import LiveHub
 from server.live.pull import SourceSpec
 from server.live.settings import LiveSettings
+from server.metrics import Metrics
 from tests.fixtures.rtsp import find_test_video
 from tests.server.console.test_live import Watcher
 
@@ -30,6 +32,13 @@ def mpeg4_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def mp4_h264_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 3 s H.264 MP4 (AVCC packets, not Annex-B: the kind a browser never gets from pass-through)."""
     return _ffmpeg_clip(tmp_path_factory.mktemp("clips") / "clip.mp4", ["-c:v", "libx264", "-preset", "ultrafast"])
+
+
+@pytest.fixture(scope="session")
+def h265_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 3 s H.265 MP4: WebRTC (aiortc) cannot carry H.265, so it is transcoded like a file."""
+    codec = ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error"]
+    return _ffmpeg_clip(tmp_path_factory.mktemp("clips") / "clip265.mp4", codec)
 
 
 def _ffmpeg_clip(out: Path, codec: list[str]) -> Path:
@@ -70,6 +79,20 @@ async def test_a_file_camera_is_transcoded_once_for_all_its_viewers(mpeg4_clip: 
         await second.close()
         await hub.stop()
     assert hub.status()["cam-0"]["pulling"] is False
+
+
+async def test_an_h265_camera_is_transcoded_and_plays(h265_clip: Path) -> None:
+    hub = file_hub(h265_clip)
+    watcher = Watcher()
+    try:
+        await watcher.watch(hub, "cam-0")
+        await watcher.wait_frames(15, timeout=15)
+        assert watcher.size == (640, 360)
+        status = hub.status()["cam-0"]
+        assert status["mode"] == "transcode" and status["codec"] == "hevc"
+    finally:
+        await watcher.close()
+        await hub.stop()
 
 
 async def test_an_h264_mp4_file_plays_and_loops(mp4_h264_clip: Path) -> None:
@@ -124,4 +147,25 @@ async def test_a_viewer_that_never_connects_is_closed_on_the_server(mp4_h264_cli
         assert hub.viewer(viewer_id) is None
         assert hub.status()["cam-0"]["viewers"] == 0
     finally:
+        await hub.stop()
+
+
+async def test_a_decoder_whose_encoder_falls_behind_keeps_the_newest_and_counts_the_drops(mp4_h264_clip: Path) -> None:
+    metrics = Metrics()
+    hub = LiveHub(
+        LiveSettings(host_addresses=["127.0.0.1"]),
+        {"cam-0": SourceSpec("cam-0", str(mp4_h264_clip), rtsp=False)},
+        metrics=metrics,
+    )
+    options = ReaderOptions(str(mp4_h264_clip), paced=True, max_fps=30, queue_size=2)
+    drops = metrics.live_decode_dropped.labels("cam-0").inc
+    reader = FrameReader(options, open_container(options), asyncio.get_running_loop(), on_drop=drops)
+    try:
+        await asyncio.sleep(1.5)  # about 20 pictures decoded, nobody reads them
+        assert reader.dropped >= 10
+        assert metrics.registry.get_sample_value("ioc_live_decode_dropped_total", {"camera": "cam-0"}) == reader.dropped
+        first = await reader.recv()
+        assert first.time is not None and first.time >= 0.8  # one of the newest (after ~1.5 s), not the first
+    finally:
+        await asyncio.get_running_loop().run_in_executor(None, reader.close)
         await hub.stop()

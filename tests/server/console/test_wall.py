@@ -76,7 +76,7 @@ def test_nine_tiles_decode_live_video_at_once(wall_console: LiveServer, page: ob
     log_in(page, wall_console.url, "viewer", PASSWORDS[Role.VIEWER])
     page.wait_for_function("() => document.querySelectorAll('#wall .tile').length === 9")  # type: ignore[attr-defined]
     page.wait_for_function(  # type: ignore[attr-defined]
-        "() => [...document.querySelectorAll('#wall .tile')].every((t) => t.dataset.state === 'live')", timeout=30000
+        "() => [...document.querySelectorAll('#wall .tile')].every((t) => t.dataset.state === 'live')", timeout=60000
     )
     first = page.evaluate(FRAMES)  # type: ignore[attr-defined]
     time.sleep(2.0)
@@ -111,7 +111,7 @@ def test_nine_tiles_decode_live_video_at_once(wall_console: LiveServer, page: ob
     page.select_option("#wall-group", "")  # type: ignore[attr-defined]
     page.click("#wall-layouts button[data-layout='1+5']")  # type: ignore[attr-defined]
     page.wait_for_function(  # type: ignore[attr-defined]
-        "() => [...document.querySelectorAll('#wall .tile')].every((t) => t.dataset.state === 'live')", timeout=20000
+        "() => [...document.querySelectorAll('#wall .tile')].every((t) => t.dataset.state === 'live')", timeout=40000
     )
     big, small = page.evaluate(  # type: ignore[attr-defined]
         "() => [...document.querySelectorAll('#wall .tile')].slice(0, 2).map((t) => t.getBoundingClientRect().width)"
@@ -128,6 +128,20 @@ def test_nine_tiles_decode_live_video_at_once(wall_console: LiveServer, page: ob
     assert page.inner_text(".tile[data-camera=cam-0] .mode") == "MJPEG: WebRTC gave no picture"  # type: ignore[attr-defined]
     page.screenshot(path=str(ARTIFACTS / "wall-fallback-en.png"))  # type: ignore[attr-defined]
     assert wall_console.app.state.ioc.live.status()["cam-0"]["mjpeg_clients"] == 1
+
+    # A double-click puts a tile full screen; the tour turns the pages by itself.
+    page.dblclick(".tile[data-camera=cam-1]")  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "() => document.fullscreenElement?.dataset.camera === 'cam-1'"
+        " || document.querySelector('.tile[data-camera=cam-1]').classList.contains('zoomed')"
+    )
+    page.evaluate("() => document.fullscreenElement && document.exitFullscreen()")  # type: ignore[attr-defined]
+    page.evaluate("() => { Wall.TOUR_MS = 700; }")  # type: ignore[attr-defined]
+    before = page.inner_text("#wall-page")  # type: ignore[attr-defined]
+    page.click("#wall-tour")  # type: ignore[attr-defined]
+    assert page.get_attribute("#wall-tour", "aria-pressed") == "true"  # type: ignore[attr-defined]
+    page.wait_for_function(f"() => document.getElementById('wall-page').textContent !== {before!r}")  # type: ignore[attr-defined]
+    page.click("#wall-tour")  # type: ignore[attr-defined]
 
     # The browser stops watching (the page goes away): every viewer is closed on the server.
     page.goto("about:blank")  # type: ignore[attr-defined]
