@@ -11,7 +11,7 @@ alternatives measured on the same detections, so the defaults are chosen by meas
 - count_extra_crossings: counted crossings with no reference crossing near them;
 - count_detect_ms_per_frame: CPU of the detector per sampled frame (process time), for the cost.
 --quick compares the tracker and line settings at 5 fps on yolo11n @320; without it also 3 and 10 fps
-and (with IOC_TEST_MODEL_640) yolov8n @640.
+and (with IOC_TEST_MODEL_640) yolov8n @640 (about 5 minutes on 2 cores); --quick takes ~20 s.
 """
 
 from __future__ import annotations
