@@ -15,6 +15,7 @@ import numpy as np
 from contract.config import Camera
 from contract.geometry import point_in_polygon
 from contract.payloads import DetectionEventPayload
+from edge.bytetrack import ByteTrackSettings
 from edge.detect.protocol import Detections
 from edge.events import CameraEventEngine, EventDraft, TrackedObject
 from edge.snapshot import BestSnapshots
@@ -36,6 +37,7 @@ class CameraPipeline:
         names: Mapping[int, str],
         emit: EventSink,
         run_id: str,
+        tracker: ByteTrackSettings | None = None,
     ) -> None:
         self.camera = camera
         self.queue: DropOldestQueue[SampledFrame] = DropOldestQueue(FRAME_QUEUE_SIZE)
@@ -48,7 +50,7 @@ class CameraPipeline:
         self._masks: list[list[tuple[float, float]]] = [[(p[0], p[1]) for p in m.points] for m in camera.masks]
         gone_after = timedelta(seconds=max(2.0, 6.0 / camera.detect.fps))
         self.events = CameraEventEngine(camera, gone_after)
-        self._tracker = CameraTracker(camera.detect.fps, names)
+        self._tracker = CameraTracker(camera.detect.fps, names, tracker)
         self._snapshots = BestSnapshots(camera.snapshot_quality)
         self._sequence = 0
         self.tracked = 0  # objects tracked after the last detected frame (read by the capture thread)
