@@ -119,7 +119,8 @@ def _incident_routers() -> list[APIRouter]:
 async def _running(settings: Settings, parts: _Parts, observers: Sequence[IngestObserver]) -> AsyncIterator[Services]:
     digest = file_digest(settings.config)
     config = load_config(settings.config)
-    redactor = install_log_redaction(secrets_of(settings, parts.auth, parts.live, config))  # before any I/O
+    # before any I/O
+    redactor = install_log_redaction(secrets_of(settings, parts.auth, parts.live, parts.evidence, config))
     status = ConfigStatus(settings.config, digest, utc_now())
     logger.info("starting: %s", settings.describe())
     if settings.migrate_on_start:

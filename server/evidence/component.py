@@ -35,6 +35,22 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def clip_store_of(settings: EvidenceSettings) -> ClipStore:
+    """The clip store the settings choose (`IOC_EVIDENCE_CLIP_STORE`)."""
+    if settings.clip_store == "s3":
+        from server.evidence.s3store import S3ClipStore
+
+        assert settings.s3_endpoint and settings.s3_bucket and settings.s3_access_key and settings.s3_secret_key
+        return S3ClipStore(
+            settings.s3_endpoint,
+            settings.s3_bucket,
+            settings.s3_access_key,
+            settings.s3_secret_key.get_secret_value(),
+            settings.s3_region,
+        )
+    return DirectoryClipStore(settings.clip_dir)
+
+
 @dataclass(frozen=True)
 class RecordedRanges:
     worker_id: str
@@ -45,7 +61,7 @@ class RecordedRanges:
 class EvidenceComponent:
     def __init__(self, settings: EvidenceSettings, clips: ClipStore | None = None) -> None:
         self.settings = settings
-        self.clips: ClipStore = clips or DirectoryClipStore(settings.clip_dir)
+        self.clips: ClipStore = clips or clip_store_of(settings)
         self._store: EvidenceStore | None = None
         self._services: Services | None = None
         self._client: mqtt.Client | None = None

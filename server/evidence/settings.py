@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,3 +15,25 @@ class EvidenceSettings(BaseSettings):
     clip_dir: Path = Field(default=Path("clips"), description="the directory clip store: where event clips are kept")
     max_clip_mb: int = Field(default=512, ge=1, description="largest clip upload accepted, in MiB")
     retention_interval_s: float = Field(default=3600.0, gt=0, description="how often old clips and audit rows go")
+    clip_store: Literal["directory", "s3"] = Field(
+        default="directory", description="where clips are kept: `directory` (`clip_dir`) or an S3-compatible bucket"
+    )
+    s3_endpoint: str | None = Field(
+        default=None, pattern=r"^https?://[^/\s]+", description="the S3 store's endpoint URL (path-style, e.g. MinIO)"
+    )
+    s3_bucket: str | None = Field(default=None, min_length=3, max_length=63, description="the S3 store's bucket")
+    s3_access_key: str | None = Field(default=None, description="the S3 store's access key id")
+    s3_secret_key: SecretStr | None = Field(default=None, description="the S3 store's secret key")
+    s3_region: str = Field(default="us-east-1", min_length=1, description="the S3 store's region (signed in requests)")
+
+    @model_validator(mode="after")
+    def _s3_complete(self) -> Self:
+        if self.clip_store == "s3":
+            missing = [
+                f"IOC_EVIDENCE_{name.upper()}"
+                for name in ("s3_endpoint", "s3_bucket", "s3_access_key", "s3_secret_key")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"clip_store=s3 needs {', '.join(missing)}")
+        return self
