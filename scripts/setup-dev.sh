@@ -20,6 +20,11 @@ PYTHON=${PYTHON:-python3}
 # needs torch 2.14) would replace it with a CUDA build (3.2 GB of nvidia-* wheels; measured 6.4 GB venv).
 .venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install -q \
   "torch==${IOC_TORCH_VERSION:-2.13.0}" "${IOC_TORCHVISION_SPEC:-torchvision<0.29}"
+# Where torch 2.13.0 comes from a local CPU wheel (as on the CI machines), PyPI's torchvision 0.28 is
+# built for PyPI's torch and fails to import ("operator torchvision::nms does not exist"), which breaks
+# the `ultralytics` detector's NMS. Then take the pair that imports together (a CUDA build, larger).
+.venv/bin/python -c 'import torchvision' 2>/dev/null || .venv/bin/python -m pip install -q \
+  "torch==${IOC_TORCH_FALLBACK_VERSION:-2.14.1}" "torchvision==${IOC_TORCHVISION_FALLBACK_VERSION:-0.29.1}"
 .venv/bin/python -m pip install -q -e '.[all]'
 # The console's front-end libraries (uPlot, Leaflet, marker clusters; axe-core for the browser tests),
 # from the npm registry at the versions of server/web/package-lock.json, served by the server itself.

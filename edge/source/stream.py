@@ -116,26 +116,33 @@ def _never() -> bool:
 
 
 MAX_IDLE_GOP_S = 4.0
-"""Keyframes-only decoding is used only on streams whose keyframes come at least this often: on a
-longer GOP (vtest.avi has one keyframe per 25 s) motion returning would go unseen for too long."""
+"""Keyframes-only decoding is used only while keyframes come at least this often: on a longer GOP
+(vtest.avi has one keyframe per 25 s) returning motion would go unseen for that long."""
 
 
 class KeyframeInterval:
-    """The measured distance between the last two keyframes (in seconds, at the stream's frame rate)."""
+    """Where the last keyframe was and how far apart keyframes are (seconds of stream time)."""
 
     def __init__(self, rate: float) -> None:
         self._rate = rate
-        self._last: int | None = None
+        self._last: float | None = None
         self.seconds: float | None = None
+        """the longest keyframe interval seen (None: fewer than two keyframes and none overdue)"""
 
-    def keyframe(self, index: int) -> None:
+    def position(self, index: int, at_s: float | None) -> float:
+        return at_s if at_s is not None else index / self._rate
+
+    def packet(self, position: float, keyframe: bool) -> None:
         if self._last is not None:
-            self.seconds = (index - self._last) / self._rate
-        self._last = index
+            gap = position - self._last
+            if keyframe or gap > MAX_IDLE_GOP_S:  # an overdue keyframe already tells the GOP is long
+                self.seconds = max(self.seconds or 0.0, gap)
+        if keyframe:
+            self._last = position
 
     def short(self) -> bool:
-        """Known (two keyframes seen) and short enough for keyframes-only decoding while idle."""
-        return self.seconds is not None and self.seconds <= MAX_IDLE_GOP_S
+        """No keyframe interval longer than MAX_IDLE_GOP_S seen (keyframes-only decoding may be used)."""
+        return self.seconds is None or self.seconds <= MAX_IDLE_GOP_S
 
 
 class VideoStream:
@@ -222,8 +229,8 @@ class VideoStream:
                 tap.packet(packet)
             if self._on_packet is not None:
                 self._on_packet()
-            if packet.is_keyframe:
-                gop.keyframe(index)
+            at_s = float(packet.pts * packet.time_base) if packet.pts is not None else None
+            gop.packet(gop.position(index, at_s), packet.is_keyframe)
             wanted = gop.short() and self._keyframes_only()
             if wanted != skipping:
                 codec.skip_frame, skipping = ("NONKEY" if wanted else "DEFAULT"), wanted

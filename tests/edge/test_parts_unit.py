@@ -170,6 +170,20 @@ def test_onnx_backend_matches_ultralytics_on_bus_jpg(model_path: Path) -> None:
     assert np.allclose(single.xyxy[best], [50, 390, 245, 906], atol=2)
 
 
+def test_ultralytics_backend_detects_on_bus_jpg(model_path: Path) -> None:
+    """The `ultralytics` detector type end to end (its NMS needs a torchvision that matches torch)."""
+    from ultralytics.utils import ASSETS
+
+    from contract.config.detectors import UltralyticsDetector
+    from edge.detect.registry import create_detector
+
+    image = cv2.imread(str(ASSETS / "bus.jpg"))
+    detector = create_detector(UltralyticsDetector(type="ultralytics", model=str(model_path), imgsz=320), Path("."))
+    found = detector.detect([image], 0.25)[0]
+    assert sorted(detector.names[int(c)] for c in found.cls) == ["bus", "person", "person", "person", "person"]
+    detector.close()
+
+
 def test_unknown_model_path_is_a_clear_error(tmp_path: Path) -> None:
     from edge.detect.protocol import DetectorError
     from edge.detect.registry import create_detector
