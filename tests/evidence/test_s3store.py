@@ -133,3 +133,14 @@ def test_settings_choose_and_validate_the_store(s3: dict[str, Any], tmp_path: Pa
         EvidenceSettings(clip_store="s3", s3_endpoint=s3["endpoint"], s3_bucket="b-1", s3_access_key="a")
     with pytest.raises(ValueError):
         EvidenceSettings(clip_store="s3", s3_endpoint="not a url", s3_bucket="b-1", s3_access_key="a")
+
+
+def test_the_secret_key_reaches_the_log_redactor() -> None:
+    from contract.redact import secrets_of
+
+    settings = EvidenceSettings(
+        clip_store="s3", s3_endpoint="http://minio:9000", s3_bucket="ioc-clips", s3_access_key="AKIDEXAMPLE",
+        s3_secret_key="s3-Secret-Value-42",
+    )  # fmt: skip
+    assert "s3-Secret-Value-42" in secrets_of(settings)
+    assert "s3-Secret-Value-42" not in repr(settings)
