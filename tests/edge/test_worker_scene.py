@@ -90,6 +90,7 @@ def test_broker_restart_loses_no_event_and_keeps_order(
     worker.add_event_listener(lambda event: emitted.append(event.id))
     assert rec.wait_for(lambda t, p: True, 20, count=5)
     private_broker.stop()
+    before_outage = len(emitted)
     time.sleep(4)
     during = len(emitted)
     private_broker.start()
@@ -98,6 +99,12 @@ def test_broker_restart_loses_no_event_and_keeps_order(
     assert len(emitted) > during > 0
     received = [p["id"] for p in rec.wait_for(lambda t, p: True, 15, count=len(emitted))]
     rec.stop()
-    assert len(received) == len(set(received)), "an event arrived twice"
+    # QoS 1 is at-least-once: a message the broker took (and passed on, or saved for the recorder's
+    # persistent session) just before it went down may come again; the server stores it once by id.
+    # Nothing sent after the outage may repeat: that would be the spool replaying acknowledged events.
+    first_arrivals = list(dict.fromkeys(received))
+    repeated = {r for r in first_arrivals if received.count(r) > 1}
+    assert not repeated & set(emitted[before_outage:]), "an event acknowledged after the outage arrived twice"
+    assert len(repeated) <= before_outage
     watched = set(emitted)  # the listener was added just after start: compare what it saw
-    assert [r for r in received if r in watched] == emitted, "events missing or out of order"
+    assert [r for r in first_arrivals if r in watched] == emitted, "events missing or out of order"
