@@ -201,6 +201,34 @@ class DetectionEventPayload(Payload):
     snapshot: SnapshotRef | None = None
 
 
+class LiveObject(BaseModel):
+    """One tracked object of a detected frame."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 as fractions of the frame")
+    label: str
+    confidence: float = Field(ge=0, le=1)
+    track_id: int | None = None
+
+
+class LiveDetectionsPayload(Payload):
+    """On `live/<prefix>/cameras/<camera_id>/detections`, QoS 0: the tracked objects of one detected
+    frame, sent as the frame is processed (an empty `objects` list says "nothing here").
+
+    Lossy by design: never spooled, never stored, outside the durable stream's subjects; a viewer
+    that misses one draws nothing for that frame. `ts` is the frame's capture time (the edge's wall
+    clock when the frame arrived), the time the console matches the picture against; `seq` counts
+    the camera's detected frames so that a gap shows a loss."""
+
+    camera_id: str
+    ts: UtcDateTime
+    seq: int = Field(ge=0)
+    width: int | None = None
+    height: int | None = None
+    objects: list[LiveObject] = Field(default_factory=list, max_length=500)
+
+
 AlertState = Literal["pending", "firing", "acknowledged", "resolved"]
 
 

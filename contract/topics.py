@@ -38,6 +38,23 @@ class Topics:
     def camera_events(self, camera_id: str) -> str:
         return f"{self.prefix}/cameras/{camera_id}/events"
 
+    def camera_detections(self, camera_id: str) -> str:
+        """`LiveDetectionsPayload`s, QoS 0. Rooted at `live/` so that they lie outside the durable
+        stream's `<prefix>.>` subjects and outside `<prefix>/#` subscriptions: never stored."""
+        return f"live/{self.prefix}/cameras/{camera_id}/detections"
+
+    @property
+    def all_camera_detections(self) -> str:
+        return f"live/{self.prefix}/cameras/+/detections"
+
+    def parse_detections_camera_id(self, topic: str) -> str | None:
+        """`live/ioc/cameras/<id>/detections` -> `<id>`."""
+        parts = topic.split("/")
+        base = ["live", *self.prefix.split("/")]
+        if parts[: len(base)] != base or len(parts) != len(base) + 3 or parts[len(base)] != "cameras":
+            return None
+        return parts[len(base) + 1] if parts[-1] == "detections" else None
+
     @property
     def all_camera_status(self) -> str:
         return f"{self.prefix}/cameras/+/status"
