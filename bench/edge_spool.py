@@ -28,7 +28,7 @@ from edge.publish.mqtt import MqttLink, MqttLinkOptions
 from edge.publish.sender import EventPublisher, SenderOptions
 from edge.publish.spool import EventSpool
 from ioc.netutil import free_port, wait_for_port
-from tests.edge.tcp_proxy import CuttableProxy
+from tests.fixtures.tcp_proxy import TcpProxy
 
 OPTIONS = SenderOptions(ack_timeout_s=3.0, connect_timeout_s=2.0, reconnect_initial_s=0.1, reconnect_max_s=0.4)
 
@@ -116,7 +116,7 @@ def flap_delivered_pct(outages: int, rate: float, down_s: float, up_s: float) ->
     topic = "bench/cameras/c/events"
     with tempfile.TemporaryDirectory() as tmp, mosquitto(Path(tmp)) as port:
         subscriber = Counting(port, topic)
-        proxy = CuttableProxy("127.0.0.1", port)
+        proxy = TcpProxy("127.0.0.1", port)
         proxy.start()
         spool = EventSpool(Path(tmp) / "spool.sqlite3", 1_000_000)
         publisher = _publisher(proxy.url, spool)

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from contract.config.types import Identifier, StrictModel
-
-
-class LocalText(StrictModel):
-    """A text in both console languages."""
-
-    vi: str = Field(min_length=1, max_length=500)
-    """Vietnamese (the default language)"""
-    en: str = Field(min_length=1, max_length=500)
-    """English"""
+from contract.config.types import Identifier, LocalText, StrictModel
 
 
 class ColourBand(StrictModel):

@@ -8,8 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from contract.config.console import LocalText
-from contract.config.types import Duration, Identifier, PositiveDuration, StrictModel
+from contract.config.types import Duration, Identifier, LocalText, PositiveDuration, StrictModel
 
 GroupPolicy = Literal["site", "rule_group"]
 

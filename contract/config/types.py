@@ -22,6 +22,15 @@ class StrictModel(BaseModel):
     )
 
 
+class LocalText(StrictModel):
+    """A text in both console languages."""
+
+    vi: str = Field(min_length=1, max_length=500)
+    """Vietnamese (the default language)"""
+    en: str = Field(min_length=1, max_length=500)
+    """English"""
+
+
 def parse_duration(value: Any) -> timedelta:
     """Parse `90`, `90s`, `15m`, `1h30m`, `7d` into a timedelta (numbers are seconds)."""
     if isinstance(value, timedelta):

@@ -8,9 +8,10 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from contract.config import StreamsConfig
-from contract.config.console import ColourBand, LocalText
+from contract.config.console import ColourBand
 from contract.config.rules import ThresholdRule
 from contract.config.sensors import Sensor
+from contract.config.types import LocalText
 
 
 class Point(BaseModel):

@@ -21,8 +21,8 @@ from edge.publish.mqtt import MqttLink, MqttLinkOptions
 from edge.publish.sender import EventPublisher, SenderOptions
 from edge.publish.spool import EventSpool
 from tests.edge.conftest import Recorder
-from tests.edge.tcp_proxy import CuttableProxy
 from tests.fixtures.services import MosquittoBroker
+from tests.fixtures.tcp_proxy import TcpProxy
 
 FAST = SenderOptions(
     window=500,
@@ -97,7 +97,7 @@ def delivered(recorder: Recorder) -> Counter[int]:
 def test_ten_link_outages_under_a_burst_lose_nothing(
     private_broker: MosquittoBroker, subscriber: Recorder, prefix: str, tmp_path: Path
 ) -> None:
-    proxy = CuttableProxy(private_broker.host, private_broker.port)
+    proxy = TcpProxy(private_broker.host, private_broker.port)
     proxy.start()
     spool = EventSpool(tmp_path / "spool.sqlite3", 200_000)
     publisher = make_publisher(proxy.url, spool, prefix)
@@ -139,7 +139,7 @@ def test_broker_killed_during_replay_then_everything_arrives(
     # The publisher reaches the broker through a proxy that stays cut until the test's subscriber has
     # subscribed again: a kill -9 also loses the subscriber's session (Mosquitto saves it every
     # `autosave_interval`), and events re-sent before it is back would be the broker's loss, not ours.
-    proxy = CuttableProxy(private_broker.host, private_broker.port)
+    proxy = TcpProxy(private_broker.host, private_broker.port)
     proxy.start()
     publisher = make_publisher(proxy.url, spool, prefix)
     publisher.start()

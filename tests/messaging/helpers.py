@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,8 +18,9 @@ import nats.js.errors
 from nats.aio.client import Client
 
 from contract.jetstream import MSG_ID_HEADER, reading_msg_id, subject_of
+from ioc.natsnode import NatsNode
 from server.settings import Settings
-from tests.server.helpers import count_rows, make_settings, wait_until
+from tests.server.helpers import Publisher, count_rows, make_settings, wait_until
 
 logger = logging.getLogger(__name__)
 
@@ -119,3 +121,23 @@ async def assert_exactly_once(database_url: str, expected: int) -> None:
     distinct = await count_rows(database_url, "SELECT count(DISTINCT (sensor_id, time)) FROM readings")
     assert (rows, distinct) == (expected, expected)
     assert await count_rows(database_url, "SELECT sum(count) FROM readings_1m") == expected
+
+
+def mqtt_in_thread(
+    node: NatsNode, messages: list[tuple[str, bytes | str]], timeout: float = 100
+) -> tuple[threading.Thread, list[BaseException]]:
+    """Publish `messages` over the node's MQTT listener from a thread; its errors are collected."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        publisher = Publisher("127.0.0.1", node.mqtt_port)
+        try:
+            publisher.publish_all(messages, timeout=timeout)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            publisher.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, errors

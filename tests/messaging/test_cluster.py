@@ -9,13 +9,12 @@ README states the window); once the failed node is back, every MQTT message is s
 from __future__ import annotations
 
 import asyncio
-import threading
 from pathlib import Path
 
 from contract.jetstream import STREAM_NAME
 from ioc.natsnode import NatsNode
-from tests.messaging.helpers import BASE, NativePublisher, jetstream_settings, readings, wait_rows
-from tests.server.helpers import Publisher, count_rows, running_app, wait_until, write_streams
+from tests.messaging.helpers import BASE, NativePublisher, jetstream_settings, mqtt_in_thread, readings, wait_rows
+from tests.server.helpers import count_rows, running_app, wait_until, write_streams
 
 NATIVE = 4000
 MQTT = 1500
@@ -33,25 +32,6 @@ def stream_leader(nodes: list[NatsNode]) -> NatsNode:
                     leader = stream["cluster"]["leader"]
                     return next(n for n in nodes if n.name == leader)
     raise AssertionError("no leader of stream IOC")
-
-
-def mqtt_in_thread(
-    node: NatsNode, messages: list[tuple[str, bytes | str]]
-) -> tuple[threading.Thread, list[BaseException]]:
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        publisher = Publisher("127.0.0.1", node.mqtt_port)
-        try:
-            publisher.publish_all(messages, timeout=100)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            publisher.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, errors
 
 
 async def test_stream_leader_killed(

@@ -12,9 +12,9 @@ import nats
 from contract.jetstream import INGEST_DURABLE, STREAM_NAME
 from ioc.natsnode import NatsNode
 from tests.fixtures.poison import CORPUS
+from tests.fixtures.tcp_proxy import TcpProxy
 from tests.messaging.helpers import NativePublisher, assert_exactly_once, jetstream_settings, readings, wait_rows
 from tests.server.helpers import Publisher, count_rows, running_app, wait_until, write_streams
-from tests.server.tcp_proxy import TcpProxy
 
 DEEP = b"[" * 10_000 + b"]" * 10_000
 DEEP_OBJECT = b'{"a":' * 10_000 + b"1" + b"}" * 10_000

@@ -7,34 +7,21 @@ the durable consumer redelivers what was not acknowledged, and rows are idempote
 from __future__ import annotations
 
 import asyncio
-import threading
 from pathlib import Path
 
 from ioc.natsnode import NatsNode
-from tests.messaging.helpers import NativePublisher, assert_exactly_once, jetstream_settings, readings, wait_rows
-from tests.server.helpers import Publisher, running_app, write_streams
+from tests.messaging.helpers import (
+    NativePublisher,
+    assert_exactly_once,
+    jetstream_settings,
+    mqtt_in_thread,
+    readings,
+    wait_rows,
+)
+from tests.server.helpers import running_app, write_streams
 
 NATIVE = 3000
 MQTT = 2000
-
-
-def mqtt_in_thread(
-    node: NatsNode, messages: list[tuple[str, bytes | str]]
-) -> tuple[threading.Thread, list[BaseException]]:
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        publisher = Publisher("127.0.0.1", node.mqtt_port)
-        try:
-            publisher.publish_all(messages, timeout=90)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            publisher.close()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, errors
 
 
 async def test_node_killed_mid_stream_native_and_mqtt(
@@ -46,7 +33,7 @@ async def test_node_killed_mid_stream_native_and_mqtt(
     mqtt = [(topic, payload) for topic, payload, _ in readings(topic_prefix, MQTT, start=50_000)]
     async with running_app(settings) as client:
         assert (await client.get("/health")).json()["transport"] == "jetstream"
-        thread, errors = mqtt_in_thread(nats_node, mqtt)
+        thread, errors = mqtt_in_thread(nats_node, mqtt, timeout=90)
         async with NativePublisher([nats_node.url]) as publisher:
             publishing = asyncio.create_task(publisher.publish_all(native))
             await wait_rows(pg_database, 1000, 30)

@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from server.app import create_app
+from tests.fixtures.tcp_proxy import TcpProxy
 from tests.server.helpers import Publisher, count_rows, make_settings, running_app, wait_until, write_streams
-from tests.server.tcp_proxy import TcpProxy
 
 TOTAL = 10_000
 BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)

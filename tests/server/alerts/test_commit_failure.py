@@ -20,9 +20,9 @@ from server.notify.base import Dispatcher, MemoryNotifier
 from server.notify.hub import AlertHub
 from server.notify.outbox import PgOutbox
 from server.store.records import StoredReading
+from tests.fixtures.tcp_proxy import TcpProxy
 from tests.server.alerts.configs import SALINITY_4, at, make_config, rule
 from tests.server.helpers import count_rows, wait_until
-from tests.server.tcp_proxy import TcpProxy
 
 QUICK = rule(SALINITY_4, **{"raise": {"above": 4.0}, "clear": {"below": 3.5}}, channels=["dashboard", "hook"])
 ESCALATING = rule(QUICK, channels=["dashboard"], escalate_after="30m", escalate_to=["hook"], repeat_interval="6h")

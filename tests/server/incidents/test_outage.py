@@ -13,11 +13,11 @@ import pytest
 
 from server.app import create_app
 from server.incidents.service import IncidentsUnavailableError
+from tests.fixtures.tcp_proxy import TcpProxy
 from tests.server.alerts.receiver import Receiver
 from tests.server.helpers import count_rows, running_app, wait_until
 from tests.server.incidents.appkit import fire, wait_for_alerts
 from tests.server.incidents.test_api import SECRET, settings_for
-from tests.server.tcp_proxy import TcpProxy
 
 
 @pytest.fixture

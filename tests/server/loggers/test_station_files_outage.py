@@ -10,9 +10,9 @@ from pathlib import Path
 from server.app import create_app
 from server.db.migrate import migrate
 from tests.fixtures.services import MosquittoBroker
+from tests.fixtures.tcp_proxy import TcpProxy
 from tests.server.helpers import count_rows, make_settings, running_app, wait_until
 from tests.server.loggers.test_station_files import PASSWORD, STREAMS, files_under, station_file, upload
-from tests.server.tcp_proxy import TcpProxy
 
 
 async def test_a_file_waits_in_the_inbox_while_the_database_is_down(
