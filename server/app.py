@@ -41,6 +41,7 @@ from server.settings import Settings
 from server.state import Component, Services
 from server.store.pg import PgStore
 from server.store.retention import apply_retention, retention_by_table
+from server.tasks import cancel_until_done
 from server.web.console import POLICY, install_console, live_sources
 
 if TYPE_CHECKING:
@@ -314,11 +315,7 @@ async def _background(job: Coroutine[Any, Any, None], name: str) -> AsyncIterato
     try:
         yield
     finally:
-        # A library awaited inside the job may swallow one cancellation (psycopg does while a query
-        # runs) and the loop would then sleep on: cancel until the task is really done.
-        while not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=1.0)
+        await cancel_until_done(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("background task %s failed", name, exc_info=task.exception())
 
@@ -334,9 +331,7 @@ class RetentionLoop:
 
     async def stop(self) -> None:
         if self._task is not None:
-            while not self._task.done():  # psycopg may swallow one cancellation mid-query
-                self._task.cancel()
-                await asyncio.wait({self._task}, timeout=1.0)
+            await cancel_until_done(self._task)
             self._task = None
 
     async def _loop(self, state: Services) -> None:

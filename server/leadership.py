@@ -29,6 +29,7 @@ import psycopg
 from psycopg import sql
 
 from contract.backoff import jittered_delay
+from server.tasks import cancel_until_done
 
 logger = logging.getLogger(__name__)
 
@@ -165,9 +166,7 @@ class PgLeadership:
 
     async def stop(self) -> None:
         if self._task is not None:
-            while not self._task.done():  # psycopg may swallow one cancellation mid-query
-                self._task.cancel()
-                await asyncio.wait({self._task}, timeout=1.0)
+            await cancel_until_done(self._task)
         await self._state.become(False)
         await self._close()
 

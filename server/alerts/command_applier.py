@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from server.alerts.commands import COMMAND_CHANNEL, DONE_CHANNEL, KEPT, error_kind, silence_args, silence_of
 from server.db.listener import PgListener
+from server.tasks import cancel_until_done
 
 if TYPE_CHECKING:
     from server.alerts.engine import AlertEngine
@@ -64,9 +65,7 @@ class CommandApplier:
     async def stop(self) -> None:
         await self._listener.stop()
         if self._task is not None:
-            while not self._task.done():  # psycopg may swallow one cancellation mid-query
-                self._task.cancel()
-                await asyncio.wait({self._task}, timeout=1.0)
+            await cancel_until_done(self._task)
             self._task = None
 
     async def _notified(self, _payload: str) -> None:

@@ -37,6 +37,7 @@ from server.notify.outbox import CLAIM_LEASE_S, DeliveryLedger, OutboxClaim, PgO
 from server.notify.retained import PgRetainedStore, RetainedStore
 from server.notify.webhook import WebhookNotifier
 from server.store.records import StoredCameraStatus, StoredEvent, StoredReading
+from server.tasks import cancel_until_done
 
 if TYPE_CHECKING:
     from server.state import AppState
@@ -252,9 +253,7 @@ class AlertComponent:
             await self.tail.stop()
             self.tail = None
         if self._claims is not None:
-            while not self._claims.done():  # psycopg may swallow one cancellation mid-query
-                self._claims.cancel()
-                await asyncio.wait({self._claims}, timeout=1.0)
+            await cancel_until_done(self._claims)
             self._claims = None
         self.hub.close()
         engine, self._engine = self._engine, None

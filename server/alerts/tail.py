@@ -26,6 +26,7 @@ from server.alerts.commit_notify import CAMERA_CHANNEL, STORED_CHANNEL
 from server.alerts.observations import CameraSample
 from server.db.listener import PgListener
 from server.store.records import StoredEvent
+from server.tasks import cancel_until_done
 
 if TYPE_CHECKING:
     from server.alerts.engine import AlertEngine
@@ -100,9 +101,7 @@ class StoredTail:
     async def stop(self) -> None:
         await self._listener.stop()
         if self._task is not None:
-            while not self._task.done():  # psycopg may swallow one cancellation mid-query
-                self._task.cancel()
-                await asyncio.wait({self._task}, timeout=1.0)
+            await cancel_until_done(self._task)
             self._task = None
 
     # ----------------------------------------------------------------- reading

@@ -8,6 +8,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from server.tasks import cancel_until_done
+
 if TYPE_CHECKING:
     from server.state import Services
 
@@ -23,9 +25,7 @@ class EvidenceRetention:
 
     async def stop(self) -> None:
         if self._task is not None:
-            while not self._task.done():  # psycopg may swallow one cancellation mid-query
-                self._task.cancel()
-                await asyncio.wait({self._task}, timeout=1.0)
+            await cancel_until_done(self._task)
             self._task = None
 
     async def _loop(self, state: Services) -> None:
