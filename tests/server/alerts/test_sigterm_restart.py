@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fixtures.server_process import server_process
 from tests.fixtures.services import MosquittoBroker, free_port
 from tests.server.alerts.configs import STREAMS_HEAD
 from tests.server.alerts.receiver import Receiver
@@ -40,7 +40,6 @@ rules:
     channels: [dashboard, hook]
 """
 )
-REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -48,20 +47,6 @@ def receiver() -> Iterator[Receiver]:
     found = Receiver(SECRET, status=503)
     yield found
     found.close()
-
-
-@contextlib.contextmanager
-def server(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`ioc server` until the test ends it with SIGTERM (killed only if it hangs)."""
-    with log.open("ab") as out:
-        command = [sys.executable, "-m", "ioc.cli", "server", "--log-level", "INFO"]
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
 
 
 def wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
@@ -98,7 +83,7 @@ async def test_sigterm_during_the_webhook_backoff_then_delivered_after_the_resta
         "IOC_MQTT_CLIENT_ID": f"sigterm-{uuid.uuid4().hex[:8]}",
     }
     pending = "SELECT count(*) FROM alert_outbox WHERE state = 'pending' AND attempts >= 1"
-    with server(env, log) as process:
+    with server_process(env, log) as process:
         wait_healthy(f"http://127.0.0.1:{port}", process, log)
         publisher = Publisher(mqtt_broker.host, mqtt_broker.port)
         try:
@@ -116,7 +101,7 @@ async def test_sigterm_during_the_webhook_backoff_then_delivered_after_the_resta
     assert refused >= 1 and await count_rows(pg_database, "SELECT count(*) FROM alert_outbox") == 1
     receiver.status = 204
 
-    with server(env, log) as process:
+    with server_process(env, log) as process:
         wait_healthy(f"http://127.0.0.1:{port}", process, log)
 
         async def delivered() -> bool:

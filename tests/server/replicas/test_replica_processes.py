@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,13 +25,13 @@ from psycopg_pool import AsyncConnectionPool
 from server.auth.roles import Role
 from server.auth.store import AuthStore
 from server.auth.tokens import new_api_key
+from tests.fixtures.server_process import server_process
 from tests.fixtures.services import MosquittoBroker, free_port
 from tests.server.alerts.receiver import Receiver
 from tests.server.helpers import Publisher, count_rows, wait_until
 from tests.server.replicas.replicas import SECRET, STREAMS
 
 logger = logging.getLogger(__name__)
-REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -40,23 +39,6 @@ def receiver() -> Iterator[Receiver]:
     found = Receiver(SECRET, status=204)
     yield found
     found.close()
-
-
-@contextlib.contextmanager
-def server(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        command = [sys.executable, "-m", "ioc.cli", "server", "--log-level", "INFO"]
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
 
 
 def health(port: int) -> dict[str, object] | None:
@@ -143,9 +125,9 @@ async def test_two_server_processes_share_the_work_and_survive_a_sigkill_of_the_
     crossings = Crossings(publisher, f"{topic_prefix}/sensors/sal-1")
     env_a = environment(pg_database, mqtt_broker, config, port_a)
     try:
-        with server(env_a, log_a) as a:
+        with server_process(env_a, log_a) as a:
             wait_role(port_a, "leader", a, log_a)
-            with server(environment(pg_database, mqtt_broker, config, port_b), log_b) as b:
+            with server_process(environment(pg_database, mqtt_broker, config, port_b), log_b) as b:
                 wait_role(port_b, "follower", b, log_b)
                 crossings.publish([3.0, 5.0, 5.2, 3.0, 2.8, 5.5, 6.0, 3.1] * 2)  # 4 alerts: 8 deliveries
                 await wait_until(lambda: _true(len(receiver.accepted) >= 8), 30, "eight deliveries")
@@ -159,7 +141,7 @@ async def test_two_server_processes_share_the_work_and_survive_a_sigkill_of_the_
                 logger.warning("failover after SIGKILL of the leader: %.2fs until the follower led", takeover)
                 crossings.publish([5.0, 3.0, 5.1, 3.0])  # 2 alerts after the takeover: 4 deliveries
                 await wait_until(lambda: _true(len(receiver.accepted) >= 12), 30, "twelve deliveries")
-                with server(env_a, log_a) as again:  # the killed replica comes back as a follower
+                with server_process(env_a, log_a) as again:  # the killed replica comes back as a follower
                     wait_role(port_a, "follower", again, log_a)
                     assert (health(port_b) or {}).get("role") == "leader"
                     time.sleep(1.0)  # anything repeated would arrive now
