@@ -28,6 +28,7 @@ from ioc.demo.cameras import demo_clips
 from ioc.demo.config import DEMO_WORKER, DemoInputs, find_model, find_video, write_demo_config
 from ioc.demo.history import backfill
 from ioc.demo.services import Service, ServiceStack, die_with_parent, start_database, start_nats_or_broker, stop_process
+from ioc.demo.weights import obtain_weights
 from ioc.netutil import free_port
 from ioc.sim.publisher import SensorSimulator
 from ioc.sim.sinks import JetStreamSink, MqttSink, ReadingSink
@@ -190,6 +191,8 @@ class Demo:
         self.ftp_port = free_port()  # the station-file receiver's FTP port (the TT-10 station uploads to it)
         self.children: list[ChildProcess] = []
         self.stopping = threading.Event()
+        self._model_reason = ""
+        """where the detector weights came from, or why there are none"""
 
     def run(self) -> int:
         self.options.workdir.mkdir(parents=True, exist_ok=True)
@@ -206,7 +209,11 @@ class Demo:
         options = self.options
         video = find_video(options.video)
         clips = tuple(demo_clips(video, options.workdir))
-        inputs = DemoInputs(video=video, model=find_model(options.model), clips=clips)
+        model, self._model_reason = find_model(options.model), ""
+        if model is None:
+            weights = obtain_weights(options.workdir / "models")
+            model, self._model_reason = weights.path, weights.reason
+        inputs = DemoInputs(video=video, model=model, clips=clips)
         database = progress.step("database", lambda: start_database(options.database_url, options.workdir / "db"))
         self._started(database)
         broker = progress.step(
@@ -287,17 +294,19 @@ class Demo:
         self.stack.add(loggers)
         return SimulatorService(simulator)
 
-    @staticmethod
-    def _explain_inputs(inputs: DemoInputs) -> None:
+    def _explain_inputs(self, inputs: DemoInputs) -> None:
         if inputs.video is None and inputs.clips:
             print("      no vtest.avi found: the cameras loop clips made from ultralytics' sample pictures")
         if not inputs.clips and inputs.video is None:
             print("      no demo video found: set IOC_DEMO_VIDEO or pass --video (vtest.avi: Debian's opencv-doc)")
         if inputs.model is None:
             print(
-                "      no detector model found offline (./models, --model, IOC_DEMO_MODEL): the cameras play without "
-                "detection. Put yolo11n.pt or an ONNX export in ./models (see models/README.md)"
+                "      no detector model (./models, --model, IOC_DEMO_MODEL) and none fetched: "
+                f"{self._model_reason}. The cameras play without detection; put yolo11n.pt or an ONNX "
+                "export in ./models (see models/README.md)"
             )
+        elif self._model_reason:
+            print(f"      detector weights: {self._model_reason}")
 
     def _announce(self, server_url: str, password: str) -> None:
         print()
