@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.server.helpers import Publisher, count_rows, make_settings, running_app, wait_until
@@ -156,6 +158,16 @@ async def test_events_search_pagination_snapshot_counts(
 
         cameras = {c["id"]: c for c in (await client.get("/api/cameras")).json()}
         assert cameras["gate"]["state"] == "online" and cameras["gate"]["fps_decoded"] == 5
+        # The worker goes silent (its host died; JetStream has no last will): after 2.5 of its
+        # stats intervals (30 s by default) the camera is shown offline, with the reason.
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            await conn.execute("UPDATE camera_status SET received_at = now() - interval '76 seconds'")
+        silent = (await client.get("/api/cameras/gate")).json()
+        assert silent["state"] == "offline" and silent["fps_decoded"] is None
+        assert re.search(r"no report from edge worker 'edge-1' for 7[67] s \(it reports every 30 s\)", silent["reason"])
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            await conn.execute("UPDATE camera_status SET received_at = now() - interval '70 seconds'")
+        assert (await client.get("/api/cameras/gate")).json()["state"] == "online", "within 2.5 intervals"
 
         health = await client.get("/health")
         assert health.status_code == 200 and health.json()["database"] == "up"
