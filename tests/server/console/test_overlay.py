@@ -10,19 +10,24 @@ import asyncio
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import pytest
 import websockets
 
+from ioc.natsnode import NatsNode
+from server.app import create_app
 from server.auth.roles import Role
 from server.overlay.fanout import DetectionFanout, OverlaySettings
 from server.overlay.frames import MAX_FRAME_BYTES, InvalidFrameError, parse_frame
 from server.store.records import StoredEvent
+from tests.messaging.helpers import jetstream_settings
 from tests.server.console.conftest import PASSWORDS, LiveServer
 from tests.server.console.overlay_events import detection_event, events_topic
-from tests.server.helpers import Publisher
+from tests.server.helpers import Publisher, running_app, write_streams
 
 Message = dict[str, Any]
 
@@ -196,3 +201,32 @@ def test_live_frames_are_refused_with_the_reason() -> None:
         parse_frame("cam-1", b" " * (MAX_FRAME_BYTES + 1))
     with pytest.raises(InvalidFrameError, match="the payload names camera 'cam-9'"):
         parse_frame("cam-1", live_frame("cam-9").encode())
+
+
+async def test_live_frames_over_core_nats_reach_every_replica(
+    pg_database: str, nats_node: NatsNode, topic_prefix: str, tmp_path: Path
+) -> None:
+    """With the jetstream transport the frames come on a core NATS subject (outside the stream), to
+    every replica: two servers on one node both fan out the same frame."""
+    streams = write_streams(tmp_path, topic_prefix)
+    settings = [jetstream_settings(pg_database, nats_node.url, nats_node.mqtt_url, streams) for _ in "ab"]
+    apps = [create_app(s) for s in settings]
+    async with running_app(settings[0], apps[0]), running_app(settings[1], apps[1]):
+        feeds = [app.state.ioc.overlay_feed for app in apps]
+        assert None not in feeds
+        viewers = [app.state.ioc.overlay.subscribe("gate") for app in apps]
+        for viewer in viewers:
+            assert (await viewer.next() or {})["type"] == "snapshot"
+        nc = await nats.connect(nats_node.url)
+        try:
+            subject = f"live.{topic_prefix}.cameras.gate.detections"
+            deadline = time.monotonic() + 10
+            while not all(feed.counts["received"] for feed in feeds):  # until both have subscribed
+                assert time.monotonic() < deadline, [feed.counts for feed in feeds]
+                await nc.publish(subject, live_frame("gate").encode())
+                await asyncio.sleep(0.2)
+        finally:
+            await nc.close()
+        for viewer in viewers:
+            frame = await asyncio.wait_for(viewer.next(), 5)
+            assert frame is not None and frame["type"] == "frame" and frame["camera_id"] == "gate"
