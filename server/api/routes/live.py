@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response, WebSocket, WebS
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from contract.config import Camera, RtspSource
 from server.api.deps import ConfigDep, LiveDep, OverlayDep
 from server.api.websockets import next_unless
 from server.auth.deps import CurrentPrincipal, optional_principal
@@ -165,14 +166,16 @@ async def overlay_status(overlay: OverlayDep) -> OverlayStatus:
 @router.websocket("/{camera_id}/detections")
 async def detections(websocket: WebSocket, camera_id: str) -> None:
     """The camera's overlay stream: `{"type": "snapshot", "detections": [...], "frames": [...]}` (the
-    last few seconds), then `{"type": "detection"}` as each event is stored and `{"type": "frame"}`
-    for each detected picture. A client may send `{"type": "ping", "id": n}` and gets
-    `{"type": "pong", "id": n, "server_t": <epoch ms>}` back (to learn the server's clock)."""
+        last few seconds), then `{"type": "detection"}` as each event is stored and `{"type": "frame"}`
+        for each detected picture; `{"type": "source"}` says whether frames can be matched to the picture
+    by time (RTSP: yes; a file: no). A client may send `{"type": "ping", "id": n}` and gets
+        `{"type": "pong", "id": n, "server_t": <epoch ms>}` back (to learn the server's clock)."""
     services = services_of(websocket)
     overlay = services.overlay
     await websocket.accept()
     seen = services.scoped_views.view(services.config, await optional_principal(websocket))
-    if seen.camera(camera_id) is None:
+    camera = seen.camera(camera_id)
+    if camera is None:
         await websocket.close(code=UNKNOWN_CAMERA, reason="no such camera")
         return
     try:
@@ -180,6 +183,7 @@ async def detections(websocket: WebSocket, camera_id: str) -> None:
     except ConnectionRefusedError as exc:
         await websocket.close(code=TRY_AGAIN_LATER, reason=str(exc))
         return
+    overlay.reply(subscription, source_message(camera))
     gone = asyncio.create_task(_answer_pings(websocket, overlay, subscription))
     try:
         while (message := await next_unless(subscription.next, gone)) is not None:
@@ -191,6 +195,13 @@ async def detections(websocket: WebSocket, camera_id: str) -> None:
     finally:
         gone.cancel()
         overlay.unsubscribe(subscription)
+
+
+def source_message(camera: Camera) -> dict[str, object]:
+    """`{"type": "source"}`: whether live frames can be matched to this camera's picture by time.
+    An RTSP stream reaches the edge and the server at the same moment; a file is read by each on its
+    own (the edge's picture at a time is not the viewer's), so its frames are not drawn."""
+    return {"type": "source", "camera_id": camera.id, "timed": isinstance(camera.source, RtspSource), "relay_ms": 0}
 
 
 async def _answer_pings(websocket: WebSocket, overlay: DetectionFanout, subscription: OverlaySubscription) -> None:

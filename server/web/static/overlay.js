@@ -10,13 +10,16 @@
 //   detected frame within MATCH_MS is drawn; otherwise nothing is (no box where the object is not).
 //   Detections arrive later than the picture (the edge decodes and detects first), so the video is
 //   held back by the measured lag (RTCRtpReceiver.jitterBufferTarget, at most MAX_DELAY_MS) and the
-//   tile's tooltip says so.
+//   tile's tooltip says so. A file camera's frames are not drawn: the edge reads the file on its own,
+//   so its picture at a time is not the viewer's (the server says so: `{"type": "source", "timed"}`).
 // - detections: the edge's zone and line events (enter, exit, crossing, loitering) with their
 //   labels, each fading out FADE_MS after it arrives, aged by `lag_ms`; object seen/gone events are
 //   not drawn (the live frames show the objects).
 I18N.extend({
-  vi: { overlay_delay: "Hình chậm {ms} ms để khung nhận dạng khớp với hình", overlay_unsynced: "Chưa đồng bộ khung nhận dạng với hình" },
-  en: { overlay_delay: "Video held back {ms} ms so that detection boxes match the picture", overlay_unsynced: "Detection boxes not yet in step with the picture" },
+  vi: { overlay_delay: "Hình chậm {ms} ms để khung nhận dạng khớp với hình", overlay_unsynced: "Chưa đồng bộ khung nhận dạng với hình",
+    overlay_untimed: "Camera tệp: máy biên đọc bản riêng nên không vẽ khung nhận dạng lên hình này" },
+  en: { overlay_delay: "Video held back {ms} ms so that detection boxes match the picture", overlay_unsynced: "Detection boxes not yet in step with the picture",
+    overlay_untimed: "File camera: the edge reads its own copy, so its boxes are not drawn over this picture" },
 });
 
 const Overlay = {
@@ -125,6 +128,7 @@ const Overlay = {
     const now = performance.now();
     if (message.type === "pong") { this.pong(view, message); return; }
     if (message.type === "frame") { this.addFrame(view, message); return; }
+    if (message.type === "source") { view.timed = message.timed; view.relayMs = message.relay_ms || 0; return; }
     if (message.type === "snapshot") {
       (message.frames || []).forEach((f) => this.addFrame(view, f));
       // Replayed detections: fade them as if they had arrived lag-corrected, never older than FADE_MS.
@@ -322,9 +326,11 @@ const Overlay = {
   },
 
   drawLive(view, meta) {
-    const t = this.pictureTime(view, meta);
+    // A file camera's picture is not the edge's picture of the same moment: nothing is drawn.
+    const t = view.timed === false ? null : this.pictureTime(view, meta);
     const boxes = t === null ? [] : this.boxesAt(view.frames, t, this.interval(view));
-    if (t === null && view.frames.length) view.tile.title = I18N.t("overlay_unsynced");
+    if (view.timed === false) view.tile.title = I18N.t("overlay_untimed");
+    else if (t === null && view.frames.length) view.tile.title = I18N.t("overlay_unsynced");
     const context = this.prepare(view.live);
     const r = this.contentRect(view, view.live);
     context.font = "bold 12px sans-serif";

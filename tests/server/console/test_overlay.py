@@ -52,6 +52,8 @@ async def test_published_detection_reaches_the_overlay_websocket(served_console:
     try:
         async with websockets.connect(f"{ws_base}/api/live/cam-1/detections", additional_headers=headers) as ws:
             assert await receive(ws) == {"type": "snapshot", "camera_id": "cam-1", "detections": [], "frames": []}
+            # an RTSP camera: its live frames can be matched to the picture by time
+            assert await receive(ws) == {"type": "source", "camera_id": "cam-1", "timed": True, "relay_ms": 0}
 
             stale = detection_event(age_s=300, track_id=1)  # a redelivered backlog: stored, not drawn
             fresh = detection_event(track_id=7)
@@ -157,7 +159,7 @@ async def test_live_frames_reach_the_overlay_and_bad_ones_are_counted(
     publisher = Publisher(mqtt_broker.host, mqtt_broker.port)
     try:
         async with websockets.connect(f"{ws_base}/api/live/cam-1/detections", additional_headers=headers) as ws:
-            assert (await receive(ws))["type"] == "snapshot"
+            assert [(await receive(ws))["type"] for _ in range(2)] == ["snapshot", "source"]
             await ws.send(json.dumps({"type": "ping", "id": 7}))
             pong = await receive(ws)
             assert pong["type"] == "pong" and pong["id"] == 7
@@ -230,3 +232,18 @@ async def test_live_frames_over_core_nats_reach_every_replica(
         for viewer in viewers:
             frame = await asyncio.wait_for(viewer.next(), 5)
             assert frame is not None and frame["type"] == "frame" and frame["camera_id"] == "gate"
+
+
+def test_a_file_cameras_frames_are_not_matched_to_the_picture_by_time(tmp_path: Path) -> None:
+    """The edge reads a file on its own: its picture at a time is not the viewer's, so the overlay is
+    told not to draw its frames; an RTSP camera's are drawn."""
+    from contract.config import Camera
+    from server.api.routes.live import source_message
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"")
+    base = {"name": "Cam", "site": "s1", "worker": "edge-1"}
+    file_camera = Camera.model_validate({**base, "id": "file-cam", "source": {"type": "file", "path": str(clip)}})
+    rtsp_camera = Camera.model_validate({**base, "id": "rtsp-cam", "source": {"type": "rtsp", "url": "rtsp://h/x"}})
+    assert source_message(file_camera) == {"type": "source", "camera_id": "file-cam", "timed": False, "relay_ms": 0}
+    assert source_message(rtsp_camera)["timed"] is True
