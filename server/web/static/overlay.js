@@ -30,7 +30,7 @@ const Overlay = {
   MAX_DELAY_MS: 1500,
   KEEP_MS: 5000,         // detected frames kept (older ones cannot match a picture any more)
   PING_MS: 10000,
-  EVENT_KINDS: new Set(["zone_enter", "zone_exit", "loitering", "occupancy", "zone_occupancy", "line_crossed"]),
+  EVENT_KINDS: new Set(["zone_enter", "zone_exit", "loitering", "zone_occupancy", "line_crossed"]),
   views: {},             // cameraId -> view (canvases, socket, events, frames, clock); read by the browser tests
 
   attach(tile, camera) {
@@ -283,7 +283,8 @@ const Overlay = {
     const session = window.Live && Live.sessions[view.camera.id];
     if (!session || view.lags.length < 5) return;
     const wanted = Math.min(this.MAX_DELAY_MS, Math.max(0, this.percentile(view.lags, 0.9) + this.interval(view)));
-    if (Math.abs(wanted - view.delayMs) < 40) return;
+    if (session.pc === view.heldPc && Math.abs(wanted - view.delayMs) < 40) return;
+    view.heldPc = session.pc;  // a reconnected tile has a new receiver: set it again
     view.delayMs = Math.round(wanted);
     session.pc.getReceivers().filter((r) => r.track && r.track.kind === "video").forEach((r) => {
       if ("jitterBufferTarget" in r) r.jitterBufferTarget = view.delayMs;
