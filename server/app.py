@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from contract.config import StreamsConfig, load_config
 from contract.redact import SecretRedactor, install_log_redaction, secrets_of
 from contract.timeutil import utc_now
+from contract.topics import Topics
 from server.api.errors import install_error_handlers
 from server.api.routers import api_routers
 from server.auth.policy import RoutePolicy
@@ -148,6 +149,7 @@ async def _running(settings: Settings, parts: _Parts, observers: Sequence[Ingest
             _components(services, everywhere, leader_only),
             _leadership(services),
             _ingest(services),
+            _overlay_feed(services),
             station_files(services),
             _config_watch(services),
         ):
@@ -290,6 +292,32 @@ async def _ingest(state: Services) -> AsyncIterator[None]:
         yield
     finally:
         await ingest.stop()
+
+
+@contextlib.asynccontextmanager
+async def _overlay_feed(state: Services) -> AsyncIterator[None]:
+    """Live detection frames, on every replica (a plain subscription, never a shared one)."""
+    if not state.settings.ingest_enabled:
+        yield
+        return
+    from server.overlay.feed import LiveFrameFeed
+    from server.overlay.sources import frame_source
+
+    topics = Topics(state.config.mqtt.topic_prefix)
+    feed = LiveFrameFeed(
+        asyncio.get_running_loop(),
+        state.overlay,
+        topics,
+        lambda camera_id: state.config.camera(camera_id) is not None,
+        state.metrics,
+    )
+    state.overlay_feed = feed
+    source = frame_source(state.settings, topics.all_camera_detections, feed)
+    await source.start()
+    try:
+        yield
+    finally:
+        await source.stop()
 
 
 @contextlib.asynccontextmanager

@@ -96,6 +96,13 @@ class Metrics:
         self.overlay_stale = Counter(
             "ioc_overlay_events_stale", "detection events too old to draw, not fanned out", registry=r
         )
+        self.overlay_frames = Counter(
+            "ioc_overlay_frames",
+            "live detection frames from the edge, by outcome: received (fanned out), invalid, dropped "
+            "(no room), unknown (camera), stale (picture too old to draw)",
+            ["outcome"],
+            registry=r,
+        )
 
 
 @dataclass(frozen=True)

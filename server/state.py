@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from server.alerts.replica import ReplicaAlerts
     from server.evidence.component import EvidenceComponent
     from server.incidents.component import IncidentComponent
+    from server.overlay.feed import LiveFrameFeed
 
 
 @dataclass
@@ -68,6 +69,8 @@ class Services:
     evidence: EvidenceComponent | None = None
     """clips, review, cases, exports and the audit log (`server.evidence`)"""
     ingest: IngestService | None = None
+    overlay_feed: LiveFrameFeed | None = None
+    """live detection frames from the edge to the overlay (every replica, with the ingest)"""
     station_files: StationFileReceiver | None = None
     """the TT 10/2021 station-file receiver, when `station_files_dir` is set"""
     components: list[Component] = field(default_factory=list)

@@ -63,6 +63,7 @@ EXPECTED: dict[str, Callable[[Samples], bool]] = {
     "ioc_overlay_clients_cut_off": positive("ioc_overlay_clients_cut_off_total"),
     "ioc_overlay_clients_refused": positive("ioc_overlay_clients_refused_total"),
     "ioc_overlay_events_stale": positive("ioc_overlay_events_stale_total"),
+    "ioc_overlay_frames": positive('ioc_overlay_frames_total{outcome="invalid"}'),
     "ioc_leader": equals("ioc_leader", 1),  # a single replica leads
     "ioc_leader_changes": positive('ioc_leader_changes_total{change="gained"}'),
 }
@@ -166,6 +167,8 @@ async def test_every_declared_metric_is_driven_and_scraped(
         )
         await wait_until(lambda: _rows(pg_database, "detection_events", 2), 10, "the events")
         await wait_until(lambda: _rows(pg_database, "dead_letters", 1), 10, "the refused event")
+        publisher.publish_all([(f"live/{topic_prefix}/cameras/gate/detections", "{not a frame")])
+        await wait_until(lambda: _frames_invalid(services), 10, "the refused live frame")
         assert first.cut_off
 
         assert await _offer(client) == 200
@@ -178,6 +181,11 @@ async def test_every_declared_metric_is_driven_and_scraped(
         assert ours == set(EXPECTED) | set(DRIVEN_ELSEWHERE)  # SHARED_REPLICAS_ONLY: none in single mode
         failing = sorted(name for name, check in EXPECTED.items() if not check(samples))
         assert failing == [], {name: [k for k in samples if k.startswith(name)] for name in failing}
+
+
+async def _frames_invalid(services: object) -> bool:
+    feed = services.overlay_feed  # type: ignore[attr-defined]
+    return feed is not None and feed.counts["invalid"] >= 1
 
 
 async def _rows(database_url: str, table: str, count: int) -> bool:

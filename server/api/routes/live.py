@@ -1,10 +1,13 @@
 """Live view: WebRTC offer/answer per camera, viewer close, status, the JPEG/MJPEG fallback, and the
-detection overlay stream (a WebSocket per camera: recent detections, then each new one)."""
+detection overlay stream (a WebSocket per camera: recent detections and live frames, then each new
+one, and the server's clock for the client to match frames to the picture)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Literal
 
@@ -12,11 +15,13 @@ from fastapi import APIRouter, Depends, HTTPException, Response, WebSocket, WebS
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from contract.config import Camera, RtspSource
 from server.api.deps import ConfigDep, LiveDep, OverlayDep
-from server.api.websockets import next_unless, until_disconnect
+from server.api.websockets import next_unless
 from server.auth.deps import CurrentPrincipal, optional_principal
 from server.auth.roles import Role
 from server.live.hub import BadOfferError, TooManyViewersError, UnknownCameraError
+from server.overlay.fanout import DetectionFanout, OverlaySubscription
 from server.state import services_of
 
 logger = logging.getLogger(__name__)
@@ -145,6 +150,8 @@ async def _mjpeg_parts(pictures: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 class OverlayStatus(BaseModel):
     clients: int
     published: int
+    frames: int
+    """live detection frames fanned out"""
     delivered: int
     stale: int
     cut_off: int
@@ -158,13 +165,17 @@ async def overlay_status(overlay: OverlayDep) -> OverlayStatus:
 
 @router.websocket("/{camera_id}/detections")
 async def detections(websocket: WebSocket, camera_id: str) -> None:
-    """The camera's detections for the overlay: `{"type": "snapshot", "detections": [...]}` (the last
-    few seconds), then `{"type": "detection", "detection": {...}}` as each event is stored."""
+    """The camera's overlay stream: `{"type": "snapshot", "detections": [...], "frames": [...]}` (the
+        last few seconds), then `{"type": "detection"}` as each event is stored and `{"type": "frame"}`
+        for each detected picture; `{"type": "source"}` says whether frames can be matched to the picture
+    by time (RTSP: yes; a file: no). A client may send `{"type": "ping", "id": n}` and gets
+        `{"type": "pong", "id": n, "server_t": <epoch ms>}` back (to learn the server's clock)."""
     services = services_of(websocket)
     overlay = services.overlay
     await websocket.accept()
     seen = services.scoped_views.view(services.config, await optional_principal(websocket))
-    if seen.camera(camera_id) is None:
+    camera = seen.camera(camera_id)
+    if camera is None:
         await websocket.close(code=UNKNOWN_CAMERA, reason="no such camera")
         return
     try:
@@ -172,7 +183,8 @@ async def detections(websocket: WebSocket, camera_id: str) -> None:
     except ConnectionRefusedError as exc:
         await websocket.close(code=TRY_AGAIN_LATER, reason=str(exc))
         return
-    gone = asyncio.create_task(until_disconnect(websocket))
+    overlay.reply(subscription, source_message(camera))
+    gone = asyncio.create_task(_answer_pings(websocket, overlay, subscription))
     try:
         while (message := await next_unless(subscription.next, gone)) is not None:
             await websocket.send_json(message)
@@ -183,3 +195,33 @@ async def detections(websocket: WebSocket, camera_id: str) -> None:
     finally:
         gone.cancel()
         overlay.unsubscribe(subscription)
+
+
+def source_message(camera: Camera) -> dict[str, object]:
+    """`{"type": "source"}`: whether live frames can be matched to this camera's picture by time.
+    An RTSP stream reaches the edge and the server at the same moment; a file is read by each on its
+    own (the edge's picture at a time is not the viewer's), so its frames are not drawn."""
+    return {"type": "source", "camera_id": camera.id, "timed": isinstance(camera.source, RtspSource), "relay_ms": 0}
+
+
+async def _answer_pings(websocket: WebSocket, overlay: DetectionFanout, subscription: OverlaySubscription) -> None:
+    """Until the client goes away: each ping is answered with the server's wall clock; anything
+    else it sends is ignored."""
+    while (received := await websocket.receive())["type"] != "websocket.disconnect":
+        ping = clock_ping(received.get("text"))
+        if ping is not None:
+            overlay.reply(subscription, {"type": "pong", "id": ping, "server_t": time.time() * 1000})
+
+
+def clock_ping(text: str | None) -> int | None:
+    """The id of a `{"type": "ping", "id": n}` message, else None."""
+    if not text or len(text) > 200:
+        return None
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or message.get("type") != "ping":
+        return None
+    ping = message.get("id")
+    return ping if isinstance(ping, int) and not isinstance(ping, bool) else None

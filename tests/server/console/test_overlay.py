@@ -1,24 +1,33 @@
 """Detection overlay: an edge event published over MQTT to a running server reaches a real WebSocket
 client on the camera's overlay route; replay for late joiners; stale events, unknown cameras and
-missing credentials; slow clients cut off and counted without slowing the others."""
+missing credentials; slow clients cut off and counted without slowing the others. Live detection
+frames (QoS 0, `live/<prefix>/cameras/<id>/detections`) reach the same clients, bad ones are refused
+and counted; the route answers clock pings with the server's time."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 import pytest
 import websockets
 
+from ioc.natsnode import NatsNode
+from server.app import create_app
 from server.auth.roles import Role
 from server.overlay.fanout import DetectionFanout, OverlaySettings
+from server.overlay.frames import MAX_FRAME_BYTES, InvalidFrameError, parse_frame
 from server.store.records import StoredEvent
+from tests.messaging.helpers import jetstream_settings
 from tests.server.console.conftest import PASSWORDS, LiveServer
 from tests.server.console.overlay_events import detection_event, events_topic
-from tests.server.helpers import Publisher
+from tests.server.helpers import Publisher, running_app, write_streams
 
 Message = dict[str, Any]
 
@@ -42,7 +51,9 @@ async def test_published_detection_reaches_the_overlay_websocket(served_console:
     publisher = Publisher(mqtt_broker.host, mqtt_broker.port)
     try:
         async with websockets.connect(f"{ws_base}/api/live/cam-1/detections", additional_headers=headers) as ws:
-            assert await receive(ws) == {"type": "snapshot", "camera_id": "cam-1", "detections": []}
+            assert await receive(ws) == {"type": "snapshot", "camera_id": "cam-1", "detections": [], "frames": []}
+            # an RTSP camera: its live frames can be matched to the picture by time
+            assert await receive(ws) == {"type": "source", "camera_id": "cam-1", "timed": True, "relay_ms": 0}
 
             stale = detection_event(age_s=300, track_id=1)  # a redelivered backlog: stored, not drawn
             fresh = detection_event(track_id=7)
@@ -129,3 +140,110 @@ async def test_a_slow_client_is_cut_off_and_counted_without_holding_back_the_oth
     fanout.unsubscribe(fast)
     fanout.unsubscribe(other)
     assert fanout.clients() == 0
+
+
+def live_frame(camera_id: str = "cam-1", seq: int = 1, age_s: float = 0.0, x: float = 0.2) -> str:
+    at = datetime.now(UTC) - timedelta(seconds=age_s)
+    objects = [{"box": [x, 0.3, x + 0.1, 0.5], "label": "person", "confidence": 0.9, "track_id": 3}]
+    body = {"v": 1, "camera_id": camera_id, "ts": at.isoformat(), "seq": seq, "objects": objects}
+    return json.dumps(body)
+
+
+async def test_live_frames_reach_the_overlay_and_bad_ones_are_counted(
+    served_console: LiveServer, mqtt_broker: Any
+) -> None:
+    services = served_console.app.state.ioc
+    live = f"live/{services.config.mqtt.topic_prefix}/cameras"
+    ws_base = served_console.url.replace("http://", "ws://")
+    headers = await viewer_headers(served_console.url)
+    publisher = Publisher(mqtt_broker.host, mqtt_broker.port)
+    try:
+        async with websockets.connect(f"{ws_base}/api/live/cam-1/detections", additional_headers=headers) as ws:
+            assert [(await receive(ws))["type"] for _ in range(2)] == ["snapshot", "source"]
+            await ws.send(json.dumps({"type": "ping", "id": 7}))
+            pong = await receive(ws)
+            assert pong["type"] == "pong" and pong["id"] == 7
+            assert abs(pong["server_t"] - time.time() * 1000) < 2000
+            await asyncio.sleep(0.5)  # the feed's own subscription is made when the server starts
+            before = datetime.now(UTC)
+            publisher.publish_all(
+                [
+                    (f"{live}/cam-1/detections", "{not json"),
+                    (f"{live}/cam-1/detections", live_frame("cam-2")),  # names another camera
+                    (f"{live}/no-such-cam/detections", live_frame("no-such-cam")),
+                    (f"{live}/cam-1/detections", live_frame(seq=2, age_s=30)),  # too old to draw
+                    (f"{live}/cam-1/detections", live_frame(seq=3, x=0.25)),
+                ]
+            )
+            frame = await receive(ws)
+        assert frame["type"] == "frame" and frame["seq"] == 3 and frame["camera_id"] == "cam-1"
+        drawn = {"box": [0.25, 0.3, 0.35, 0.5], "label": "person", "confidence": 0.9, "track_id": 3}
+        assert frame["objects"] == [drawn]
+        assert before.timestamp() * 1000 - 1000 < frame["t"] <= frame["received_t"]
+        feed = services.overlay_feed
+        assert feed is not None
+        assert feed.counts == {"received": 1, "invalid": 2, "dropped": 0, "unknown": 1, "stale": 1}
+
+        # A viewer who joins now gets the recent frame at once, to match its first pictures.
+        async with websockets.connect(f"{ws_base}/api/live/cam-1/detections", additional_headers=headers) as late:
+            snapshot = await receive(late)
+        assert [f["seq"] for f in snapshot["frames"]] == [3]
+        async with httpx.AsyncClient(base_url=served_console.url, headers=headers) as client:
+            metrics = (await client.get("/metrics")).text
+        assert 'ioc_overlay_frames_total{outcome="invalid"} 2.0' in metrics
+        assert 'ioc_overlay_frames_total{outcome="received"} 1.0' in metrics
+    finally:
+        publisher.close()
+
+
+def test_live_frames_are_refused_with_the_reason() -> None:
+    with pytest.raises(InvalidFrameError, match=r"camera 'cam-1': objects\.0\.confidence: .*less than or equal to 1"):
+        parse_frame("cam-1", live_frame().replace('"confidence": 0.9', '"confidence": 1.5').encode())
+    with pytest.raises(InvalidFrameError, match=f"more than {MAX_FRAME_BYTES}"):
+        parse_frame("cam-1", b" " * (MAX_FRAME_BYTES + 1))
+    with pytest.raises(InvalidFrameError, match="the payload names camera 'cam-9'"):
+        parse_frame("cam-1", live_frame("cam-9").encode())
+
+
+async def test_live_frames_over_core_nats_reach_every_replica(
+    pg_database: str, nats_node: NatsNode, topic_prefix: str, tmp_path: Path
+) -> None:
+    """With the jetstream transport the frames come on a core NATS subject (outside the stream), to
+    every replica: two servers on one node both fan out the same frame."""
+    streams = write_streams(tmp_path, topic_prefix)
+    settings = [jetstream_settings(pg_database, nats_node.url, nats_node.mqtt_url, streams) for _ in "ab"]
+    apps = [create_app(s) for s in settings]
+    async with running_app(settings[0], apps[0]), running_app(settings[1], apps[1]):
+        feeds = [app.state.ioc.overlay_feed for app in apps]
+        assert None not in feeds
+        viewers = [app.state.ioc.overlay.subscribe("gate") for app in apps]
+        for viewer in viewers:
+            assert (await viewer.next() or {})["type"] == "snapshot"
+        nc = await nats.connect(nats_node.url)
+        try:
+            subject = f"live.{topic_prefix}.cameras.gate.detections"
+            deadline = time.monotonic() + 10
+            while not all(feed.counts["received"] for feed in feeds):  # until both have subscribed
+                assert time.monotonic() < deadline, [feed.counts for feed in feeds]
+                await nc.publish(subject, live_frame("gate").encode())
+                await asyncio.sleep(0.2)
+        finally:
+            await nc.close()
+        for viewer in viewers:
+            frame = await asyncio.wait_for(viewer.next(), 5)
+            assert frame is not None and frame["type"] == "frame" and frame["camera_id"] == "gate"
+
+
+def test_a_file_cameras_frames_are_not_matched_to_the_picture_by_time(tmp_path: Path) -> None:
+    """The edge reads a file on its own: its picture at a time is not the viewer's, so the overlay is
+    told not to draw its frames; an RTSP camera's are drawn."""
+    from contract.config import Camera
+    from server.api.routes.live import source_message
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"")
+    base = {"name": "Cam", "site": "s1", "worker": "edge-1"}
+    file_camera = Camera.model_validate({**base, "id": "file-cam", "source": {"type": "file", "path": str(clip)}})
+    rtsp_camera = Camera.model_validate({**base, "id": "rtsp-cam", "source": {"type": "rtsp", "url": "rtsp://h/x"}})
+    assert source_message(file_camera) == {"type": "source", "camera_id": "file-cam", "timed": False, "relay_ms": 0}
+    assert source_message(rtsp_camera)["timed"] is True

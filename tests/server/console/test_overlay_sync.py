@@ -1,0 +1,96 @@
+"""The overlay in step with the picture, in real headless Chromium: a clip whose every frame carries
+its index and a box moving at a known speed (overlay_clip.py) is served over RTSP and watched live;
+an edge stand-in publishes the true box of 5 pictures a second, 150 ms late, over MQTT. For every
+displayed frame the index is read from the video's pixels and the overlay's drawn box compared with
+where the box really is in that frame. With no detections, or detections saying "nothing here",
+nothing is drawn."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures.rtsp import RtspServerFactory
+from tests.server.console.conftest import CAMERA_PASSWORD, PASSWORDS, serve_console, write_console_streams
+from tests.server.console.overlay_clip import (
+    DetectionPublisher,
+    install_sampler,
+    make_indexed_clip,
+    near_turn,
+    summary,
+    take_samples,
+    time_errors_ms,
+)
+from tests.server.console.test_browser import ARTIFACTS, log_in, page  # noqa: F401 - `page` is a fixture
+from tests.server.helpers import make_settings
+
+TOLERANCE_MEDIAN_MS = 100
+TOLERANCE_P95_MS = 250
+
+
+def wait_js(browser_page: Any, script: str, timeout_s: float) -> None:
+    browser_page.wait_for_function(script, timeout=timeout_s * 1000, polling=100)
+
+
+def test_overlay_boxes_follow_the_object_in_the_picture(
+    page: Any,  # noqa: F811 - the fixture imported above
+    rtsp_server: RtspServerFactory,
+    mqtt_broker: Any,
+    pg_database: str,
+    tmp_path: Path,
+    topic_prefix: str,
+) -> None:
+    clip = make_indexed_clip(tmp_path / "indexed.264")
+    camera = rtsp_server({"cam": clip}, fps=15, user="viewer", password=CAMERA_PASSWORD)
+    rtsp_url = camera.url("cam", f"viewer:{CAMERA_PASSWORD}")
+    settings = make_settings(pg_database, mqtt_broker.url, write_console_streams(tmp_path, topic_prefix, rtsp_url))
+    with serve_console(settings) as served:
+        log_in(page, served.url, "viewer", PASSWORDS[pytest.importorskip("server.auth.roles").Role.VIEWER])
+        wait_js(page, "() => document.querySelector('.tile video')?.videoWidth > 0", 20)
+        wait_js(page, "() => Overlay.views['cam-1']?.clock !== null && Overlay.views['cam-1']?.video", 10)
+        install_sampler(page, "cam-1")
+
+        # No detections: every displayed frame, and nothing drawn over any of them.
+        time.sleep(1.5)
+        quiet = take_samples(page)
+        assert len(quiet) >= 10, f"only {len(quiet)} frames displayed in 1.5 s"
+        assert quiet[0]["receiveTime"] is not None, "Chromium gave no receiveTime for the WebRTC frame"
+        assert all(not s["boxes"] for s in quiet), "boxes drawn with no detections"
+
+        topic = f"live/{topic_prefix}/cameras/cam-1/detections"
+        publisher = DetectionPublisher(rtsp_url, (mqtt_broker.host, mqtt_broker.port), topic, "cam-1").start()
+        try:
+            # The overlay measures the detections' lag and holds the video back by it.
+            wait_js(page, "() => Overlay.views['cam-1'].delayMs > 0", 15)
+            time.sleep(2.0)  # the jitter buffer grows to its new target
+            take_samples(page)
+            time.sleep(6.0)
+            samples = take_samples(page)
+            page.screenshot(path=str(ARTIFACTS / "overlay-sync.png"))
+            delay = page.evaluate("() => Overlay.views['cam-1'].delayMs")
+            title = page.evaluate("() => document.querySelector('.tile').title")
+
+            publisher.objects = False  # the edge now sees nothing: nothing is drawn
+            time.sleep(2.5)
+            take_samples(page)
+            time.sleep(1.0)
+            empty = take_samples(page)
+        finally:
+            publisher.stop()
+
+    errors = time_errors_ms(samples)
+    away = [s for s in samples if not near_turn(s["index"])]
+    drawn = [s for s in away if s["boxes"]]
+    result = {**summary(errors), "frames": len(samples), "drawn": len(drawn), "delay_ms": delay}
+    result["capture_time_given"] = any(s["captureTime"] is not None for s in samples)  # RTCP SR based, not used
+    (ARTIFACTS / "overlay-sync.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    assert publisher.counts.published >= 20, publisher.counts
+    assert len(samples) >= 45, f"only {len(samples)} frames displayed in 6 s"
+    assert len(drawn) >= 0.8 * len(away), f"a box on only {len(drawn)} of {len(away)} frames: {result}"
+    assert result["median"] <= TOLERANCE_MEDIAN_MS and result["p95"] <= TOLERANCE_P95_MS, result
+    assert str(delay) in title, title  # the tooltip says the video is held back, and by how much
+    assert len(empty) >= 10 and all(not s["boxes"] for s in empty), "boxes drawn over an empty scene"
