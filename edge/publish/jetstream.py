@@ -40,6 +40,8 @@ class JetStreamLinkOptions:
     url: str
     topic_prefix: str
     max_pending: int = 4000  # nats-py's bound on PubAcks awaited at once
+    live_in_flight: int = 8  # live publishes handed to the session's loop and not yet buffered
+    live_buffer_bytes: int = 64 * 1024  # nats-py's unflushed bytes above which a live message is dropped
 
 
 def _redacted(url: str) -> str:
@@ -75,6 +77,8 @@ class JetStreamSession:
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
         self._lost: str | None = None
+        self._live_lock = threading.Lock()
+        self._live_in_flight = 0
 
     @property
     def lost(self) -> str | None:
@@ -159,6 +163,23 @@ class JetStreamSession:
             return False
         asyncio.run_coroutine_threadsafe(self._nc.publish(subject_of(topic), payload), self._loop)
         return True
+
+    def publish_live(self, topic: str, payload: bytes) -> bool:
+        """A plain core NATS publish on the topic's subject (`live.<prefix>...`: no stream captures it)."""
+        nc, options = self._nc, self._options
+        if self._lost is not None or nc is None or nc.pending_data_size > options.live_buffer_bytes:
+            return False
+        with self._live_lock:
+            if self._live_in_flight >= options.live_in_flight:
+                return False
+            self._live_in_flight += 1
+        future = asyncio.run_coroutine_threadsafe(nc.publish(subject_of(topic), payload), self._loop)
+        future.add_done_callback(self._live_done)
+        return True
+
+    def _live_done(self, _: ThreadFuture[None]) -> None:
+        with self._live_lock:
+            self._live_in_flight -= 1
 
     def close(self, final: Sequence[tuple[str, bytes]], timeout: float) -> None:
         try:
