@@ -101,7 +101,6 @@ class EdgeWorker:
         )
         self.publisher = EventPublisher(self._make_link(sender.window), self.spool, sender)
         self._sender_stalled = False
-        self._live_enabled = worker.live_detections
         self.live = LiveChannel(self.publisher, self.topics)
         snapshot_dir = settings.snapshot_path(worker)
         self.snapshots: SnapshotStore | None = None
@@ -268,7 +267,7 @@ class EdgeWorker:
             logger.error("camera %s: detector '%s' unusable: %s", camera.id, camera.detect.detector, exc)
             self._publish_camera_status(camera.id, CameraStatus("error", reason=f"detector unusable: {exc}"))
             return
-        live = self.live.camera(camera.id) if self._live_enabled and camera.live_detections else None
+        live = self.live.camera(camera.id) if self._live_wanted(camera) else None
         on_tracked = live.offer if live is not None else None
         pipeline = CameraPipeline(camera, self.worker_id, names, self._emit, self._run_id, on_tracked=on_tracked)
         packets = PacketTap()
@@ -287,6 +286,10 @@ class EdgeWorker:
         self.cameras[camera.id] = RunningCamera(camera, pipeline, supervisor, packets, live)
         self._loop.add(pipeline)
         supervisor.start()
+
+    def _live_wanted(self, camera: Camera) -> bool:
+        worker = next((w for w in self.config.edge_workers if w.id == self.worker_id), None)
+        return camera.live_detections and (worker is None or worker.live_detections)
 
     def _stop_camera(self, camera_id: str, reason: str | None) -> None:
         running = self.cameras.pop(camera_id, None)
