@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 QUEUE_SIZE = 64
 """Frames waiting for the live thread at most (all cameras of a worker); the oldest goes first."""
+MAX_OBJECTS = 500
+"""`LiveDetectionsPayload.objects` holds at most this many (the most confident are kept)."""
 
 
 class LiveSink(Protocol):
@@ -52,9 +54,12 @@ class LiveFrame:
     objects: tuple[TrackedObject, ...]
 
     def payload(self) -> LiveDetectionsPayload:
+        kept = self.objects
+        if len(kept) > MAX_OBJECTS:
+            kept = tuple(sorted(kept, key=lambda o: o.confidence, reverse=True)[:MAX_OBJECTS])
         objects = [
             LiveObject(box=o.box, label=o.label, confidence=min(max(o.confidence, 0.0), 1.0), track_id=o.track_id)
-            for o in self.objects
+            for o in kept
         ]
         return LiveDetectionsPayload(
             camera_id=self.camera.camera_id,
@@ -97,6 +102,7 @@ class LiveChannel:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._unsent = 0  # in a row: logged when a streak starts and when it ends, never per frame
 
     def camera(self, camera_id: str) -> LiveCamera:
         return LiveCamera(self, camera_id, self._topics.camera_detections(camera_id))
@@ -145,3 +151,13 @@ class LiveChannel:
                     item.camera.counts.published += 1
                 else:
                     item.camera.counts.dropped += 1
+            self._log_streak(sent)
+
+    def _log_streak(self, sent: bool) -> None:
+        if not sent:
+            if self._unsent == 0:
+                logger.info("live detections: the link is down or busy; dropping them (counted) until it is back")
+            self._unsent += 1
+        elif self._unsent:
+            logger.info("live detections: sent again after %d dropped", self._unsent)
+            self._unsent = 0

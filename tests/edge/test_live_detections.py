@@ -63,10 +63,14 @@ class Seen:
     live_after_outage: int = 0
 
 
-def check_steady(live: list[LiveDetectionsPayload], events: list[DetectionEventPayload], inferences: int) -> None:
-    """One message per detected frame, seq without gaps, and the events' boxes among them."""
+def check_steady(
+    live: list[LiveDetectionsPayload], events: list[DetectionEventPayload], inferences: int, dropped: int
+) -> None:
+    """One message per detected frame (a loss is counted), seq increasing, the events' boxes among them."""
     seqs = [p.seq for p in live]
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs  # increasing, none lost
+    assert seqs == sorted(set(seqs)), seqs  # increasing, no repeat
+    missing = seqs[-1] - seqs[0] + 1 - len(seqs)
+    assert missing <= min(dropped, 2), (missing, dropped)  # a live message that met a busy link, counted
     assert inferences - 3 <= seqs[-1] + 1 <= inferences, (seqs[-1], inferences)
     span = (live[-1].ts - live[0].ts).total_seconds()
     rate = (len(live) - 1) / span
@@ -129,9 +133,9 @@ def test_live_detections_over_mqtt_follow_every_detected_frame_and_drop_while_th
     try:
         assert wait_until(lambda: len(received().live) >= 3, 30), "no live detections within 30 s"
         time.sleep(STEADY_S)
+        steady = received()  # before the count: each inference is counted before its frame is offered
         inferences = worker.cameras["vtest"].pipeline.counters.inferences
-        steady = received()
-        check_steady(steady.live, steady.events, inferences)
+        check_steady(steady.live, steady.events, inferences, live_counts(worker)[1])
         assert worker.stats().cameras[0].live_published == live_counts(worker)[0] > 0
 
         before, down_at = live_counts(worker), utc_now()
@@ -186,7 +190,7 @@ async def stream_events(url: str, subject: str) -> list[DetectionEventPayload]:
     js = nc.jetstream()
     events: list[DetectionEventPayload] = []
     subscription = await js.pull_subscribe(subject, durable=None)
-    pending = (await subscription.consumer_info()).num_pending
+    pending = (await subscription.consumer_info()).num_pending or 0
     while len(events) < pending:
         for message in await subscription.fetch(500, timeout=5):
             events.append(DetectionEventPayload.model_validate(json.loads(message.data)))
@@ -211,9 +215,11 @@ def test_live_detections_over_jetstream_are_core_nats_outside_the_stream_and_dro
     try:
         assert wait_until(lambda: len(watcher.received()) >= 3, 30), "no live detections within 30 s"
         time.sleep(STEADY_S)
+        live = watcher.received()  # before the count: each inference is counted before its frame is offered
         inferences = worker.cameras["vtest"].pipeline.counters.inferences
         assert wait_until(lambda: worker.spool.depth == 0, 10)
-        check_steady(watcher.received(), asyncio.run(stream_events(nats_node.url, events_subject)), inferences)
+        events = asyncio.run(stream_events(nats_node.url, events_subject))
+        check_steady(live, events, inferences, live_counts(worker)[1])
 
         before, down_at = live_counts(worker), utc_now()
         nats_node.kill()
@@ -253,6 +259,7 @@ def test_live_frames_are_stamped_with_their_packets_arrival_not_their_decode(
     lags: list[float] = []
     try:
         for decoded in stream.frames():
+            assert decoded.frame.pts is not None
             assert decoded.ts == stamps.by_pts[decoded.frame.pts]  # the arrival of its own packet
             assert decoded.decode_lag_s >= 0
             lags.append(decoded.decode_lag_s)
