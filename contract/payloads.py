@@ -90,6 +90,13 @@ class CameraStats(BaseModel):
     inference_ms: float | None = None
     frames_motion_skipped: int | None = Field(default=None, description="sampled frames the motion gate held back")
     inferences: int | None = Field(default=None, description="frames sent to the detector since start")
+    decode_lag_ms: float | None = Field(
+        default=None, description="mean time from a packet's arrival to its frame leaving the decoder (live sources)"
+    )
+    live_published: int | None = Field(default=None, description="live detections sent since start")
+    live_dropped: int | None = Field(
+        default=None, description="live detections dropped since start (queue full, link down or busy)"
+    )
 
 
 class SnapshotDirStats(BaseModel):

@@ -26,6 +26,8 @@ from edge.track import CameraTracker
 logger = logging.getLogger(__name__)
 
 EventSink = Callable[[DetectionEventPayload], None]
+TrackedSink = Callable[[SampledFrame, list[TrackedObject]], None]
+"""Told every tracked frame, events or not (the live detections channel)."""
 FRAME_QUEUE_SIZE = 2
 
 
@@ -38,6 +40,7 @@ class CameraPipeline:
         emit: EventSink,
         run_id: str,
         tracker: ByteTrackSettings | None = None,
+        on_tracked: TrackedSink | None = None,
     ) -> None:
         self.camera = camera
         self.queue: DropOldestQueue[SampledFrame] = DropOldestQueue(FRAME_QUEUE_SIZE)
@@ -46,6 +49,7 @@ class CameraPipeline:
         self._names = names
         self._emit = emit
         self._run_id = run_id
+        self._on_tracked = on_tracked
         self._wanted = {index for index, name in names.items() if name in set(camera.detect.classes)}
         self._masks: list[list[tuple[float, float]]] = [[(p[0], p[1]) for p in m.points] for m in camera.masks]
         gone_after = timedelta(seconds=max(2.0, 6.0 / camera.detect.fps))
@@ -74,6 +78,8 @@ class CameraPipeline:
         """Track and turn this frame into events; return how many were emitted."""
         height, width = frame.image.shape[:2]
         objects = self._tracker.update(self.keep(detections, width, height), width, height)
+        if self._on_tracked is not None:
+            self._on_tracked(frame, objects)
         for obj in objects:
             self._snapshots.offer(frame.image, obj)
         drafts = self.events.update(objects, frame.ts)

@@ -19,6 +19,7 @@ class CameraCounters:
     inferences: int = 0
     inference_ms_total: float = 0.0
     events: int = 0
+    decode_lag_ms_total: float = 0.0  # packet arrival -> frame out of the decoder, summed over frames_in
 
     def snapshot(self) -> dict[str, float]:
         return {f.name: float(getattr(self, f.name)) for f in fields(self)}
@@ -41,7 +42,7 @@ class RateWindow:
 
 def camera_stats(camera_id: str, counters: CameraCounters, window: RateWindow, dropped: int) -> CameraStats:
     delta, elapsed = window.rates(counters)
-    inferences = delta["inferences"]
+    inferences, decoded = delta["inferences"], delta["frames_in"]
     return CameraStats(
         camera_id=camera_id,
         fps_in=round(delta["packets_in"] / elapsed, 2),  # what the camera sends
@@ -51,4 +52,5 @@ def camera_stats(camera_id: str, counters: CameraCounters, window: RateWindow, d
         inference_ms=round(delta["inference_ms_total"] / inferences, 1) if inferences else None,
         frames_motion_skipped=counters.motion_skipped,
         inferences=counters.inferences,
+        decode_lag_ms=round(delta["decode_lag_ms_total"] / decoded, 1) if decoded else None,
     )

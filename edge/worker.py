@@ -30,6 +30,7 @@ from edge.detect.protocol import Detector
 from edge.detect.registry import create_detector
 from edge.pipeline import CameraPipeline
 from edge.publish.link import Link
+from edge.publish.live import LiveCamera, LiveChannel
 from edge.publish.mqtt import MqttLink, MqttLinkOptions
 from edge.publish.sender import EventPublisher, SenderOptions
 from edge.publish.spool import EventSpool
@@ -54,6 +55,7 @@ class RunningCamera:
     pipeline: CameraPipeline
     supervisor: CameraSupervisor
     packets: PacketTap
+    live: LiveCamera | None = None
     window: RateWindow = field(default_factory=RateWindow)
 
 
@@ -99,6 +101,7 @@ class EdgeWorker:
         )
         self.publisher = EventPublisher(self._make_link(sender.window), self.spool, sender)
         self._sender_stalled = False
+        self.live = LiveChannel(self.publisher, self.topics)
         snapshot_dir = settings.snapshot_path(worker)
         self.snapshots: SnapshotStore | None = None
         if snapshot_dir is not None:
@@ -165,6 +168,7 @@ class EdgeWorker:
 
     def start(self) -> None:
         self.publisher.start()
+        self.live.start()
         if self.snapshots is not None:
             self.snapshots.start()
         self._loop.start()
@@ -213,6 +217,7 @@ class EdgeWorker:
             self.recorder.stop()
         if self.snapshots is not None:
             self.snapshots.stop()
+        self.live.stop()
         offline = EdgeStatusPayload(worker_id=self.worker_id, state="offline", ts=utc_now()).to_json()
         self.publisher.stop([(self.topics.edge_status(self.worker_id), offline)])
         self.spool.close()
@@ -262,7 +267,9 @@ class EdgeWorker:
             logger.error("camera %s: detector '%s' unusable: %s", camera.id, camera.detect.detector, exc)
             self._publish_camera_status(camera.id, CameraStatus("error", reason=f"detector unusable: {exc}"))
             return
-        pipeline = CameraPipeline(camera, self.worker_id, names, self._emit, self._run_id)
+        live = self.live.camera(camera.id) if self._live_wanted(camera) else None
+        on_tracked = live.offer if live is not None else None
+        pipeline = CameraPipeline(camera, self.worker_id, names, self._emit, self._run_id, on_tracked=on_tracked)
         packets = PacketTap()
         for user in self._tap_users:
             user.camera_started(camera, packets)
@@ -276,9 +283,13 @@ class EdgeWorker:
             pipeline.is_tracking,
             packets,
         )
-        self.cameras[camera.id] = RunningCamera(camera, pipeline, supervisor, packets)
+        self.cameras[camera.id] = RunningCamera(camera, pipeline, supervisor, packets, live)
         self._loop.add(pipeline)
         supervisor.start()
+
+    def _live_wanted(self, camera: Camera) -> bool:
+        worker = next((w for w in self.config.edge_workers if w.id == self.worker_id), None)
+        return camera.live_detections and (worker is None or worker.live_detections)
 
     def _stop_camera(self, camera_id: str, reason: str | None) -> None:
         running = self.cameras.pop(camera_id, None)
@@ -335,10 +346,7 @@ class EdgeWorker:
         self.publisher.set_retained(self.topics.edge_status(self.worker_id), payload.to_json())
 
     def stats(self) -> EdgeStatsPayload:
-        cameras = [
-            camera_stats(cid, rc.pipeline.counters, rc.window, rc.pipeline.queue.dropped)
-            for cid, rc in sorted(self.cameras.items())
-        ]
+        cameras = [self._camera_stats(cid, rc) for cid, rc in sorted(self.cameras.items())]
         return EdgeStatsPayload(
             worker_id=self.worker_id,
             ts=utc_now(),
@@ -349,6 +357,14 @@ class EdgeWorker:
             recording=self.recorder.report() if self.recorder is not None else None,
             sender=self.publisher.health(),
         )
+
+    @staticmethod
+    def _camera_stats(camera_id: str, running: RunningCamera) -> CameraStats:
+        stats = camera_stats(camera_id, running.pipeline.counters, running.window, running.pipeline.queue.dropped)
+        if running.live is None:
+            return stats
+        counts = running.live.counts
+        return stats.model_copy(update={"live_published": counts.published, "live_dropped": counts.dropped})
 
     def publish_stats(self) -> None:
         """The stats message, and each online camera's status again with its measured frame rates."""

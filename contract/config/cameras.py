@@ -174,6 +174,11 @@ class Camera(StrictModel):
     snapshot_quality: int = Field(default=80, ge=10, le=100)
     record: RecordSettings = Field(default_factory=RecordSettings)
     """recording at the edge and event clips"""
+    live_detections: bool = Field(
+        default=True,
+        description="publish the tracked objects of every detected frame on the lossy live channel "
+        "(the console's overlay); false: events only",
+    )
 
     def zone(self, zone_id: str) -> Zone | None:
         return next((zone for zone in self.zones if zone.id == zone_id), None)

@@ -37,6 +37,11 @@ class EdgeWorker(StrictModel):
     )
     clip_queue_max: int = Field(default=500, ge=1, le=100_000)
     """event clips waiting on disk for the server at most; above it the oldest waiting clip is dropped"""
+    live_detections: bool = Field(
+        default=True,
+        description="false: no camera of this worker publishes live detections (each camera has its own "
+        "switch too); applies to cameras started or restarted after the change",
+    )
 
 
 class MqttSettings(StrictModel):

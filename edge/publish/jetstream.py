@@ -40,12 +40,26 @@ class JetStreamLinkOptions:
     url: str
     topic_prefix: str
     max_pending: int = 4000  # nats-py's bound on PubAcks awaited at once
+    live_in_flight: int = 8  # live publishes handed to the session's loop and not yet buffered
+    live_buffer_bytes: int = 64 * 1024  # nats-py's unflushed bytes above which a live message is dropped
+    live_wait_s: float = 0.05  # the live thread waits this long at most for its publish to be buffered
 
 
 def _redacted(url: str) -> str:
     parts = urlsplit(url)
     secrets = [s for s in (parts.password, parts.username if not parts.password else None) if s]
     return redact_text(url, secrets)
+
+
+def _socket_backlog(nc: NatsClient) -> int:
+    """Bytes written to the connection's asyncio transport that the kernel has not taken yet.
+
+    nats-py hands its buffer to the transport and then waits in `drain()`; what is published
+    meanwhile queues behind, out of `pending_data_size`'s sight. nats-py has no public accessor:
+    read its TCP transport's writer, and say 0 when that layout changes (a test covers it)."""
+    writer = getattr(getattr(nc, "_transport", None), "_io_writer", None)
+    transport = getattr(writer, "transport", None)
+    return int(transport.get_write_buffer_size()) if transport is not None else 0
 
 
 class JetStreamLink:
@@ -75,6 +89,8 @@ class JetStreamSession:
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
         self._lost: str | None = None
+        self._live_lock = threading.Lock()
+        self._live_in_flight = 0
 
     @property
     def lost(self) -> str | None:
@@ -159,6 +175,32 @@ class JetStreamSession:
             return False
         asyncio.run_coroutine_threadsafe(self._nc.publish(subject_of(topic), payload), self._loop)
         return True
+
+    def publish_live(self, topic: str, payload: bytes) -> bool:
+        """A plain core NATS publish on the topic's subject (`live.<prefix>...`: no stream captures it).
+        Blocks the calling (live) thread for at most `live_wait_s`."""
+        nc, options = self._nc, self._options
+        if self._lost is not None or nc is None or nc.pending_data_size > options.live_buffer_bytes:
+            return False
+        if _socket_backlog(nc) > 0:  # the kernel took not all we wrote: a slow or frozen server
+            return False
+        with self._live_lock:
+            if self._live_in_flight >= options.live_in_flight:
+                return False
+            self._live_in_flight += 1
+        future = asyncio.run_coroutine_threadsafe(nc.publish(subject_of(topic), payload), self._loop)
+        future.add_done_callback(self._live_done)
+        try:  # a buffer append on the session's loop; it waits only when nats-py must flush first
+            future.result(options.live_wait_s)
+        except TimeoutError:
+            return False  # still in flight (counted against live_in_flight); reported as not sent
+        except Exception:  # the connection is closing: the sender notices and opens a new session
+            return False
+        return True
+
+    def _live_done(self, _: ThreadFuture[None]) -> None:
+        with self._live_lock:
+            self._live_in_flight -= 1
 
     def close(self, final: Sequence[tuple[str, bytes]], timeout: float) -> None:
         try:

@@ -46,6 +46,14 @@ class LinkSession(Protocol):
         """Best effort (stats); False when it was not sent. Any thread."""
         ...
 
+    def publish_live(self, topic: str, payload: bytes) -> bool:
+        """Lossy and never queued (QoS 0 / core NATS, outside the stream): sent now or not at all.
+
+        False when the session is lost or its outgoing buffer is still busy (events first: a live
+        message never waits in front of them). Any thread; never blocks on the network.
+        """
+        ...
+
     def close(self, final: Sequence[tuple[str, bytes]], timeout: float) -> None:
         """Publish `final` (retained), wait up to `timeout` for them, and disconnect."""
         ...

@@ -131,6 +131,13 @@ class MqttSession:
             return False
         return self._client.publish(topic, payload, qos=0).rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
+    def publish_live(self, topic: str, payload: bytes) -> bool:
+        # want_write(): paho still holds outgoing packets (an event window being written, a slow or
+        # frozen broker): drop this one rather than queue it behind or in front of the events
+        if self._lost is not None or self._client.want_write():
+            return False
+        return self._client.publish(topic, payload, qos=0).rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
     def close(self, final: Sequence[tuple[str, bytes]], timeout: float) -> None:
         if self._lost is None and final:
             with self._changed:

@@ -132,6 +132,21 @@ class EventPublisher:
         self._guarded(publish)
         return sent
 
+    def publish_live(self, topic: str, payload: bytes) -> bool:
+        """Lossy: sent now on the current session, or not at all (False) while the link is down or
+        busy. Never queued, never spooled, never waits for the sender thread."""
+        session = self._session
+        if session is None:
+            return False
+        sent = False
+
+        def publish() -> None:
+            nonlocal sent
+            sent = session.publish_live(topic, payload)
+
+        self._guarded(publish)
+        return sent
+
     def stalled(self) -> bool:
         idle = self._clock() - self._progress_at
         return self._spool.depth > 0 and idle > self._options.stall_after_s

@@ -17,7 +17,7 @@ from fractions import Fraction
 from typing import Any, Protocol
 
 from contract.config import Camera
-from contract.timeutil import utc_now
+from edge.source.arrival import Arrival, arrived_now
 
 
 @dataclass(frozen=True)
@@ -148,11 +148,13 @@ class PacketTap:
             for sink in self._sinks:
                 sink.offer(info)
 
-    def packet(self, packet: Any) -> None:
-        """One demuxed PyAV packet (before it is decoded). Costs nothing when no sink is registered."""
+    def packet(self, packet: Any, arrival: Arrival | None = None) -> None:
+        """One demuxed PyAV packet (before it is decoded), stamped `arrival` (now by default).
+        Costs nothing when no sink is registered."""
         sinks = self._sinks
         if not sinks or packet.size == 0:
             return
+        arrival = arrival or arrived_now()
         item = VideoPacket(
             session=self._session,
             data=bytes(packet),
@@ -160,8 +162,8 @@ class PacketTap:
             dts=packet.dts,
             time_base=_fraction(packet.time_base),
             keyframe=bool(packet.is_keyframe),
-            t=time.monotonic(),
-            ts=utc_now(),
+            t=arrival.t,
+            ts=arrival.ts,
         )
         for sink in sinks:
             sink.offer(item)

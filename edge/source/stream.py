@@ -17,6 +17,7 @@ import av.error
 from contract.config import FileSource, RtspSource
 from contract.redact import redact_text
 from contract.timeutil import utc_now
+from edge.source.arrival import ArrivalTimes
 from edge.source.packets import PacketTap
 
 
@@ -82,7 +83,8 @@ def url_secrets(url: str) -> list[str]:
 class DecodedFrame:
     frame: av.VideoFrame
     t: float  # the stream's clock in seconds (monotonic for live sources, media time for files)
-    ts: datetime  # capture time, UTC
+    ts: datetime  # capture time, UTC: when its packet arrived (live) or its place in the paced playback (file)
+    decode_lag_s: float = 0.0  # live: from the packet's arrival to the frame leaving the decoder
 
 
 # One decoder thread per camera: on a 2-core host FFmpeg's automatic threading starts several threads
@@ -169,6 +171,7 @@ class VideoStream:
         self._secrets = url_secrets(source.url) if isinstance(source, RtspSource) else []
         self._keyframes_only: Callable[[], bool] = _never
         self._on_packet: Callable[[], None] | None = None
+        self._arrivals = ArrivalTimes()
         self.last_frame_at = time.monotonic()
 
     def open(self) -> None:
@@ -225,8 +228,9 @@ class VideoStream:
             tap.stream_started(stream)
         gop = KeyframeInterval(float(stream.guessed_rate or stream.average_rate or 25))
         for index, packet in enumerate(self._container.demux(stream)):
+            arrival = self._arrivals.packet(packet.pts)
             if tap is not None:
-                tap.packet(packet)
+                tap.packet(packet, arrival)
             if self._on_packet is not None:
                 self._on_packet()
             at_s = float(packet.pts * packet.time_base) if packet.pts is not None else None
@@ -243,7 +247,8 @@ class VideoStream:
         self.last_frame_at = time.monotonic()
         for frame, _ in self._decode(stream):
             self.last_frame_at = time.monotonic()
-            yield DecodedFrame(frame, self.last_frame_at, utc_now())
+            arrival = self._arrivals.frame(frame.pts)
+            yield DecodedFrame(frame, self.last_frame_at, arrival.ts, self.last_frame_at - arrival.t)
             if self._stop.is_set():
                 return
         raise SourceUnavailableError("the stream ended (the camera closed the connection)")

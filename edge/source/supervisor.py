@@ -162,6 +162,7 @@ class CameraSupervisor:
         gate: MotionGate | None = None
         for decoded in stream.frames(lambda: self.keyframes_only, self._count_packet):
             self._counters.frames_in += 1
+            self._counters.decode_lag_ms_total += decoded.decode_lag_s * 1000.0
             if gate is None:
                 gate = self._gate = self._online(decoded)
             if sampler.take(decoded.t):

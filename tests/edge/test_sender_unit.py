@@ -39,6 +39,9 @@ class MemorySession:
     def publish_volatile(self, topic: str, payload: bytes) -> bool:
         return True
 
+    def publish_live(self, topic: str, payload: bytes) -> bool:
+        return self.lost is None
+
     def close(self, final: Sequence[tuple[str, bytes]], timeout: float) -> None:
         self.link.retained.extend(final)
 
