@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -145,15 +146,32 @@ class EvidenceComponent:
 
     # ------------------------------------------------------------------ audit
 
-    async def audit(self, who: Principal, action: str, obj: str, remote: str | None, **detail: Any) -> None:
-        """Append to the audit log; a failure is counted and raised (the action is refused)."""
-        entry = AuditEntry(who.label, who.kind, who.role.value, action, obj, detail, remote)
+    async def audit(
+        self,
+        who: Principal,
+        action: str,
+        obj: str,
+        remote: str | None,
+        *,
+        cameras: Iterable[str] = (),
+        **detail: Any,
+    ) -> None:
+        """Append to the audit log, with the sites of the `cameras` the action touched; a failure
+        is counted and raised (the action is refused)."""
+        entry = AuditEntry(who.label, who.kind, who.role.value, action, obj, detail, remote, self._sites_of(cameras))
         try:
             await self.store.append_audit(entry)
         except Exception:
             self.counts.audit_failures += 1
             raise
         logger.info("audit: %s %s %s", who.label, action, obj)
+
+    def _sites_of(self, cameras: Iterable[str]) -> list[str]:
+        """The sites of these cameras in the running streams.yaml (a removed camera has none)."""
+        assert self._services is not None
+        config = self._services.config
+        found = (config.camera(camera_id) for camera_id in cameras)
+        return sorted({camera.site for camera in found if camera is not None})
 
     # ------------------------------------------------------------------ retention
 
