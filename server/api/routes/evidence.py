@@ -25,6 +25,7 @@ from server.api.timerange import resolve_range
 from server.auth.deps import CurrentPrincipal
 from server.auth.scope import scoped_cameras, sites_of
 from server.evidence.clipstore import ClipStoreError, clip_key
+from server.evidence.component import EvidenceComponent
 from server.evidence.http import EvidenceDep, byte_range, clip_or_404, file_chunks, remote_of, visible_cameras
 from server.evidence.schemas import (
     AuditOut,
@@ -99,7 +100,7 @@ async def upload_clip(request: Request, evidence: EvidenceDep, config: ConfigDep
             evidence.counts.clips["damaged"] += 1
             raise HTTPException(422, f"the clip arrived damaged: SHA-256 {sha256} ({size} bytes) != {meta.sha256}")
         key = clip_key(meta.camera_id, meta.start, meta.clip_id)
-        await asyncio.to_thread(evidence.clips.put, key, temp)
+        await _put(evidence, key, temp)
     finally:
         temp.unlink(missing_ok=True)
     record = ClipRecord(
@@ -119,6 +120,15 @@ async def upload_clip(request: Request, evidence: EvidenceDep, config: ConfigDep
     await evidence.store.add_clip(record)
     evidence.counts.clips["stored"] += 1
     return clip_out(record)
+
+
+async def _put(evidence: EvidenceComponent, key: str, temp: FilePath) -> None:
+    """Into the clip store; a store that fails (after its own retries) answers 503: try again later."""
+    try:
+        await asyncio.to_thread(evidence.clips.put, key, temp)
+    except ClipStoreError as exc:
+        evidence.counts.clips["store_failed"] += 1
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"the clip store failed: {exc}") from exc
 
 
 @router.get("/clips", response_model=list[ClipOut])
