@@ -99,12 +99,14 @@ class PgIncidentRepository:
 
     async def save(self, changes: Sequence[IncidentChange], deliveries: Sequence[Delivery]) -> None:
         """One transaction; an incident's alert links and SOP ticks are rewritten only when one of
-        its entries says they changed (most steps touch the incident row and the timeline only)."""
+        its entries says they changed (most steps touch the incident row and the timeline only).
+        Its statements go in one pipeline (nothing is read back): one round trip to the commit
+        rather than one per statement, which under load was most of an incident's own latency."""
         latest = {change.incident.id: change.incident for change in changes}
         kinds: dict[str, set[str]] = {}
         for change in changes:
             kinds.setdefault(change.incident.id, set()).update(entry.kind for entry in change.entries)
-        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction(), conn.cursor() as cur:
             for incident in latest.values():
                 await self._save_incident(cur, incident, kinds[incident.id])
             entries = [entry for change in changes for entry in change.entries]
