@@ -188,6 +188,18 @@ class S3ClipStore:
         source.unlink(missing_ok=True)
 
     def open(self, key: str) -> BinaryIO:
+        """The object in a spooled file; a body cut off midway is fetched again (retried as above)."""
+        attempt = 1
+        while True:
+            try:
+                return self._fetch(key)
+            except httpx.TransportError as exc:
+                if attempt >= self.retry.attempts:
+                    raise self._error(f"S3 GET {self._path(key)}: {type(exc).__name__}: {exc}") from exc
+                self._pause(attempt, "GET", key, f"body cut off: {type(exc).__name__}")
+                attempt += 1
+
+    def _fetch(self, key: str) -> BinaryIO:
         response = self._request("GET", key, stream=True)
         try:
             self._check(response, "GET", key)
@@ -195,6 +207,9 @@ class S3ClipStore:
             try:
                 for chunk in response.iter_bytes(_CHUNK):
                     spool.write(chunk)
+            except httpx.TransportError:
+                spool.close()
+                raise
             except httpx.HTTPError as exc:
                 spool.close()
                 raise self._error(f"S3 GET {self._path(key)}: {type(exc).__name__}: {exc}") from exc

@@ -162,6 +162,7 @@ class _FlakyS3:
     def __init__(self, upstream: str, failures: int) -> None:
         self.upstream = upstream
         self.failures = failures
+        self.cut_bodies = 0  # then cut off the body of this many GET answers halfway
         self.seen = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -191,6 +192,12 @@ class _FlakyS3:
                 kept = {k: v for k, v in answer.headers.items() if k.lower() not in dropped}
                 if self.command == "HEAD":  # no body, but the object's length
                     kept["Content-Length"] = answer.headers.get("content-length", "0")
+                if self.command == "GET" and front.cut_bodies > 0:
+                    front.cut_bodies -= 1
+                    kept["Content-Length"] = str(len(answer.content))
+                    self.close_connection = True
+                    self._answer(answer.status_code, kept, answer.content[: len(answer.content) // 2])
+                    return
                 self._answer(answer.status_code, kept, answer.content)
 
             def _answer(self, code: int, headers: dict[str, str], body: bytes) -> None:
@@ -219,16 +226,20 @@ def test_temporary_5xx_answers_are_retried_with_bounded_backoff(s3: dict[str, An
         assert store.retries == 2 and len(pauses) == 2 and all(0.025 <= p <= 0.08 for p in pauses), pauses
         with store.open("pier/2026-12-02/r1.mp4") as file:
             assert file.read() == b"clip-bytes" * 1000
+        front.cut_bodies = 1  # a body cut off midway: fetched again, whole
+        with store.open("pier/2026-12-02/r1.mp4") as file:
+            assert file.read() == b"clip-bytes" * 1000
+        assert front.cut_bodies == 0 and store.retries == 3
         front.failures, front.seen = 3, 0  # more failures than tries: the last answer is the error
         with pytest.raises(ClipStoreError, match="HTTP 503"):
             store.size("pier/2026-12-02/r1.mp4")
-        assert front.seen == 3 and store.retries == 4
+        assert front.seen == 3 and store.retries == 5
         front.failures, front.seen = 0, 0
         assert store.size("pier/2026-12-02/r1.mp4") == 10_000
         front.seen = 0
         with pytest.raises(ClipStoreError, match="no longer kept"):  # a 404 is not retried
             store.size("pier/2026-12-02/absent.mp4")
-        assert front.seen == 1 and store.retries == 4
+        assert front.seen == 1 and store.retries == 5
     finally:
         front.close()
 
