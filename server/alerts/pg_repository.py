@@ -116,6 +116,9 @@ def where(query: AlertQuery) -> tuple[str, list[Any]]:
     if query.since is not None:
         clauses.append("started_at >= %s")
         params.append(query.since)
+    if query.sites is not None:
+        clauses.append("site = ANY(%s::text[])")
+        params.append(sorted(query.sites))
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 

@@ -1,8 +1,9 @@
 """Shared replicas: the part of the alerts that runs on every replica, leader or follower (a plain
 component, started for the app's whole life, and an ingest observer): the post-commit NOTIFY
 that wakes the leader's tail (`commit_notify.py`), the database-fed dashboard feed (`feed.py`),
-and the follower's alerts API (`follower.py`) with its command client (`commands.py`), the last
-two over one `LISTEN` connection. Its counts are on /metrics (`ReplicaCollector`)."""
+and the follower's alerts API (`follower.py`) with its command client (`commands.py`), and the
+leader's incident changes for the dashboard feed (`server.incidents.feed`), all over one `LISTEN`
+connection. Its counts are on /metrics (`ReplicaCollector`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from server.alerts.commit_notify import CommitNotifier
 from server.alerts.feed import ChangeFeed
 from server.alerts.follower import FollowerAlerts
 from server.db.listener import PgListener
+from server.incidents.change_notify import INCIDENT_CHANNEL
+from server.incidents.feed import IncidentFeed
 from server.metrics import ReplicaCollector
 from server.notify.hub import AlertHub
 from server.store.records import StoredCameraStatus, StoredEvent, StoredReading
@@ -52,7 +55,12 @@ class ReplicaAlerts:
         await feed.seed()
         commands = self._commands = CommandClient(state.pool, self.command_timeout_s)
         self._follower = FollowerAlerts(state.pool, commands, self.hub, lambda: state.config)
-        handlers = {CHANGE_CHANNEL: feed.on_notification, DONE_CHANNEL: commands.on_done}
+        incidents = IncidentFeed(state.pool, self.hub)  # the leader's incident changes, as its alerts'
+        handlers = {
+            CHANGE_CHANNEL: feed.on_notification,
+            INCIDENT_CHANNEL: incidents.on_notification,
+            DONE_CHANNEL: commands.on_done,
+        }
         self._listener = PgListener(state.settings.database_url, handlers, "alert-feed", feed.reconnected)
         self._listener.start()
         self._export(state)

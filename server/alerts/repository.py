@@ -29,6 +29,7 @@ class AlertQuery:
     subject: str | None = None
     since: datetime | None = None
     limit: int = 100
+    sites: frozenset[str] | None = None  # a scoped caller's sites (None: every site), applied before the limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,8 @@ def query_matches(alert: Alert, query: AlertQuery) -> bool:
         (query.subject, alert.subject),
     )
     fresh = query.since is None or alert.started_at >= query.since
-    return fresh and all(want is None or want == have for want, have in wanted)
+    in_sites = query.sites is None or alert.site in query.sites
+    return fresh and in_sites and all(want is None or want == have for want, have in wanted)
 
 
 class MemoryRepository:

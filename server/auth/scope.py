@@ -9,7 +9,9 @@ from collections import OrderedDict
 from fastapi import HTTPException, status
 
 from contract.config.root import StreamsConfig
+from contract.topics import Topics
 from server.auth.roles import Principal
+from server.store.base import DeadLetterScope
 
 MAX_VIEWS = 64
 
@@ -43,6 +45,32 @@ def narrowed(principal: Principal | None, requested: str | None) -> frozenset[st
     if sites is not None and requested not in sites:
         return frozenset()
     return frozenset({requested})
+
+
+def scoped_cameras(config: StreamsConfig, principal: Principal | None) -> frozenset[str] | None:
+    """The cameras a scoped caller's lists are limited to, in the query itself (so a page is full);
+    None for an unscoped caller: every camera, those removed from streams.yaml included."""
+    sites = sites_of(principal)
+    if sites is None:
+        return None
+    return frozenset(camera.id for camera in config.cameras if camera.site in sites)
+
+
+def scoped_dead_letters(config: StreamsConfig, principal: Principal | None) -> DeadLetterScope | None:
+    """The sensors and topics (sensor topics, camera topics) whose dead letters a scoped caller sees."""
+    sites = sites_of(principal)
+    if sites is None:
+        return None
+    topics = Topics(config.mqtt.topic_prefix)
+    sensors = [sensor for sensor in config.sensors if sensor.site in sites]
+    cameras = [camera.id for camera in config.cameras if camera.site in sites]
+    camera_topics = {
+        topic(camera_id)
+        for camera_id in cameras
+        for topic in (topics.camera_events, topics.camera_status, topics.camera_recordings)
+    }
+    sensor_topics = {topics.sensor_topic(sensor) for sensor in sensors}
+    return DeadLetterScope(frozenset(sensor.id for sensor in sensors), frozenset(camera_topics | sensor_topics))
 
 
 def restricted(config: StreamsConfig, sites: frozenset[str]) -> StreamsConfig:

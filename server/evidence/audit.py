@@ -72,8 +72,20 @@ class AuditMiddleware:
             return
         client = scope.get("client")
         remote = client[0] if client else None
-        target = f"{route.object_kind}:{scope.get('path_params', {}).get(route.object_param, '?')}"
+        object_id = str(scope.get("path_params", {}).get(route.object_param, "?"))
+        target = f"{route.object_kind}:{object_id}"
         try:
-            await evidence.audit(principal, route.action, target, remote)
+            cameras = await _cameras_of(services, route.object_kind, object_id)
+            await evidence.audit(principal, route.action, target, remote, cameras=cameras)
         except Exception:
             logger.exception("audit of %s %s failed", route.action, target)
+
+
+async def _cameras_of(services: Any, kind: str, object_id: str) -> list[str]:
+    """The camera an audited object is about: the camera itself, or an event's camera."""
+    if kind == "camera":
+        return [object_id]
+    if kind == "event":
+        event = await services.store.event(object_id)
+        return [event.camera_id] if event is not None else []
+    return []

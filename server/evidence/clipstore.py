@@ -25,6 +25,12 @@ def clip_key(camera_id: str, start: datetime, clip_id: str) -> str:
 
 
 class ClipStore(Protocol):
+    retries: int
+    """temporary failures retried (a store that never retries keeps 0)"""
+
+    def prepare(self) -> None:
+        """At start: make the store ready (ClipStoreError says what is wrong)."""
+
     def put(self, key: str, source: Path) -> None:
         """Take `source` (moved or copied) under `key`."""
 
@@ -39,7 +45,11 @@ class ClipStore(Protocol):
 class DirectoryClipStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.retries = 0
         root.mkdir(parents=True, exist_ok=True)
+
+    def prepare(self) -> None:
+        return None  # the directory is made by the constructor
 
     def _path(self, key: str) -> Path:
         if not _SAFE.match(key) or ".." in key.split("/"):

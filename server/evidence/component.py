@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ from contract.mqtturl import parse_mqtt_url
 from contract.payloads import RecordingRangesPayload, RecordRequestPayload
 from contract.timeutil import utc_now
 from contract.topics import Topics
-from server.evidence.clipstore import ClipStore, DirectoryClipStore
+from server.evidence.clipstore import ClipStore, ClipStoreError, DirectoryClipStore
 from server.evidence.metrics import EvidenceCollector, EvidenceCounts
 from server.evidence.settings import EvidenceSettings
 from server.evidence.store import AuditEntry, EvidenceStore
@@ -38,15 +39,18 @@ logger = logging.getLogger(__name__)
 def clip_store_of(settings: EvidenceSettings) -> ClipStore:
     """The clip store the settings choose (`IOC_EVIDENCE_CLIP_STORE`)."""
     if settings.clip_store == "s3":
-        from server.evidence.s3store import S3ClipStore
+        from server.evidence.s3store import S3ClipStore, S3Retry
 
         assert settings.s3_endpoint and settings.s3_bucket and settings.s3_access_key and settings.s3_secret_key
+        retry = S3Retry(settings.s3_retry_attempts, min(0.2, settings.s3_retry_max_s), settings.s3_retry_max_s)
         return S3ClipStore(
             settings.s3_endpoint,
             settings.s3_bucket,
             settings.s3_access_key,
             settings.s3_secret_key.get_secret_value(),
             settings.s3_region,
+            retry=retry,
+            create_bucket=settings.s3_create_bucket,
         )
     return DirectoryClipStore(settings.clip_dir)
 
@@ -69,7 +73,7 @@ class EvidenceComponent:
         self.recorded: dict[str, RecordedRanges] = {}
         self.counts = EvidenceCounts()
         self._lost = False
-        self._collector = EvidenceCollector(self.counts)
+        self._collector = EvidenceCollector(self.counts, lambda: self.clips.retries)
 
     @property
     def store(self) -> EvidenceStore:
@@ -86,8 +90,17 @@ class EvidenceComponent:
         self._services = state
         self._store = EvidenceStore(state.pool)
         state.metrics.registry.register(self._collector)
+        await self._prepare_clips()
         self._loop = asyncio.get_running_loop()
         self._connect(state)
+
+    async def _prepare_clips(self) -> None:
+        """Make the clip store ready; a store that is not (S3 away, no bucket) is logged, not fatal:
+        uploads answer 503 until it is, and the edge keeps its clips queued meanwhile."""
+        try:
+            await asyncio.to_thread(self.clips.prepare)
+        except ClipStoreError as exc:
+            logger.error("evidence: the clip store is not ready (%s); uploads are refused until it is", exc)
 
     async def stop(self) -> None:
         if self._services is not None:
@@ -145,15 +158,32 @@ class EvidenceComponent:
 
     # ------------------------------------------------------------------ audit
 
-    async def audit(self, who: Principal, action: str, obj: str, remote: str | None, **detail: Any) -> None:
-        """Append to the audit log; a failure is counted and raised (the action is refused)."""
-        entry = AuditEntry(who.label, who.kind, who.role.value, action, obj, detail, remote)
+    async def audit(
+        self,
+        who: Principal,
+        action: str,
+        obj: str,
+        remote: str | None,
+        *,
+        cameras: Iterable[str] = (),
+        **detail: Any,
+    ) -> None:
+        """Append to the audit log, with the sites of the `cameras` the action touched; a failure
+        is counted and raised (the action is refused)."""
+        entry = AuditEntry(who.label, who.kind, who.role.value, action, obj, detail, remote, self._sites_of(cameras))
         try:
             await self.store.append_audit(entry)
         except Exception:
             self.counts.audit_failures += 1
             raise
         logger.info("audit: %s %s %s", who.label, action, obj)
+
+    def _sites_of(self, cameras: Iterable[str]) -> list[str]:
+        """The sites of these cameras in the running streams.yaml (a removed camera has none)."""
+        assert self._services is not None
+        config = self._services.config
+        found = (config.camera(camera_id) for camera_id in cameras)
+        return sorted({camera.site for camera in found if camera is not None})
 
     # ------------------------------------------------------------------ retention
 

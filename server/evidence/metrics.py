@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -13,14 +13,15 @@ from prometheus_client.registry import Collector
 @dataclass
 class EvidenceCounts:
     clips: Counter[str] = field(default_factory=Counter)
-    """clip uploads by result: stored, duplicate, damaged, refused"""
+    """clip uploads by result: stored, duplicate, damaged, refused, store_failed"""
     audit_failures: int = 0
     recording_requests: int = 0
 
 
 class EvidenceCollector(Collector):
-    def __init__(self, counts: EvidenceCounts) -> None:
+    def __init__(self, counts: EvidenceCounts, store_retries: Callable[[], int] = lambda: 0) -> None:
         self.counts = counts
+        self.store_retries = store_retries
 
     def collect(self) -> Iterator[Metric]:
         clips = CounterMetricFamily("ioc_evidence_clips", "clip uploads from the edge, by result", labels=["result"])
@@ -32,4 +33,7 @@ class EvidenceCollector(Collector):
         )
         yield CounterMetricFamily(
             "ioc_evidence_recording_requests", "recording requests sent to edge workers", self.counts.recording_requests
+        )
+        yield CounterMetricFamily(
+            "ioc_evidence_store_retries", "clip store requests retried after a temporary failure", self.store_retries()
         )

@@ -4,25 +4,48 @@
 HTTP range playback and case export can seek it like a local file. Every error becomes a
 `ClipStoreError` whose text has the secret key redacted (`contract.redact.redact_text`); the app
 registers the key with the log redactor through `secrets_of(EvidenceSettings)`.
+
+Temporary failures (a connection error or timeout, HTTP 500 / 502 / 503 / 504, S3's `SlowDown`)
+are retried `S3Retry.attempts` times in all, with capped, jittered backoff (`contract.backoff`),
+counted in `retries`; anything else fails at once. `prepare` (at start) makes the bucket when it
+is missing and `create_bucket` is on, and a put that finds no bucket makes it then.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 from urllib.parse import urlsplit
 
 import httpx
 
+from contract.backoff import jittered_delay
 from contract.redact import redact_text
 from contract.timeutil import utc_now
 from server.evidence.clipstore import _SAFE, ClipStoreError
 from server.evidence.sigv4 import EMPTY_SHA256, Credentials, canonical_uri, sign
 
+logger = logging.getLogger(__name__)
+
 SPOOL_BYTES = 8 * 1024 * 1024
 _CHUNK = 1024 * 1024
+RETRIED_STATUS = frozenset({500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class S3Retry:
+    """How temporary S3 failures are retried: `attempts` tries in all, the delays doubling from
+    `initial_s` up to `maximum_s` (jittered)."""
+
+    attempts: int = 4
+    initial_s: float = 0.2
+    maximum_s: float = 2.0
 
 
 def file_sha256(path: Path) -> str:
@@ -42,6 +65,9 @@ class S3ClipStore:
         secret_key: str,
         region: str = "us-east-1",
         timeout_s: float = 30.0,
+        retry: S3Retry | None = None,
+        create_bucket: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         parts = urlsplit(endpoint_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -52,6 +78,10 @@ class S3ClipStore:
         self.bucket = bucket
         self._creds = Credentials(access_key, secret_key, region)
         self._client = httpx.Client(timeout=timeout_s)
+        self.retry = retry or S3Retry()
+        self.creates_bucket = create_bucket
+        self._sleep = sleep
+        self.retries = 0
 
     def close(self) -> None:
         self._client.close()
@@ -74,6 +104,27 @@ class S3ClipStore:
         payload_sha256: str = EMPTY_SHA256,
         stream: bool = False,
     ) -> httpx.Response:
+        """One request, retried while it fails temporarily; the last answer (or error) is the result."""
+        attempt = 1
+        while True:
+            if content is not None:
+                content.seek(0)
+            try:
+                response = self._send(method, key, content, payload_sha256, stream)
+            except httpx.TransportError as exc:
+                if attempt >= self.retry.attempts:
+                    raise self._error(f"S3 {method} {self._path(key)}: {type(exc).__name__}: {exc}") from exc
+                self._pause(attempt, method, key, type(exc).__name__)
+            else:
+                if response.status_code not in RETRIED_STATUS or attempt >= self.retry.attempts:
+                    return response
+                response.close()
+                self._pause(attempt, method, key, f"HTTP {response.status_code}")
+            attempt += 1
+
+    def _send(
+        self, method: str, key: str | None, content: BinaryIO | None, payload_sha256: str, stream: bool
+    ) -> httpx.Response:
         path = self._path(key)
         headers = sign(self._creds, method, self._host, path, utc_now(), payload_sha256)
         request = self._client.build_request(
@@ -81,8 +132,19 @@ class S3ClipStore:
         )
         try:
             return self._client.send(request, stream=stream)
+        except httpx.TransportError:
+            raise
         except httpx.HTTPError as exc:
             raise self._error(f"S3 {method} {path}: {type(exc).__name__}: {exc}") from exc
+
+    def _pause(self, attempt: int, method: str, key: str | None, why: str) -> None:
+        self.retries += 1
+        delay = jittered_delay(attempt, self.retry.initial_s, self.retry.maximum_s)
+        logger.warning(
+            "S3 %s %s failed (%s); try %d of %d in %.2fs",
+            method, self._path(key), why, attempt + 1, self.retry.attempts, delay,
+        )  # fmt: skip
+        self._sleep(delay)
 
     def _check(self, response: httpx.Response, method: str, key: str | None) -> None:
         if response.is_success:
@@ -101,14 +163,43 @@ class S3ClipStore:
             return
         self._check(response, "PUT", None)
 
+    def prepare(self) -> None:
+        """At start: the bucket exists, or is made now (`create_bucket`), or this says how to fix it."""
+        response = self._request("HEAD", None)
+        if response.status_code != 404:
+            self._check(response, "HEAD", None)
+            return
+        if not self.creates_bucket:
+            raise self._error(
+                f"S3 bucket {self.bucket} does not exist: create it, or set IOC_EVIDENCE_S3_CREATE_BUCKET=true"
+            )
+        self.create_bucket()
+        logger.info("S3 bucket %s created", self.bucket)
+
     def put(self, key: str, source: Path) -> None:
         digest = file_sha256(source)
         with source.open("rb") as file:
             response = self._request("PUT", key, content=file, payload_sha256=digest)
+            if response.status_code == 404 and self.creates_bucket and "NoSuchBucket" in response.text:
+                logger.warning("S3 bucket %s is gone; making it again", self.bucket)
+                self.create_bucket()
+                response = self._request("PUT", key, content=file, payload_sha256=digest)
         self._check(response, "PUT", key)
         source.unlink(missing_ok=True)
 
     def open(self, key: str) -> BinaryIO:
+        """The object in a spooled file; a body cut off midway is fetched again (retried as above)."""
+        attempt = 1
+        while True:
+            try:
+                return self._fetch(key)
+            except httpx.TransportError as exc:
+                if attempt >= self.retry.attempts:
+                    raise self._error(f"S3 GET {self._path(key)}: {type(exc).__name__}: {exc}") from exc
+                self._pause(attempt, "GET", key, f"body cut off: {type(exc).__name__}")
+                attempt += 1
+
+    def _fetch(self, key: str) -> BinaryIO:
         response = self._request("GET", key, stream=True)
         try:
             self._check(response, "GET", key)
@@ -116,6 +207,9 @@ class S3ClipStore:
             try:
                 for chunk in response.iter_bytes(_CHUNK):
                     spool.write(chunk)
+            except httpx.TransportError:
+                spool.close()
+                raise
             except httpx.HTTPError as exc:
                 spool.close()
                 raise self._error(f"S3 GET {self._path(key)}: {type(exc).__name__}: {exc}") from exc

@@ -127,3 +127,4 @@ class AuditOut(BaseModel):
     object: str
     detail: dict[str, Any]
     remote: str | None
+    sites: list[str]

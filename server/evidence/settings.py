@@ -25,6 +25,13 @@ class EvidenceSettings(BaseSettings):
     s3_access_key: str | None = Field(default=None, description="the S3 store's access key id")
     s3_secret_key: SecretStr | None = Field(default=None, description="the S3 store's secret key")
     s3_region: str = Field(default="us-east-1", min_length=1, description="the S3 store's region (signed in requests)")
+    s3_create_bucket: bool = Field(default=True, description="make the S3 bucket at start (and on a put) when missing")
+    s3_retry_attempts: int = Field(
+        default=4, ge=1, le=10, description="tries in all of an S3 request failing temporarily (5xx, connection)"
+    )
+    s3_retry_max_s: float = Field(
+        default=2.0, ge=0.01, le=60, description="the longest pause between S3 retries (doubling from 0.2 s, jittered)"
+    )
 
     @model_validator(mode="after")
     def _s3_complete(self) -> Self:

@@ -15,6 +15,15 @@ _CLIP_COLUMNS = (
     "received_at"
 )
 
+# A case is within a set of cameras when none of its clips is of another camera and each of its
+# snapshots is of an event of one of them (a snapshot whose event is gone is nobody's).
+_CASE_IN_CAMERAS = (
+    "NOT EXISTS (SELECT 1 FROM evidence_case_items i JOIN evidence_clips k ON k.id = i.item_id "
+    "WHERE i.case_id = c.id AND i.kind = 'clip' AND NOT k.camera_id = ANY(%s::text[])) "
+    "AND NOT EXISTS (SELECT 1 FROM evidence_case_items i WHERE i.case_id = c.id AND i.kind = 'snapshot' "
+    "AND NOT EXISTS (SELECT 1 FROM detection_events e WHERE e.id = i.item_id AND e.camera_id = ANY(%s::text[])))"
+)
+
 
 @dataclass(frozen=True)
 class ClipRecord:
@@ -54,6 +63,7 @@ class AuditEntry:
     object: str
     detail: dict[str, Any] = field(default_factory=dict)
     remote: str | None = None
+    sites: list[str] = field(default_factory=list)  # the sites of the cameras the action touched
 
 
 @dataclass(frozen=True)
@@ -120,13 +130,23 @@ class EvidenceStore:
         return _clip(rows[0], [str(r["event_id"]) for r in events])
 
     async def clips(
-        self, camera_id: str | None, start: datetime, end: datetime, event_id: str | None = None, limit: int = 500
+        self,
+        camera_id: str | None,
+        start: datetime,
+        end: datetime,
+        event_id: str | None = None,
+        limit: int = 500,
+        cameras: frozenset[str] | None = None,
     ) -> list[ClipRecord]:
+        """Clips overlapping [start, end); `cameras` (a scoped caller's) is applied before the limit."""
         where = ["c.end_time > %s", "c.start_time < %s"]
         params: list[object] = [start, end]
         if camera_id is not None:
             where.append("c.camera_id = %s")
             params.append(camera_id)
+        if cameras is not None:
+            where.append("c.camera_id = ANY(%s::text[])")
+            params.append(sorted(cameras))
         if event_id is not None:
             where.append("c.id IN (SELECT clip_id FROM evidence_clip_events WHERE event_id = %s)")
             params.append(event_id)
@@ -192,19 +212,20 @@ class EvidenceStore:
         snapshots = [str(i["item_id"]) for i in items if i["kind"] == "snapshot"]
         return CaseRecord(**rows[0], clips=clips, snapshots=snapshots)
 
-    async def cases(self, limit: int = 200) -> list[CaseRecord]:
-        rows = await self._all(
-            "SELECT id, title, reference, note, created_by, created_at FROM evidence_cases ORDER BY id DESC LIMIT %s",
-            (limit,),
-        )
+    async def cases(self, limit: int = 200, cameras: frozenset[str] | None = None) -> list[CaseRecord]:
+        """Newest first; with `cameras` (a scoped caller's), only the cases whose every clip and
+        snapshot is of those cameras, applied before the limit."""
+        where, params = ("", []) if cameras is None else (f" WHERE {_CASE_IN_CAMERAS}", [sorted(cameras)] * 2)
+        sql = f"SELECT id, title, reference, note, created_by, created_at FROM evidence_cases c{where} "
+        rows = await self._all(sql + "ORDER BY id DESC LIMIT %s", (*params, limit))
         return [CaseRecord(**row) for row in rows]
 
     # ------------------------------------------------------------------ audit
 
     async def append_audit(self, entry: AuditEntry) -> None:
         sql = (
-            "INSERT INTO audit_log (actor, actor_kind, role, action, object, detail, remote) "
-            "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s)"
+            "INSERT INTO audit_log (actor, actor_kind, role, action, object, detail, remote, sites) "
+            "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s::text[])"
         )
         values = (
             entry.actor,
@@ -214,12 +235,20 @@ class EvidenceStore:
             entry.object,
             json.dumps(entry.detail),
             entry.remote,
+            sorted(entry.sites),
         )
         await self._exec(sql, values)
 
     async def audit(
-        self, action: str | None = None, actor: str | None = None, limit: int = 200, before_id: int | None = None
+        self,
+        action: str | None = None,
+        actor: str | None = None,
+        limit: int = 200,
+        before_id: int | None = None,
+        sites: frozenset[str] | None = None,
     ) -> list[AuditRecord]:
+        """Newest first; with `sites` (a scoped caller's), only the rows about those sites alone
+        (a row touching another site, or none, is left out), applied before the limit."""
         where: list[str] = ["true"]
         params: list[object] = []
         for column, value in (("action", action), ("actor", actor)):
@@ -229,8 +258,11 @@ class EvidenceStore:
         if before_id is not None:
             where.append("id < %s")
             params.append(before_id)
+        if sites is not None:
+            where.append("cardinality(sites) > 0 AND sites <@ %s::text[]")
+            params.append(sorted(sites))
         sql = (
-            "SELECT id, time, actor, actor_kind, role, action, object, detail, remote FROM audit_log "
+            "SELECT id, time, actor, actor_kind, role, action, object, detail, remote, sites FROM audit_log "
             f"WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT %s"
         )
         return [AuditRecord(**row) for row in await self._all(sql, (*params, limit))]

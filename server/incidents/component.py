@@ -68,7 +68,7 @@ class IncidentComponent:
 
         service = IncidentService(
             IncidentDesk(state.config),
-            PgIncidentRepository(state.pool),
+            PgIncidentRepository(state.pool, announce=state.settings.replica_mode == "shared"),
             utc_now,
             alerts.hub,
             notifiers,

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from contract.payloads import AlertPayload
+from server.incidents.change_notify import incident_message
 from server.incidents.core import IncidentDesk
 from server.incidents.model import Incident, IncidentChange, TimelineEntry
 from server.incidents.notices import deliveries_of
@@ -220,14 +221,6 @@ class IncidentService:
             for delivery in deliveries:
                 self.notices += 1
                 await push[delivery.channel_id].deliver(delivery)
-
-
-def incident_message(change: IncidentChange) -> Message:
-    return {
-        "type": "incident",
-        "incident": change.incident.public(),
-        "entries": [entry.public() for entry in change.entries],
-    }
 
 
 def _drain(subscription: Subscription) -> list[Message]:

@@ -77,6 +77,16 @@ class EventQuery:
     end: datetime | None = None
     limit: int = 100
     before: tuple[datetime, str] | None = None  # keyset cursor: (time, id) of the last row seen
+    cameras: frozenset[str] | None = None  # a scoped caller's cameras (None: all), applied before the limit
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterScope:
+    """The dead letters a scoped caller sees: those of its sensors (by sensor id) or received on a
+    topic of its sensors or cameras; a letter attributable to no site is outside every scope."""
+
+    sensor_ids: frozenset[str]
+    topics: frozenset[str]
 
 
 class Store(Protocol):
@@ -103,9 +113,15 @@ class Store(Protocol):
     async def camera_statuses(self) -> dict[str, StoredCameraStatus]: ...
 
     async def dead_letters(
-        self, reason: str | None, limit: int, before_id: int | None
+        self, reason: str | None, limit: int, before_id: int | None, scope: DeadLetterScope | None = None
     ) -> list[tuple[int, StoredDeadLetter]]: ...
 
     async def event_counts(
-        self, camera_id: str | None, start: datetime, end: datetime, bucket: timedelta, group: str
+        self,
+        camera_id: str | None,
+        start: datetime,
+        end: datetime,
+        bucket: timedelta,
+        group: str,
+        cameras: frozenset[str] | None = None,
     ) -> list[tuple[datetime, str, str, int]]: ...

@@ -10,7 +10,7 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 from server.db.timescale import DatabaseFeatures
-from server.store.base import Bucket, EventQuery
+from server.store.base import Bucket, DeadLetterScope, EventQuery
 from server.store.records import (
     EVENT_FIELDS,
     StoredCameraStatus,
@@ -130,6 +130,9 @@ class PgQueries:
         if query.before is not None:
             where.append("(time, id) < (%(before_time)s, %(before_id)s)")
             params["before_time"], params["before_id"] = query.before
+        if query.cameras is not None:
+            where.append("camera_id = ANY(%(cameras)s::text[])")
+            params["cameras"] = sorted(query.cameras)
         params["limit"] = query.limit
         text = (
             f"SELECT {EVENT_COLUMNS} FROM detection_events WHERE {' AND '.join(where)}"
@@ -158,20 +161,37 @@ class PgQueries:
         return {row[0]: StoredCameraStatus(*row) for row in rows}
 
     async def dead_letters(
-        self, reason: str | None, limit: int, before_id: int | None
+        self, reason: str | None, limit: int, before_id: int | None, scope: DeadLetterScope | None = None
     ) -> list[tuple[int, StoredDeadLetter]]:
+        """Newest first; `scope` (a scoped caller's sensors and topics) is applied before the limit."""
+        scoped = scope is not None
         rows = await self._fetch(
             "SELECT id, topic, reason, detail, payload, received_at, sensor_id, payload_size FROM dead_letters"
             " WHERE (%(reason)s::text IS NULL OR reason = %(reason)s)"
-            " AND (%(before)s::bigint IS NULL OR id < %(before)s) ORDER BY id DESC LIMIT %(limit)s",
-            {"reason": reason, "before": before_id, "limit": limit},
+            " AND (%(before)s::bigint IS NULL OR id < %(before)s)"
+            " AND (NOT %(scoped)s OR sensor_id = ANY(%(sensors)s::text[]) OR topic = ANY(%(topics)s::text[]))"
+            " ORDER BY id DESC LIMIT %(limit)s",
+            {
+                "reason": reason,
+                "before": before_id,
+                "limit": limit,
+                "scoped": scoped,
+                "sensors": sorted(scope.sensor_ids) if scope else [],
+                "topics": sorted(scope.topics) if scope else [],
+            },
         )
         return [
             (row[0], StoredDeadLetter(row[1], row[2], row[3], bytes(row[4]), row[5], row[6], row[7])) for row in rows
         ]
 
     async def event_counts(
-        self, camera_id: str | None, start: datetime, end: datetime, bucket: timedelta, group: str
+        self,
+        camera_id: str | None,
+        start: datetime,
+        end: datetime,
+        bucket: timedelta,
+        group: str,
+        cameras: frozenset[str] | None = None,
     ) -> list[tuple[datetime, str, str, int]]:
         """Events per bucket, camera and zone / line / label (for line crossings: per direction too)."""
         column = _GROUP_COLUMNS[group]
@@ -179,9 +199,12 @@ class PgQueries:
         query = sql.SQL(
             "SELECT " + expr + " AS b, camera_id, {col} || coalesce('/' || direction, ''), count(*)"
             " FROM detection_events WHERE time >= %(start)s AND time < %(end)s AND {col} IS NOT NULL"
-            " AND (%(camera)s::text IS NULL OR camera_id = %(camera)s) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+            " AND (%(camera)s::text IS NULL OR camera_id = %(camera)s)"
+            " AND (%(cameras)s::text[] IS NULL OR camera_id = ANY(%(cameras)s::text[]))"
+            " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         ).format(col=sql.Identifier(column))
-        params = {"width": bucket, "start": start, "end": end, "camera": camera_id}
+        cameras_list = None if cameras is None else sorted(cameras)
+        params = {"width": bucket, "start": start, "end": end, "camera": camera_id, "cameras": cameras_list}
         async with self._pool.connection() as conn:
             cursor = await conn.execute(query, params)
             return [(r[0], r[1], r[2], int(r[3])) for r in await cursor.fetchall()]

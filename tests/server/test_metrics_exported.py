@@ -87,6 +87,7 @@ DRIVEN_ELSEWHERE: dict[str, str] = {
     "ioc_evidence_clips": "evidence: tests/evidence/test_cases_audit.py scrapes stored/duplicate/damaged uploads",
     "ioc_evidence_audit_failures": "evidence: audit writes that failed (evidence engineer; 0 when the DB is up)",
     "ioc_evidence_recording_requests": "evidence: tests/evidence/test_clips.py sends one over MQTT",
+    "ioc_evidence_store_retries": "evidence: tests/evidence/test_s3store.py drives S3 retries (503, refused)",
 }
 """Declared metrics this scenario does not drive, each with who drives it: keep this list short."""
 SHARED_REPLICAS_ONLY: dict[str, str] = {

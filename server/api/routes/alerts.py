@@ -116,8 +116,8 @@ async def list_alerts(
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AlertPayload]:
-    query = AlertQuery(state, rule, site, severity, subject, since, limit)
-    return [alert.payload() for alert in await engine.alerts(query) if in_scope(principal, alert.site)]
+    query = AlertQuery(state, rule, site, severity, subject, since, limit, sites_of(principal))
+    return [alert.payload() for alert in await engine.alerts(query)]
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertPayload)

@@ -1,4 +1,5 @@
-"""Messages that were not stored as data, with the reason; newest first."""
+"""Messages that were not stored as data, with the reason; newest first. A caller scoped to sites
+sees the letters of its sensors and cameras only (a letter that names neither is nobody's site)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from server.api.deps import StoreDep
+from server.api.deps import ConfigDep, StoreDep
 from server.api.schemas import DeadLetterOut, DeadLetterPage
+from server.auth.deps import CurrentPrincipal
+from server.auth.scope import scoped_dead_letters
 
 router = APIRouter(prefix="/api/dead-letters", tags=["dead letters"])
 
@@ -15,11 +18,13 @@ router = APIRouter(prefix="/api/dead-letters", tags=["dead letters"])
 @router.get("", response_model=DeadLetterPage)
 async def list_dead_letters(
     store: StoreDep,
+    config: ConfigDep,
+    principal: CurrentPrincipal,
     reason: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before: Annotated[int | None, Query(ge=1, description="next_before of the previous page")] = None,
 ) -> DeadLetterPage:
-    rows = await store.dead_letters(reason, limit, before)
+    rows = await store.dead_letters(reason, limit, before, scoped_dead_letters(config, principal))
     items = [
         DeadLetterOut(
             id=row_id,

@@ -17,7 +17,7 @@ from server.api.schemas import CountPoint, EventOut, EventPage
 from server.api.timerange import auto_bucket, parse_bucket, resolve_range
 from server.auth.deps import CurrentPrincipal
 from server.auth.roles import Principal
-from server.auth.scope import sites_of
+from server.auth.scope import scoped_cameras, sites_of
 from server.store.base import EventQuery
 from server.store.records import StoredEvent
 
@@ -73,11 +73,11 @@ async def search_events(
     """Newest first. Pass `next_cursor` back as `cursor` for the next page (stable under inserts)."""
     if start is not None or end is not None:
         start, end = resolve_range(start, end, timedelta(days=1))
-    query = EventQuery(camera, label, zone, line, kind, start, end, limit, decode_cursor(cursor) if cursor else None)
-    events = await store.events(query)
+    before = decode_cursor(cursor) if cursor else None
+    cameras = scoped_cameras(config, principal)  # a caller scoped to sites sees their cameras' events
+    events = await store.events(EventQuery(camera, label, zone, line, kind, start, end, limit, before, cameras))
     next_cursor = encode_cursor(events[-1]) if len(events) == limit else None
-    seen = _cameras(config, principal)  # a caller scoped to sites sees their cameras' events (pages may be shorter)
-    return EventPage(items=[_event_out(e) for e in events if e.camera_id in seen], next_cursor=next_cursor)
+    return EventPage(items=[_event_out(e) for e in events], next_cursor=next_cursor)
 
 
 @router.get("/counts", response_model=list[CountPoint])
@@ -95,9 +95,8 @@ async def event_counts(
     start, end = resolve_range(start, end, timedelta(hours=24))
     width = auto_bucket(start, end, 200) if bucket == "auto" else parse_bucket(bucket)
     width = width or timedelta(minutes=1)
-    rows = await store.event_counts(camera, start, end, width, group)
-    seen = _cameras(config, principal)
-    return [CountPoint(time=r[0], camera_id=r[1], key=r[2], count=r[3]) for r in rows if r[1] in seen]
+    rows = await store.event_counts(camera, start, end, width, group, scoped_cameras(config, principal))
+    return [CountPoint(time=r[0], camera_id=r[1], key=r[2], count=r[3]) for r in rows]
 
 
 @router.get("/{event_id}", response_model=EventOut)

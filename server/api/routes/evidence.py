@@ -23,7 +23,9 @@ from contract.timeutil import parse_timestamp
 from server.api.deps import ConfigDep, StoreDep
 from server.api.timerange import resolve_range
 from server.auth.deps import CurrentPrincipal
+from server.auth.scope import scoped_cameras, sites_of
 from server.evidence.clipstore import ClipStoreError, clip_key
+from server.evidence.component import EvidenceComponent
 from server.evidence.http import EvidenceDep, byte_range, clip_or_404, file_chunks, remote_of, visible_cameras
 from server.evidence.schemas import (
     AuditOut,
@@ -98,7 +100,7 @@ async def upload_clip(request: Request, evidence: EvidenceDep, config: ConfigDep
             evidence.counts.clips["damaged"] += 1
             raise HTTPException(422, f"the clip arrived damaged: SHA-256 {sha256} ({size} bytes) != {meta.sha256}")
         key = clip_key(meta.camera_id, meta.start, meta.clip_id)
-        await asyncio.to_thread(evidence.clips.put, key, temp)
+        await _put(evidence, key, temp)
     finally:
         temp.unlink(missing_ok=True)
     record = ClipRecord(
@@ -120,6 +122,15 @@ async def upload_clip(request: Request, evidence: EvidenceDep, config: ConfigDep
     return clip_out(record)
 
 
+async def _put(evidence: EvidenceComponent, key: str, temp: FilePath) -> None:
+    """Into the clip store; a store that fails (after its own retries) answers 503: try again later."""
+    try:
+        await asyncio.to_thread(evidence.clips.put, key, temp)
+    except ClipStoreError as exc:
+        evidence.counts.clips["store_failed"] += 1
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"the clip store failed: {exc}") from exc
+
+
 @router.get("/clips", response_model=list[ClipOut])
 async def list_clips(
     evidence: EvidenceDep,
@@ -136,8 +147,8 @@ async def list_clips(
         start, end = EPOCH, FAR_FUTURE
     else:
         start, end = resolve_range(start, end, timedelta(days=1))
-    seen = visible_cameras(config, who)
-    return [clip_out(c) for c in await evidence.store.clips(camera, start, end, event, limit) if c.camera_id in seen]
+    cameras = scoped_cameras(config, who)
+    return [clip_out(c) for c in await evidence.store.clips(camera, start, end, event, limit, cameras)]
 
 
 @router.get("/clips/{clip_id}", response_model=ClipOut)
@@ -163,7 +174,8 @@ async def play_clip(
         raise
     first, last = wanted or (0, size - 1)
     if first == 0:
-        await evidence.audit(who, "clip_playback", f"clip:{clip.id}", remote_of(request), camera_id=clip.camera_id)
+        target, camera_id = f"clip:{clip.id}", clip.camera_id
+        await evidence.audit(who, "clip_playback", target, remote_of(request), cameras=[camera_id], camera_id=camera_id)
     headers = {"Accept-Ranges": "bytes", "Content-Length": str(last - first + 1), "ETag": f'"{clip.sha256}"'}
     code = status.HTTP_200_OK
     if wanted is not None:
@@ -230,7 +242,8 @@ async def request_recording(
         raise HTTPException(422, "a recording request covers more than 0 s and at most 1 h")
     request_id = evidence.request_range(camera.worker, camera_id, body.start, body.end, who.label)
     detail = {"start": body.start.isoformat(), "end": body.end.isoformat(), "request_id": request_id}
-    await evidence.audit(who, "recording_request", f"camera:{camera_id}", remote_of(request), **detail)
+    target = f"camera:{camera_id}"
+    await evidence.audit(who, "recording_request", target, remote_of(request), cameras=[camera_id], **detail)
     return RecordingRequestOut(request_id=request_id, worker_id=camera.worker)
 
 
@@ -258,11 +271,11 @@ async def review_list(
 ) -> list[ReviewItem]:
     """Events with the caller's review state and their clips; `unreviewed=true` leaves out the reviewed."""
     start, end = resolve_range(start, end, timedelta(days=1))
-    seen = visible_cameras(config, who)
-    events = await store.events(EventQuery(camera, None, None, None, None, start, end, limit, None))
-    events = [e for e in events if e.camera_id in seen]
+    cameras = scoped_cameras(config, who)
+    events = await store.events(EventQuery(camera, None, None, None, None, start, end, limit, None, cameras))
     reviewed = await evidence.store.reviewed([e.id for e in events], who.label)
-    clips = await evidence.store.clips(camera, start - timedelta(minutes=10), end + timedelta(minutes=10))
+    margin = timedelta(minutes=10)
+    clips = await evidence.store.clips(camera, start - margin, end + margin, cameras=cameras)
     by_event: dict[str, list[str]] = {}
     for clip in clips:
         for event_id in clip.event_ids:
@@ -296,7 +309,8 @@ async def download_snapshot(
     snapshot = await store.snapshot(event.snapshot_sha256) if event and event.snapshot_sha256 else None
     if event is None or snapshot is None:
         raise HTTPException(404, f"event '{event_id}' has no snapshot kept")
-    await evidence.audit(who, "snapshot_download", f"event:{event_id}", remote_of(request), camera_id=event.camera_id)
+    target, camera_id = f"event:{event_id}", event.camera_id
+    await evidence.audit(who, "snapshot_download", target, remote_of(request), cameras=[camera_id], camera_id=camera_id)
     headers = {"Content-Disposition": f'attachment; filename="{event.camera_id}_{event_id}.jpg"'}
     return Response(snapshot.data, media_type=snapshot.content_type, headers=headers)
 
@@ -311,10 +325,13 @@ def _audit_out(record: AuditRecord) -> AuditOut:
 @router.get("/audit", response_model=list[AuditOut])
 async def list_audit(
     evidence: EvidenceDep,
+    who: CurrentPrincipal,
     action: str | None = None,
     actor: str | None = None,
     before_id: int | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AuditOut]:
-    """The audit log, newest first (admins only)."""
-    return [_audit_out(r) for r in await evidence.store.audit(action, actor, limit, before_id)]
+    """The audit log, newest first (admins only); an admin scoped to sites sees the rows about
+    those sites alone (an action about no camera, or about another site too, is not theirs)."""
+    rows = await evidence.store.audit(action, actor, limit, before_id, sites_of(who))
+    return [_audit_out(r) for r in rows]

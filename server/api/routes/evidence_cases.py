@@ -21,6 +21,7 @@ from starlette.background import BackgroundTask
 from contract.timeutil import utc_now
 from server.api.deps import ConfigDep, StoreDep
 from server.auth.deps import CurrentPrincipal
+from server.auth.scope import scoped_cameras
 from server.evidence.clipstore import ClipStoreError
 from server.evidence.component import EvidenceComponent
 from server.evidence.export import ExportItem, write_export
@@ -47,6 +48,13 @@ class _CaseAccess:
     async def eventvisible_cameras(self, event_id: str) -> bool:
         event = await self.store.event(event_id)
         return event is not None and event.camera_id in self.seen
+
+    async def event_camera(self, event_id: str) -> str:
+        """The camera of a snapshot's event, or 404 when it is gone or outside the caller's sites."""
+        event = await self.store.event(event_id)
+        if event is None or event.camera_id not in self.seen:
+            raise HTTPException(404, f"event '{event_id}' not found")
+        return event.camera_id
 
     async def casevisible_cameras(self, case: CaseRecord) -> bool:
         for clip_id in case.clips:
@@ -86,24 +94,25 @@ CaseAccess = Annotated[_CaseAccess, Depends(case_access)]
 
 @router.post("/cases", status_code=status.HTTP_201_CREATED, response_model=CaseOut)
 async def create_case(body: CaseIn, request: Request, access: CaseAccess, who: CurrentPrincipal) -> CaseOut:
-    for clip_id in body.clips:  # check every item before anything is made
-        await clip_or_404(access.evidence, clip_id, access.seen)
+    cameras = []  # check every item before anything is made
+    for clip_id in body.clips:
+        cameras.append((await clip_or_404(access.evidence, clip_id, access.seen)).camera_id)
     for event_id in body.snapshots:
-        if not await access.eventvisible_cameras(event_id):
-            raise HTTPException(404, f"event '{event_id}' not found")
+        cameras.append(await access.event_camera(event_id))
     case_id = await access.evidence.store.create_case(body.title, body.reference, body.note, who.label)
     await access.add_items(case_id, body.clips, body.snapshots)
-    await access.evidence.audit(who, "case_create", f"case:{case_id}", remote_of(request), title=body.title)
+    target = f"case:{case_id}"
+    await access.evidence.audit(who, "case_create", target, remote_of(request), cameras=cameras, title=body.title)
     return await access.case_or_404(case_id)
 
 
 @router.get("/cases", response_model=list[CaseOut])
-async def list_cases(access: CaseAccess) -> list[CaseOut]:
+async def list_cases(access: CaseAccess, config: ConfigDep, who: CurrentPrincipal) -> list[CaseOut]:
     """Cases, newest first; a caller scoped to sites sees the cases whose evidence is all theirs."""
     found = []
-    for summary in await access.evidence.store.cases():
+    for summary in await access.evidence.store.cases(cameras=scoped_cameras(config, who)):
         case = await access.evidence.store.case(summary.id)
-        if case is not None and await access.casevisible_cameras(case):
+        if case is not None:
             found.append(_case_out(case))
     return found
 
@@ -152,7 +161,8 @@ async def export_case(
         for _, file in files:
             file.close()
     detail = {"manifest_sha256": manifest_sha, "files": len(files), "bytes": out.stat().st_size}
-    await evidence.audit(who, "export", f"case:{case_id}", remote_of(request), **detail)
+    cameras = [item.camera_id for item, _ in files]
+    await evidence.audit(who, "export", f"case:{case_id}", remote_of(request), cameras=cameras, **detail)
     name = f"case-{case_id}-{exported_at.strftime('%Y%m%dT%H%M%SZ')}.zip"
     handle = out.open("rb")
     return StreamingResponse(
