@@ -7,13 +7,16 @@ const Live = {
   FALLBACK_AFTER_MS: 8000,
   STALL_MS: 3000,
 
+  // The offer goes once gathering completes, or GRACE_MS after the first candidate (host candidates
+  // suffice on a LAN; the server also meets the browser by peer-reflexive pairing), at most timeoutMs.
+  GATHER_GRACE_MS: 100,
   async waitGathering(pc, timeoutMs) {
     if (pc.iceGatheringState === "complete") return;
     await new Promise((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
-      pc.addEventListener("icegatheringstatechange", () => {
-        if (pc.iceGatheringState === "complete") { clearTimeout(timer); resolve(); }
-      });
+      const done = () => { clearTimeout(timer); resolve(); };
+      pc.addEventListener("icegatheringstatechange", () => { if (pc.iceGatheringState === "complete") done(); });
+      pc.addEventListener("icecandidate", (event) => { if (event.candidate) setTimeout(done, this.GATHER_GRACE_MS); });
     });
   },
 
