@@ -3,9 +3,10 @@
 `PacketRelay` reads the camera's track from the moment its first viewer subscribes (so the camera
 opens while the viewer's ICE and DTLS are still under way) and hands each packet to every viewer's
 bounded queue. It keeps the packets since the last keyframe (bounded): a viewer that joins a camera
-already being watched gets them first and decodes at once, instead of waiting for the camera's
-next keyframe. A viewer that falls behind loses its queue and waits for the next keyframe (a
-decoder cannot use the P-frames after a gap); each packet so lost is counted.
+already being watched gets them first (stamped together at the newest one's time) and decodes at
+once, instead of waiting for the camera's next keyframe. A viewer that falls behind loses its
+queue and waits for the next keyframe (a decoder cannot use the P-frames after a gap); each
+packet so lost is counted.
 """
 
 from __future__ import annotations
@@ -46,8 +47,27 @@ class GopCache:
     def packets(self) -> list[Packet]:
         return list(self._packets)
 
+    def for_new_viewer(self) -> list[Packet]:
+        """Copies of the GOP stamped one tick apart up to the newest packet's time: the new viewer
+        decodes them at once and shows the current picture, and its receiver's clock is not set a
+        GOP behind the camera (it would then play everything that late)."""
+        if not self._packets:
+            return []
+        newest = self._packets[-1].pts or 0
+        last = len(self._packets) - 1
+        return [_stamped(packet, newest - (last - index)) for index, packet in enumerate(self._packets)]
+
     def clear(self) -> None:
         self._packets = []
+
+
+def _stamped(packet: Packet, pts: int) -> Packet:
+    copy = av.Packet(bytes(packet))
+    copy.pts = copy.dts = pts
+    if packet.time_base is not None:
+        copy.time_base = packet.time_base
+    copy.is_keyframe = packet.is_keyframe
+    return copy
 
 
 class ViewerTrack(MediaStreamTrack):
@@ -122,7 +142,7 @@ class PacketRelay:
         self._task: asyncio.Task[None] | None = None
 
     def subscribe(self) -> ViewerTrack:
-        viewer = ViewerTrack(self, self._queue_size, self.gop.packets())
+        viewer = ViewerTrack(self, self._queue_size, self.gop.for_new_viewer())
         self._viewers.add(viewer)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"live-relay-{self._camera_id}")

@@ -103,7 +103,8 @@ async def test_viewers_start_at_a_keyframe_without_waiting_for_the_cameras_next(
 ) -> None:
     """FFmpeg gives the first packets of an RTSP session no timestamp; the first is the keyframe a
     new viewer needs (dropping it cost a whole GOP). A viewer joining a watched camera gets the
-    packets since its last keyframe first (the GOP here is 15 frames)."""
+    packets since its last keyframe first (the GOP here is 15 frames), stamped together at the
+    newest one's time, then the live packets."""
     hub = hub_for(camera[1])
     pull = hub.pull("cam")
     first = pull.subscribe()
@@ -114,7 +115,10 @@ async def test_viewers_start_at_a_keyframe_without_waiting_for_the_cameras_next(
         assert [p.pts for p in seen] == sorted({p.pts for p in seen})  # type: ignore[type-var]
         second = pull.subscribe()
         joined = [await asyncio.wait_for(second.recv(), 1) for _ in range(7)]
-        assert joined[:6] == seen and joined[6] is await asyncio.wait_for(first.recv(), 1)
+        assert [bytes(p) for p in joined[:6]] == [bytes(p) for p in seen] and joined[0].is_keyframe  # type: ignore[union-attr]
+        newest = seen[-1].pts
+        assert [p.pts for p in joined[:6]] == [newest - 5 + i for i in range(6)]  # type: ignore[operator]
+        assert joined[6] is await asyncio.wait_for(first.recv(), 1)  # then live, as the first viewer
     finally:
         await pull.close()
         await hub.stop()

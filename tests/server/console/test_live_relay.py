@@ -51,6 +51,18 @@ def test_the_stamper_holds_a_bounded_number_of_packets() -> None:
     assert len(stamper.stamp(packet(1000))) == MAX_UNSTAMPED + 1
 
 
+def test_a_new_viewer_gets_copies_of_the_gop_stamped_at_the_newest_packets_time() -> None:
+    gop = GopCache()
+    originals = [packet(6000, key=True), packet(12_000), packet(18_000)]
+    for made in originals:
+        gop.add(made)
+    copies = gop.for_new_viewer()
+    assert [p.pts for p in copies] == [17_998, 17_999, 18_000] and [p.dts for p in copies] == [17_998, 17_999, 18_000]
+    assert [bytes(p) for p in copies] == [bytes(p) for p in originals]
+    assert [p.is_keyframe for p in copies] == [True, False, False] and copies[0].time_base == TIME_BASE
+    assert [p.pts for p in originals] == [6000, 12_000, 18_000]  # the relay's own packets are untouched
+
+
 def test_the_gop_cache_starts_at_each_keyframe_and_forgets_an_overlong_gop() -> None:
     gop = GopCache(max_packets=3)
     gop.add(packet(0))
