@@ -5,8 +5,8 @@ behind), with a sentinel at the end.
 It replaces aiortc's `MediaPlayer(decode=False)` here because that one drops every packet without a
 timestamp, and FFmpeg's RTSP demuxer gives none to the first packets of a session: often the very
 keyframe a new viewer needs, so the picture waited a whole GOP for the next one. Packets that come
-before the first timestamp are held (a few, bounded) and stamped one frame apart before it;
-timestamps then start at 0.
+before the first timestamp are stamped one frame apart from 0 and sent at once (a few, bounded);
+the stream's own timestamps are shifted to follow them.
 """
 
 from __future__ import annotations
@@ -33,43 +33,39 @@ logger = logging.getLogger(__name__)
 Packet: TypeAlias = "av.Packet[Stream]"
 
 MAX_UNSTAMPED = 8
-"""packets without a timestamp held before the first one that has it; more are dropped"""
+"""packets without a timestamp before the first one that has it; more are dropped"""
 
 
 class PacketStamper:
-    """Gives pts-less packets at the start of a stream timestamps one frame apart, before the first
-    stamped packet; all timestamps are shifted to start at 0."""
+    """Stamps the pts-less packets at the start of a stream one frame apart from 0, as they come,
+    and shifts the stream's own timestamps to follow them."""
 
     def __init__(self, fps: float) -> None:
         self._fps = fps
-        self._held: list[Packet] = []
+        self._unstamped = 0
         self._shift: int | None = None
         self.dropped = 0
 
-    def stamp(self, packet: Packet) -> list[Packet]:
-        """The packets ready to send once `packet` has come (none, one, or the held ones too)."""
+    def stamp(self, packet: Packet) -> Packet | None:
+        """`packet` with its timestamps set, or None when it is dropped."""
         if self._shift is None:
-            if packet.pts is None:
-                return self._hold(packet)
             step = self._step(packet.time_base)
-            self._shift = step * len(self._held) - packet.pts
-            for index, held in enumerate(self._held):
-                held.pts = held.dts = step * index
-            ready, self._held = [*self._held, packet], []
+            if packet.pts is None:
+                return self._stamp_unstamped(packet, step)
+            self._shift = step * self._unstamped - packet.pts
         elif packet.pts is None:
             self.dropped += 1
-            return []
-        else:
-            ready = [packet]
+            return None
         packet.pts = packet.dts = packet.pts + self._shift
-        return ready
+        return packet
 
-    def _hold(self, packet: Packet) -> list[Packet]:
-        if len(self._held) >= MAX_UNSTAMPED:
+    def _stamp_unstamped(self, packet: Packet, step: int) -> Packet | None:
+        if self._unstamped >= MAX_UNSTAMPED:
             self.dropped += 1
-        else:
-            self._held.append(packet)
-        return []
+            return None
+        packet.pts = packet.dts = step * self._unstamped
+        self._unstamped += 1
+        return packet
 
     def _step(self, time_base: Fraction | None) -> int:
         return max(1, round(1 / (time_base * Fraction(self._fps).limit_denominator(1000)))) if time_base else 1
@@ -144,10 +140,10 @@ class PacketReader:
         try:
             while not self._quit.is_set():
                 packet = self._next_packet()
-                dropped = self._stamper.dropped
-                for ready in self._stamper.stamp(packet):
-                    self._deliver(ready)
-                if self._stamper.dropped > dropped:
+                stamped = self._stamper.stamp(packet)
+                if stamped is not None:
+                    self._deliver(stamped)
+                else:
                     with contextlib.suppress(RuntimeError):
                         self._loop.call_soon_threadsafe(self._count_drop)
         except (av.FFmpegError, OSError, SourceEndedError) as exc:

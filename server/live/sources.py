@@ -34,10 +34,12 @@ class PacketSource(Protocol):
 
 
 def rtsp_options(tcp: bool, read_timeout_s: float) -> dict[str, str]:
+    """The smallest probe: the codec comes from the SDP, and the first packet ends probing (a 32 KB
+    probe waited ~260 ms for the first frames of a 640x360 sub-stream before a viewer saw any)."""
     return {
         "rtsp_transport": "tcp" if tcp else "udp",
         "timeout": str(int(read_timeout_s * 1_000_000)),
-        "probesize": "32768",
+        "probesize": "32",
         "analyzeduration": "500000",
     }
 

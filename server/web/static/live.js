@@ -7,8 +7,10 @@ const Live = {
   FALLBACK_AFTER_MS: 8000,
   STALL_MS: 3000,
 
-  // The offer goes once gathering completes, or GRACE_MS after the first candidate (host candidates
-  // suffice on a LAN; the server also meets the browser by peer-reflexive pairing), at most timeoutMs.
+  // The offer goes once gathering completes, or GRACE_MS after the first candidate, at most timeoutMs:
+  // the browser gathers host candidates only (no ICE servers), and the server meets it by
+  // peer-reflexive pairing anyway (it drops mDNS candidates). Shorter (20 ms saves ~80 ms more) puts
+  // more offers in flight when a page goes away: their viewers wait for the server's connect timeout.
   GATHER_GRACE_MS: 100,
   async waitGathering(pc, timeoutMs) {
     if (pc.iceGatheringState === "complete") return;

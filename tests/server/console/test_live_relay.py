@@ -38,17 +38,19 @@ def test_the_stamper_keeps_the_first_packets_and_starts_at_zero(
     arriving: list[int | None], expected: list[int]
 ) -> None:
     stamper = PacketStamper(fps=15)
-    ready = [p for pts in arriving for p in stamper.stamp(packet(pts))]
+    stamped = [stamper.stamp(packet(pts)) for pts in arriving]
+    ready = [p for p in stamped if p is not None]
     assert [p.pts for p in ready] == expected and [p.dts for p in ready] == expected
     assert stamper.dropped == len(arriving) - len(expected)
 
 
-def test_the_stamper_holds_a_bounded_number_of_packets() -> None:
+def test_the_stamper_sends_a_bounded_number_of_pts_less_packets_at_once() -> None:
     stamper = PacketStamper(fps=15)
-    for _ in range(MAX_UNSTAMPED + 3):
-        assert stamper.stamp(packet(None)) == []
-    assert stamper.dropped == 3
-    assert len(stamper.stamp(packet(1000))) == MAX_UNSTAMPED + 1
+    sent = [stamper.stamp(packet(None)) for _ in range(MAX_UNSTAMPED + 3)]
+    assert [p.pts for p in sent if p is not None] == [STEP * i for i in range(MAX_UNSTAMPED)]
+    assert sent[MAX_UNSTAMPED:] == [None] * 3 and stamper.dropped == 3
+    after = stamper.stamp(packet(1000))
+    assert after is not None and after.pts == STEP * MAX_UNSTAMPED
 
 
 def test_a_new_viewer_gets_copies_of_the_gop_stamped_at_the_newest_packets_time() -> None:
