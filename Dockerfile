@@ -1,7 +1,17 @@
 # syntax=docker/dockerfile:1
 # Two images from one file:
-#   docker build --target server -t ioc-monitor/server .   (FastAPI, psycopg; no torch)
+#   docker build --target server -t ioc-monitor/server .   (FastAPI, psycopg, the console; no torch)
 #   docker build --target edge   -t ioc-monitor/edge .     (OpenCV, ultralytics, onnxruntime)
+
+# The console's front-end libraries (uPlot, Leaflet, marker clusters) from the npm registry at the
+# versions of server/web/package-lock.json; the server image takes only node_modules (no Node.js).
+FROM node:20-bookworm-slim AS console-libs
+WORKDIR /web
+COPY server/web/package.json server/web/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error \
+    && test -f node_modules/uplot/dist/uPlot.iife.min.js \
+    && test -f node_modules/leaflet/dist/leaflet.js \
+    && test -f node_modules/leaflet.markercluster/dist/leaflet.markercluster.js
 
 FROM python:3.11-slim-bookworm AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -14,6 +24,12 @@ COPY ioc ./ioc
 FROM base AS server
 COPY server ./server
 RUN pip install '.[server]'
+# Served from server/web/node_modules beside the installed package (server/web/console.py), so the
+# libraries go where pip put `server.web` (imported from / so that /app/server is not the one found).
+COPY --from=console-libs /web/node_modules /tmp/node_modules
+RUN web="$(cd / && python -c 'import pathlib, server.web; print(pathlib.Path(server.web.__file__).parent)')" \
+    && rm -rf "$web/node_modules" && mv /tmp/node_modules "$web/node_modules" \
+    && test -f "$web/node_modules/uplot/dist/uPlot.iife.min.js"
 COPY streams.yaml /etc/ioc/streams.yaml
 ENV IOC_CONFIG=/etc/ioc/streams.yaml IOC_HOST=0.0.0.0 IOC_PORT=8080 IOC_SNAPSHOT_DIR=/var/lib/ioc/snapshots
 USER ioc

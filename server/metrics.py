@@ -74,7 +74,14 @@ class Metrics:
         )
         self.live_decode_dropped = Counter(
             "ioc_live_decode_dropped",
-            "pictures a transcoded camera's decoder dropped because its encoder fell behind (the newest are kept)",
+            "pictures a transcoded camera's decoder (or packets a passed-through camera's reader) dropped because"
+            " the pull fell behind (the newest are kept)",
+            ["camera"],
+            registry=r,
+        )
+        self.live_viewer_dropped = Counter(
+            "ioc_live_viewer_dropped",
+            "packets a live viewer lost for falling behind (it resumes at the next keyframe)",
             ["camera"],
             registry=r,
         )

@@ -71,8 +71,9 @@ class LiveHub:
         settings, metrics = self.settings, self._metrics
         failures = metrics.live_open_failures.labels(spec.camera_id).inc if metrics is not None else None
         drops = metrics.live_decode_dropped.labels(spec.camera_id).inc if metrics is not None else None
+        lost = metrics.live_viewer_dropped.labels(spec.camera_id).inc if metrics is not None else None
         timeouts = (settings.open_timeout_s, settings.read_timeout_s, settings.reopen_max_backoff_s)
-        return CameraPull(spec, *timeouts, on_failure=failures, on_drop=drops)
+        return CameraPull(spec, *timeouts, on_failure=failures, on_drop=drops, on_viewer_drop=lost)
 
     @property
     def camera_ids(self) -> list[str]:

@@ -1,11 +1,12 @@
 """One camera pull: its packet source (RTSP H.264 passed through, anything else transcoded once by
 the pull's own encoder, `server.live.sources`) opened on demand, reopened when the source dies or
-stalls, relayed to every viewer through one `MediaRelay`.
+stalls, relayed to every viewer through one `PacketRelay` (which opens the camera as soon as the
+first viewer subscribes and gives a new viewer the current GOP first).
 
 Viewers subscribe to a `PullTrack` that never ends while viewers remain: when the camera dies the
 track reopens it (capped, jittered backoff) and keeps timestamps continuous, so peer connections
 never need `replaceTrack`. When the last viewer leaves, the track is stopped and the RTSP session
-closed (`MediaRelay` alone would keep reading).
+closed.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import av
-from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.stream import Stream
 
 from contract.redact import redact_url
 from server.live.decode import SourceEndedError
 from server.live.h264 import with_parameter_sets
+from server.live.relay import PacketRelay
 from server.live.sources import PacketSource, open_source
 from server.live.transcode import H264Transcoder
 
@@ -89,8 +90,10 @@ class CameraPull:
         max_backoff_s: float,
         on_failure: Callable[[], object] | None = None,
         on_drop: Callable[[], object] | None = None,
+        on_viewer_drop: Callable[[int], object] | None = None,
     ) -> None:
         self.spec = spec
+        self._on_viewer_drop = on_viewer_drop
         self._on_failure = on_failure
         self._on_drop = on_drop
         self._open_timeout_s = open_timeout_s
@@ -101,7 +104,7 @@ class CameraPull:
         self._transcode_rtsp = False
         self.encoder = H264Transcoder()
         """the camera's one encoder, used when its source cannot be passed through"""
-        self._relay: MediaRelay | None = None
+        self._relay: PacketRelay | None = None
         self._track: PullTrack | None = None
         self._viewers: set[MediaStreamTrack] = set()
         self._offset = 0
@@ -134,9 +137,9 @@ class CameraPull:
         """A new viewer's track; the first viewer starts the pull."""
         if self._track is None or self._relay is None:
             self._track = PullTrack(self)
-            self._relay = MediaRelay()
+            self._relay = PacketRelay(self._track, self.spec.camera_id, on_drop=self._on_viewer_drop)
             logger.info("camera %s: live pull started", self.spec.camera_id)
-        proxy = self._relay.subscribe(self._track, buffered=False)
+        proxy = self._relay.subscribe()
         self.encoder.request_keyframe()
         self._viewers.add(proxy)
         return proxy
@@ -149,11 +152,13 @@ class CameraPull:
             await self.close()
 
     async def close(self) -> None:
-        track, self._track, self._relay = self._track, None, None
-        if track is not None:
-            track.stop()
+        track, self._track, relay, self._relay = self._track, None, self._relay, None
+        if relay is not None:
+            relay.stop()
         async with self._lock:
             await self._close_source()
+        if relay is not None:
+            await relay.wait_closed()
         if track is not None:
             logger.info("camera %s: live pull closed (no viewer left)", self.spec.camera_id)
 

@@ -22,7 +22,9 @@ from server.store.records import (
 from server.store.sql import EVENT_COLUMNS
 
 _ORIGIN = "TIMESTAMPTZ '2000-01-01'"
-_GROUP_COLUMNS = {"zone": "zone", "line": "line", "label": "label"}
+_GROUP_COLUMNS = {"zone": "zone", "line": "line", "label": "label", "line_label": "line"}
+_GROUP_SUFFIX = {"line_label": " || '/' || coalesce(label, '')"}
+"""`line_label`: a line, its direction and the object's label (`bridge/in/person`)"""
 
 
 def _event(row: Sequence[Any]) -> StoredEvent:
@@ -193,11 +195,16 @@ class PgQueries:
         group: str,
         cameras: frozenset[str] | None = None,
     ) -> list[tuple[datetime, str, str, int]]:
-        """Events per bucket, camera and zone / line / label (for line crossings: per direction too)."""
+        """Events per bucket, camera and zone / line / label (for line crossings: per direction too;
+        `line_label`: per line, direction and label)."""
         column = _GROUP_COLUMNS[group]
         expr = self.bucket_expr("time")
         query = sql.SQL(
-            "SELECT " + expr + " AS b, camera_id, {col} || coalesce('/' || direction, ''), count(*)"
+            "SELECT "
+            + expr
+            + " AS b, camera_id, {col} || coalesce('/' || direction, '')"
+            + _GROUP_SUFFIX.get(group, "")
+            + ", count(*)"
             " FROM detection_events WHERE time >= %(start)s AND time < %(end)s AND {col} IS NOT NULL"
             " AND (%(camera)s::text IS NULL OR camera_id = %(camera)s)"
             " AND (%(cameras)s::text[] IS NULL OR camera_id = ANY(%(cameras)s::text[]))"

@@ -80,6 +80,7 @@ DRIVEN_ELSEWHERE: dict[str, str] = {
     "ioc_alert_unsaved_dropped": "alerts: changes dropped during a long outage (alerts engineer)",
     "ioc_alert_outbox_pending": "alerts: a gauge, 0 when everything is delivered (test_outbox_restart.py)",
     "ioc_live_decode_dropped": "console: tests/server/console/test_live_transcode.py (a reader nobody drains)",
+    "ioc_live_viewer_dropped": "console: tests/server/console/test_live_relay.py (a viewer that reads nothing)",
     "ioc_incident_notices": "incidents: tests/server/incidents/test_api.py scrapes it after two escalation levels",
     "ioc_incidents_active": "incidents: test_api.py scrapes it (1 active incident)",
     "ioc_incident_failures": "incidents: failed saves or ticks, read by the collector (incidents engineer)",

@@ -85,13 +85,14 @@ async def event_counts(
     store: StoreDep,
     config: ConfigDep,
     principal: CurrentPrincipal,
-    group: Literal["zone", "line", "label"] = "zone",
+    group: Literal["zone", "line", "label", "line_label"] = "zone",
     camera: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
     bucket: Annotated[str, Query(description="auto or 1m, 5m, 15m, 30m, 1h, 3h, 6h, 12h, 1d, 7d")] = "auto",
 ) -> list[CountPoint]:
-    """Events per time bucket and zone (or line with its direction, or label)."""
+    """Events per time bucket and zone (or line with its direction, or label; `line_label`: line,
+    direction and label, as `bridge/in/person`)."""
     start, end = resolve_range(start, end, timedelta(hours=24))
     width = auto_bucket(start, end, 200) if bucket == "auto" else parse_bucket(bucket)
     width = width or timedelta(minutes=1)

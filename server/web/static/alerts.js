@@ -38,6 +38,15 @@ const Alerts = {
     return text;
   },
 
+  // Names instead of ids in any text (incident titles, timeline entries): each known sensor or
+  // camera id that stands as a word of its own ("sal-lp = 5.4‰" -> "Độ mặn Long Phú = 5.4‰").
+  named(text) {
+    return Object.entries(this.names).reduce((out, [id, name]) => (name ? out.replace(
+      new RegExp(`(?<![\\w-])${id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![\\w-])`, "g"), () => name) : out), text || "");
+  },
+
+  siteName(site) { return (site && this.sites[site]) || site || ""; },
+
   unacknowledgedCritical() {
     return [...this.items.values()].filter((a) => a.severity === "critical" && ["firing", "pending"].includes(a.state));
   },

@@ -15,6 +15,7 @@ I18N.extend({ vi: {
   tl_opened: "Mở sự cố", tl_alert: "Cảnh báo thay đổi", tl_linked: "Gắn cảnh báo", tl_unlinked: "Gỡ cảnh báo",
   tl_state: "Trạng thái", tl_assigned: "Giao việc", tl_severity: "Mức độ", tl_comment: "Ghi chú",
   tl_attachment: "Đính kèm", tl_step: "Bước quy trình", tl_override: "Bỏ qua quy trình", tl_escalation: "Báo tiếp",
+  actor_system: "hệ thống",
 }, en: {
   tab_incidents: "Incidents", inc_open: "Open", inc_acknowledged: "Acknowledged", inc_in_progress: "In progress",
   inc_resolved: "Resolved", inc_closed: "Closed", inc_do_acknowledged: "Acknowledge", inc_do_in_progress: "Start",
@@ -27,6 +28,7 @@ I18N.extend({ vi: {
   tl_opened: "Opened", tl_alert: "Alert changed", tl_linked: "Alert linked", tl_unlinked: "Alert unlinked",
   tl_state: "State", tl_assigned: "Assigned", tl_severity: "Severity", tl_comment: "Comment",
   tl_attachment: "Attachment", tl_step: "SOP step", tl_override: "SOP override", tl_escalation: "Escalation",
+  actor_system: "system",
 } });
 
 const NEXT = { open: ["acknowledged", "in_progress", "resolved"], acknowledged: ["in_progress", "resolved"],
@@ -91,6 +93,15 @@ const Incidents = {
 
   label(state) { return I18N.t(`inc_${state}`); },
 
+  text(step) { return step.text[I18N.lang] || step.text.vi; },
+
+  // A step of the incident's SOP by its text in the console's language (its id if the SOP changed).
+  stepText(incident, stepId) {
+    const sop = this.sops[incident.sop_id];
+    const step = sop && sop.steps.find((s) => s.id === stepId);
+    return step ? this.text(step) : stepId;
+  },
+
   async render() {
     if (!this.built) return;
     const list = document.getElementById("incident-list");
@@ -100,9 +111,9 @@ const Incidents = {
     if (!ordered.length) list.appendChild(this.el("li", { class: "empty" }, I18N.t("inc_none")));
     ordered.forEach((incident) => {
       const item = this.el("li", { "data-id": incident.id, class: `sev-${incident.severity} state-${incident.state}` });
-      item.appendChild(this.el("b", {}, incident.title));
+      item.appendChild(this.el("b", {}, Alerts.named(incident.title)));
       item.appendChild(this.el("span", { class: "badge" }, this.label(incident.state)));
-      item.appendChild(this.el("small", {}, `${incident.site || ""} · ${I18N.time(incident.opened_at)}`));
+      item.appendChild(this.el("small", {}, `${Alerts.siteName(incident.site)} · ${I18N.time(incident.opened_at)}`));
       if (incident.id === this.selected) item.classList.add("selected");
       item.addEventListener("click", () => { this.selected = incident.id; this.render(); });
       list.appendChild(item);
@@ -117,10 +128,10 @@ const Incidents = {
     const draft = typing && typing.value;  // a re-render (a live update) keeps what is being typed
     detail.innerHTML = "";
     if (!incident) return;
-    detail.appendChild(this.el("h2", { id: "incident-title" }, incident.title));
+    detail.appendChild(this.el("h2", { id: "incident-title" }, Alerts.named(incident.title)));
     const facts = this.el("p");
     facts.appendChild(this.el("span", { id: "incident-state", class: "badge", "data-state": incident.state }, this.label(incident.state)));
-    facts.appendChild(this.el("span", { class: `sev-${incident.severity}` }, ` ${I18N.t(`sev_${incident.severity}`)} · ${incident.site || ""}`));
+    facts.appendChild(this.el("span", { class: `sev-${incident.severity}` }, ` ${I18N.t(`sev_${incident.severity}`)} · ${Alerts.siteName(incident.site)}`));
     facts.appendChild(this.el("span", {}, ` · ${I18N.t("inc_alerts")}: ${incident.alerts.length}`));
     detail.appendChild(facts);
     const actions = this.el("div", { class: "incident-actions" });
@@ -155,7 +166,7 @@ const Incidents = {
       tick.checked = step.id in incident.steps_done;
       tick.disabled = incident.state === "closed";
       tick.addEventListener("change", () => this.act(`steps/${step.id}`, { done: tick.checked }));
-      const text = this.el("label", {}, ` ${step.text[I18N.lang] || step.text.vi}`);
+      const text = this.el("label", {}, ` ${this.text(step)}`);
       text.prepend(tick);
       if (step.required) text.appendChild(this.el("em", {}, ` (${I18N.t("inc_required")})`));
       row.appendChild(text);
@@ -184,12 +195,13 @@ const Incidents = {
     const entries = await API.get(`/api/incidents/${incident.id}/timeline`);
     entries.forEach((entry) => {
       const what = entry.kind === "state" ? `${I18N.t("tl_state")}: ${this.label(entry.data.to)}`
-        : entry.kind === "step" ? `${I18N.t("tl_step")}: ${entry.data.step}${entry.data.done ? " ✓" : " ✗"}`
-        : `${I18N.t(`tl_${entry.kind}`)}${entry.text ? `: ${entry.text}` : ""}`;
+        : entry.kind === "step" ? `${I18N.t("tl_step")}: ${this.stepText(incident, entry.data.step)}${entry.data.done ? " ✓" : " ✗"}`
+        : `${I18N.t(`tl_${entry.kind}`)}${entry.text ? `: ${entry.kind === "comment" ? entry.text : Alerts.named(entry.text)}` : ""}`;
       const row = this.el("li", { "data-kind": entry.kind });
       row.appendChild(this.el("time", {}, I18N.time(entry.at)));
       row.appendChild(this.el("span", {}, ` ${what}`));
-      if (entry.actor) row.appendChild(this.el("small", {}, ` — ${entry.actor}`));
+      const actor = entry.actor === "system" ? I18N.t("actor_system") : entry.actor;
+      if (actor) row.appendChild(this.el("small", {}, ` — ${actor}`));
       list.appendChild(row);
     });
   },
@@ -212,7 +224,7 @@ const Incidents = {
     box.appendChild(this.el("p", {}, `${I18N.t("handover_open")}: ${current.open.length}`));
     const open = this.el("ul", { id: "handover-open" });
     current.open.forEach((item) => {
-      const row = this.el("li", { "data-id": item.id }, `${item.title} — ${this.label(item.state)}`);
+      const row = this.el("li", { "data-id": item.id }, `${Alerts.named(item.title)} — ${this.label(item.state)}`);
       if (item.assignee) row.appendChild(this.el("small", {}, ` · ${I18N.t("inc_assignee")}: ${item.assignee}`));
       open.appendChild(row);
     });
@@ -223,7 +235,7 @@ const Incidents = {
     card.appendChild(this.el("h3", {}, `${I18N.t("handover_last")} ${I18N.t("handover_by")} ${note.author} · ${I18N.time(note.created_at)}`));
     card.appendChild(this.el("p", { class: "handover-text" }, note.text));
     const items = this.el("ul");
-    note.items.forEach((item) => items.appendChild(this.el("li", {}, `${item.title} — ${this.label(item.state)} (${item.done.length})`)));
+    note.items.forEach((item) => items.appendChild(this.el("li", {}, `${Alerts.named(item.title)} — ${this.label(item.state)} (${item.done.length})`)));
     card.appendChild(items);
     if (note.acknowledged_by) {
       card.appendChild(this.el("p", { id: "handover-acked" }, `${I18N.t("handover_acked")} ${note.acknowledged_by} · ${I18N.time(note.acknowledged_at)}`));

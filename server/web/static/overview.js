@@ -1,15 +1,32 @@
 "use strict";
-// The overview, the first screen of a shift: open alerts by severity and site, cameras and sensors
-// offline, the latest salinity per site against the configured bands (1 / 2 / 4 ‰), water levels
-// against their alarm levels, PM2.5 as VN_AQI, and crossings per counting line since midnight (site
-// time). Every figure carries `data-figure` (the browser test compares them with the API's) and each
+// The overview, the first screen of a shift: open alerts and incidents by severity and site, cameras
+// and sensors offline, the latest salinity per site against the configured bands (1 / 2 / 4 ‰), water
+// levels against their alarm levels, PM2.5 as VN_AQI, and crossings per counting line since midnight
+// (site time), people and vehicles apart. Every figure carries `data-figure` (the browser test compares them with the API's) and each
 // tile links to its detail.
+I18N.extend({ vi: {
+  ov_incidents: "Sự cố đang mở", ov_people: "Người", ov_vehicles: "Xe",
+}, en: {
+  ov_incidents: "Open incidents", ov_people: "People", ov_vehicles: "Vehicles",
+} });
+
+// What a line counts as people and as vehicles (the detector's COCO labels; others are in neither).
+const PEOPLE = ["person"], VEHICLES = ["bicycle", "car", "motorcycle", "bus", "truck"];
+
 const Overview = {
   counts: [],
+  incidents: [],
 
   async show() {
-    await this.loadCounts().catch(() => { this.counts = []; });
+    await Promise.all([
+      this.loadCounts().catch(() => { this.counts = []; }),
+      this.loadIncidents().catch(() => { this.incidents = []; }),
+    ]);
     this.render();
+  },
+
+  async loadIncidents() {
+    this.incidents = await API.get("/api/incidents?active=true&limit=1000");
   },
 
   // Midnight today in the site's time zone, as an instant.
@@ -22,7 +39,7 @@ const Overview = {
   },
 
   async loadCounts() {
-    const params = new URLSearchParams({ group: "line", start: this.midnight().toISOString(), bucket: "1d" });
+    const params = new URLSearchParams({ group: "line_label", start: this.midnight().toISOString(), bucket: "1d" });
     this.counts = await API.get(`/api/events/counts?${params}`);
   },
 
@@ -30,7 +47,7 @@ const Overview = {
     const panel = document.getElementById("overview");
     if (!panel || !App.layout) return;
     panel.innerHTML = "";
-    panel.append(this.alertsTile(), this.offlineTile(), this.salinityTile(), this.waterTile(), this.airTile(), this.linesTile());
+    panel.append(this.alertsTile(), this.incidentsTile(), this.offlineTile(), this.salinityTile(), this.waterTile(), this.airTile(), this.linesTile());
   },
 
   tile(titleKey, onOpen) {
@@ -69,6 +86,16 @@ const Overview = {
     App.layout.sites.forEach((site) => {
       const here = open.filter((a) => a.site === site.id);
       if (here.length) this.figure(tile, `alerts-site-${site.id}`, site.name, here.length);
+    });
+    return tile;
+  },
+
+  incidentsTile() {
+    const tile = this.tile("ov_incidents", () => Tabs.show("incidents"));
+    ["critical", "warning", "info"].forEach((sev) => this.figure(tile, `incidents-${sev}`, I18N.t(`sev_${sev}`), this.incidents.filter((i) => i.severity === sev).length));
+    App.layout.sites.forEach((site) => {
+      const here = this.incidents.filter((i) => i.site === site.id);
+      if (here.length) this.figure(tile, `incidents-site-${site.id}`, site.name, here.length);
     });
     return tile;
   },
@@ -131,18 +158,37 @@ const Overview = {
     return tile;
   },
 
+  // Per line and direction: people and vehicles since midnight (keys `line/direction/label`).
+  lineTotals() {
+    const totals = {};
+    this.counts.forEach((c) => {
+      const [lineId, direction, label] = c.key.split("/");
+      const kind = PEOPLE.includes(label) ? "people" : VEHICLES.includes(label) ? "vehicles" : null;
+      if (!kind) return;
+      const key = `${c.camera_id}|${lineId}|${direction || ""}`;
+      totals[key] = totals[key] || { people: 0, vehicles: 0 };
+      totals[key][kind] += c.count;
+    });
+    return totals;
+  },
+
   linesTile() {
     const tile = this.tile("ov_lines", () => Tabs.show("events"));
-    const totals = {};
-    this.counts.forEach((c) => { const key = `${c.camera_id}|${c.key}`; totals[key] = (totals[key] || 0) + c.count; });
     const cameras = Object.fromEntries(App.layout.cameras.map((c) => [c.id, c]));
-    Object.entries(totals).sort().forEach(([key, total]) => {
-      const [cameraId, line] = key.split("|");
+    Object.entries(this.lineTotals()).sort().forEach(([key, total]) => {
+      const [cameraId, lineId, direction] = key.split("|");
       const camera = cameras[cameraId];
-      const [lineId, direction] = line.split("/");
       const shape = camera ? camera.line_shapes.find((l) => l.id === lineId) : null;
       const label = `${camera ? camera.name : cameraId} · ${shape ? shape.name : lineId}${direction ? ` (${I18N.t(`dir_${direction}`)})` : ""}`;
-      this.figure(tile, `line-${cameraId}-${line.replace("/", "-")}`, label, total);
+      const id = `line-${cameraId}-${lineId}${direction ? `-${direction}` : ""}`;
+      const row = this.figure(tile, `${id}-people`, label, total.people);
+      const split = document.createElement("span");
+      split.className = "ov-split";
+      const vehicles = document.createElement("strong");
+      vehicles.dataset.figure = `${id}-vehicles`;
+      vehicles.textContent = total.vehicles;
+      split.append(`${I18N.t("ov_people")} `, row.querySelector("strong"), ` · ${I18N.t("ov_vehicles")} `, vehicles);
+      row.appendChild(split);
     });
     if (tile.children.length === 1) this.figure(tile, "lines-none", I18N.t("ov_no_crossings"), 0);
     return tile;

@@ -6,6 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
+import av
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -94,6 +95,32 @@ async def test_two_viewers_share_one_pull_which_closes_after_the_last(camera: tu
     finally:
         await first.close()
         await second.close()
+        await hub.stop()
+
+
+async def test_viewers_start_at_a_keyframe_without_waiting_for_the_cameras_next(
+    camera: tuple[RtspServerFactory, str],
+) -> None:
+    """FFmpeg gives the first packets of an RTSP session no timestamp; the first is the keyframe a
+    new viewer needs (dropping it cost a whole GOP). A viewer joining a watched camera gets the
+    packets since its last keyframe first (the GOP here is 15 frames), stamped together at the
+    newest one's time, then the live packets."""
+    hub = hub_for(camera[1])
+    pull = hub.pull("cam")
+    first = pull.subscribe()
+    try:
+        seen = [await asyncio.wait_for(first.recv(), 10) for _ in range(6)]
+        assert all(isinstance(p, av.Packet) and p.pts is not None for p in seen)
+        assert seen[0].is_keyframe and not any(p.is_keyframe for p in seen[1:])  # type: ignore[union-attr]
+        assert [p.pts for p in seen] == sorted({p.pts for p in seen})  # type: ignore[type-var]
+        second = pull.subscribe()
+        joined = [await asyncio.wait_for(second.recv(), 1) for _ in range(7)]
+        assert [bytes(p) for p in joined[:6]] == [bytes(p) for p in seen] and joined[0].is_keyframe  # type: ignore[union-attr]
+        newest = seen[-1].pts
+        assert [p.pts for p in joined[:6]] == [newest - 5 + i for i in range(6)]  # type: ignore[operator]
+        assert joined[6] is await asyncio.wait_for(first.recv(), 1)  # then live, as the first viewer
+    finally:
+        await pull.close()
         await hub.stop()
 
 

@@ -69,8 +69,12 @@ async def _lacks(client: httpx.AsyncClient, camera_id: str) -> bool:
 
 
 async def _status_has_failures(client: httpx.AsyncClient, camera_id: str) -> bool:
-    """A snapshot of the changed camera tries its new (unreachable) URL, and the failure is counted."""
+    """A snapshot of the changed camera tries its new (unreachable) URL, and the failure is counted.
+    A picture can still come from the old URL until the reload is applied (a snapshot takes a
+    fraction of a second since the pull keeps the camera's first keyframe); then ask again."""
     snapshot = await client.get(f"/api/live/{camera_id}/snapshot.jpg", timeout=30)
+    if snapshot.status_code == 200:
+        return False
     assert snapshot.status_code == 504, snapshot.text
     status = (await client.get("/api/live/status")).json()
     return bool(status[camera_id]["failures"] >= 1)

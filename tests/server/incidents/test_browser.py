@@ -105,8 +105,12 @@ def test_incident_view_sop_timeline_and_handover_in_vietnamese(served: str, page
     p.wait_for_selector("#incident-list li[data-id]", timeout=10000)  # type: ignore[attr-defined]
     p.wait_for_selector("#incident-state[data-state=open]")  # type: ignore[attr-defined]
     assert p.inner_text("#incident-state") == "Mới"  # type: ignore[attr-defined]
-    assert "Xâm nhập mặn" in p.inner_text("#incident-title")  # type: ignore[attr-defined]
+    title = p.inner_text("#incident-title")  # type: ignore[attr-defined]
+    assert "Xâm nhập mặn" in title and "Độ mặn Long Phú" in title and "sal-lp" not in title, title
     assert "Báo trạm thủy nông huyện" in p.inner_text("#sop-steps")  # type: ignore[attr-defined]
+    for where in ("#incident-detail > p", "#incident-list li.selected"):  # the site by its name
+        shown = p.inner_text(where)  # type: ignore[attr-defined]
+        assert "Huyện Long Phú" in shown and "long-phu" not in shown and "sal-lp" not in shown, shown
 
     p.click("button[data-to=acknowledged]")  # type: ignore[attr-defined]
     p.wait_for_selector("#incident-state[data-state=acknowledged]")  # type: ignore[attr-defined]
@@ -119,13 +123,28 @@ def test_incident_view_sop_timeline_and_handover_in_vietnamese(served: str, page
     p.press("#incident-comment", "Enter")  # type: ignore[attr-defined]
     p.wait_for_selector("#incident-timeline li[data-kind=comment]")  # type: ignore[attr-defined]
     timeline = p.inner_text("#incident-timeline")  # type: ignore[attr-defined]
-    for text in ("Mở sự cố", "Trạng thái: Đã tiếp nhận", "Bước quy trình: notify-irrigation ✓", "an.lp"):
+    for text in ("Mở sự cố: Xâm nhập mặn", "Độ mặn Long Phú", "Trạng thái: Đã tiếp nhận", "an.lp", "— hệ thống"):
+        assert text in timeline, timeline
+    for text in ("Bước quy trình: Báo trạm thủy nông huyện ✓", "Bước quy trình: Đóng cống ngăn mặn ✓"):
         assert text in timeline, timeline
     assert "Đã báo trạm thủy nông, cống đã đóng" in timeline
+    assert not any(word in timeline for word in ("sal-lp", "notify-irrigation", "close-sluice", "long-phu"))
     p.screenshot(path=str(ARTIFACTS / "incident.png"))  # type: ignore[attr-defined]
+
+    p.click("#lang-toggle")  # type: ignore[attr-defined]  # English: the SOP's own English texts
+    p.wait_for_function("() => document.getElementById('incident-timeline').textContent.includes('SOP step')")  # type: ignore[attr-defined]
+    timeline = p.inner_text("#incident-timeline")  # type: ignore[attr-defined]
+    for text in ("SOP step: Notify the irrigation station ✓", "SOP step: Close the sluice gate ✓", "Độ mặn Long Phú"):
+        assert text in timeline, timeline
+    assert "Notify the irrigation station" in p.inner_text("#sop-steps")  # type: ignore[attr-defined]
+    assert "notify-irrigation" not in timeline and "sal-lp" not in p.inner_text("#incident-title")  # type: ignore[attr-defined]
+    p.screenshot(path=str(ARTIFACTS / "incident-en.png"))  # type: ignore[attr-defined]
+    p.click("#lang-toggle")  # type: ignore[attr-defined]
+    p.wait_for_function("() => document.getElementById('incident-timeline').textContent.includes('Bước quy trình')")  # type: ignore[attr-defined]
 
     p.wait_for_selector("#handover-open li[data-id]")  # type: ignore[attr-defined]  # the shift's open items
     assert "Đã tiếp nhận" in p.inner_text("#handover-open")  # type: ignore[attr-defined]
+    assert "Độ mặn Long Phú" in p.inner_text("#handover-open")  # type: ignore[attr-defined]
     p.fill("#handover-text", "Ca ngày: sự cố mặn Long Phú đã tiếp nhận, chờ kết quả đo")  # type: ignore[attr-defined]
     p.click("#handover-write")  # type: ignore[attr-defined]
     p.wait_for_selector(".handover-card #handover-ack")  # type: ignore[attr-defined]
