@@ -64,6 +64,25 @@ class FileSource(StrictModel):
 CameraSource = Annotated[RtspSource | FileSource, Field(discriminator="type")]
 
 
+class RegionSettings(StrictModel):
+    """Detection on motion regions: while the motion is small, the detector sees square crops around
+    the moving (and the tracked) objects at up to full resolution, in one batch, instead of the whole
+    frame scaled down to its input; more motion, or more regions than `max_regions`: the whole frame."""
+
+    enabled: bool = True
+    """false: always detect on the whole frame"""
+    max_motion_area: float = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="crops only while the motion boxes cover at most this fraction of the frame",
+    )
+    max_regions: int = Field(default=2, ge=1, le=16, description="more regions than this: the whole frame")
+    margin: float = Field(
+        default=0.25, ge=0, le=2, description="added on each side of a box, as a fraction of its size"
+    )
+
+
 class DetectSettings(StrictModel):
     """Sampling and detection for one camera."""
 
@@ -80,6 +99,8 @@ class DetectSettings(StrictModel):
     )
     min_confidence: float = Field(default=0.4, ge=0.01, le=1.0)
     min_area: float = Field(default=0.0, ge=0, lt=1, description="smallest box, as a fraction of the frame")
+    regions: RegionSettings = Field(default_factory=RegionSettings)
+    """detection on crops around motion while the motion is small"""
 
 
 class MotionSettings(StrictModel):

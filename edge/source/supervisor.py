@@ -202,7 +202,8 @@ class CameraSupervisor:
         width, height = sample_size(decoded.frame.width, decoded.frame.height, self.camera.detect)
         # one swscale call converts and scales: only sampled frames with motion ever become BGR
         image = decoded.frame.reformat(width=width, height=height, format="bgr24", interpolation="AREA")
-        self._queue.put(SampledFrame(self.camera.id, np.asarray(image.to_ndarray(), np.uint8), decoded.ts))
+        pixels = np.asarray(image.to_ndarray(), np.uint8)
+        self._queue.put(SampledFrame(self.camera.id, pixels, decoded.ts, gate.motion_boxes()))
 
     def _report_failure(self, exc: SourceError) -> None:
         """Log the first failure of an outage once, and publish the status (from either thread)."""
