@@ -77,7 +77,12 @@ class RegionSettings(StrictModel):
         le=1,
         description="crops only while the motion boxes cover at most this fraction of the frame",
     )
-    max_regions: int = Field(default=2, ge=1, le=16, description="more regions than this: the whole frame")
+    max_regions: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="more regions than this: the whole frame (each crop costs one whole-frame inference on a CPU)",
+    )
     margin: float = Field(
         default=0.25, ge=0, le=2, description="added on each side of a box, as a fraction of its size"
     )
