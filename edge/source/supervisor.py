@@ -171,14 +171,15 @@ class CameraSupervisor:
         self._counters.packets_in += 1
 
     def _watch_stall(self) -> None:
-        """Reports a stalled camera at the stall timeout, while its capture thread still waits on FFmpeg."""
+        """Reports a stalled camera at the stall timeout (no packet for that long: decoded frames come
+        once a GOP while decoding keyframes only), while its capture thread still waits on FFmpeg."""
         assert isinstance(self.camera.source, RtspSource)
         stall_s = self.camera.source.stall_timeout.total_seconds()
         while not self._stop.wait(min(0.2, stall_s / 10)):
             stream, status = self._stream, self._status
             if stream is None or status is None or status.state != "online":
                 continue
-            if time.monotonic() - stream.last_frame_at > stall_s:
+            if time.monotonic() - stream.last_packet_at > stall_s:
                 self._report_failure(SourceUnavailableError(f"timed out: no frame for {stall_s:g} s"))
 
     def _online(self, decoded: DecodedFrame) -> MotionGate:
