@@ -93,7 +93,13 @@ class DetectSettings(StrictModel):
 
     enabled: bool = True
     """false: keep it in the file but do not run it"""
-    fps: float = Field(default=5.0, gt=0, le=60, description="frames per second sent to the detector")
+    fps: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="frames per second sent to the detector (10 counts every line crossing of the reference "
+        "at twice the detector CPU; 5 counts them all with min_confidence 0.35)",
+    )
     width: int | None = Field(default=None, ge=64, le=7680, description="resize before detection")
     height: int | None = Field(default=None, ge=64, le=4320)
     detector: Identifier = Field(default="default", description="a key of `detectors`")
@@ -102,7 +108,9 @@ class DetectSettings(StrictModel):
         min_length=1,
         description="COCO class names to keep",
     )
-    min_confidence: float = Field(default=0.4, ge=0.01, le=1.0)
+    min_confidence: float = Field(
+        default=0.35, ge=0.01, le=1.0, description="measured on the counting reference (bench/counting.py)"
+    )
     min_area: float = Field(default=0.0, ge=0, lt=1, description="smallest box, as a fraction of the frame")
     regions: RegionSettings = Field(default_factory=RegionSettings)
     """detection on crops around motion while the motion is small"""
