@@ -3,15 +3,23 @@ frame is used instead) and the merging of detections across overlapping regions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from contract.config import Camera
 from contract.config.cameras import DetectSettings, RegionSettings
 from edge.detect.crops import merge_parts
+from edge.detect.loop import DetectionLoop
 from edge.detect.protocol import Detections
 from edge.detect.regions import Region, plan_regions
 from edge.motion import changed_boxes
+from edge.pipeline import CameraPipeline
+from edge.source.frames import BgrImage, SampledFrame
+from tests.edge.conftest import camera
 
 FRAME = (640, 480)
 ON = RegionSettings(max_regions=4)
@@ -129,3 +137,40 @@ def test_a_box_cut_by_its_region_edge_is_dropped_when_another_region_saw_all_of_
 def test_the_whole_frame_passes_through_unchanged() -> None:
     frame = _detections([(1, 2, 3, 4, 0.5, 0)])
     assert merge_parts([(frame, None)], 640, 480) is frame
+
+
+class _Recording:
+    """A detector double that records the images of each call and finds one person in each."""
+
+    max_batch = 4
+    input_size = 320
+
+    def __init__(self) -> None:
+        self.names = {0: "person"}
+        self.calls: list[list[tuple[int, ...]]] = []
+
+    def detect(self, frames: Sequence[BgrImage], min_confidence: float) -> list[Detections]:
+        self.calls.append([frame.shape for frame in frames])
+        return [_detections([(10, 10, 40, 90, 0.9, 0)]) for _ in frames]
+
+    def close(self) -> None:
+        return None
+
+
+def test_the_detection_loop_sends_the_crops_of_all_cameras_in_one_call_and_moves_boxes_back() -> None:
+    detector = _Recording()
+    loop = DetectionLoop(lambda _name: detector)
+    cameras = [{**camera(f"cam{i}", "rtsp://127.0.0.1/x"), "detect": {"classes": ["person"]}} for i in range(2)]
+    pipelines = [CameraPipeline(Camera.model_validate(c), "w", detector.names, lambda _e: None, "r") for c in cameras]
+    image = np.zeros((480, 640, 3), np.uint8)
+    small, large = (box(500, 300, 520, 360),), (box(0, 0, 400, 400),)
+    ts = datetime(2026, 3, 1, tzinfo=UTC)
+    loop._detect_group(
+        "default",
+        [(p, SampledFrame(p.camera.id, image, ts, m)) for p, m in zip(pipelines, (small, large), strict=True)],
+    )
+    assert detector.calls == [[(320, 320, 3), (480, 640, 3)]]  # one call: cam0's crop, cam1's whole frame
+    assert [p.counters.region_crops for p in pipelines] == [1, 0]
+    assert [p.counters.inferences for p in pipelines] == [1, 1]
+    (crop_box,) = pipelines[0].tracked_boxes()  # found at (10, 10) in the crop at (320, 160)
+    np.testing.assert_allclose(crop_box, (330 / 640, 170 / 480, 360 / 640, 250 / 480), atol=0.02)
