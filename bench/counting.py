@@ -1,7 +1,8 @@
 """Counting benchmark: the pipeline's `line_crossed` events on vtest.avi against the hand-counted
 reference `tests/edge/data/vtest_line_reference.json`. Prints RESULT lines for the chosen settings
-(ByteTrackSettings' and CountingLine's defaults, min_confidence 0.35, 5 fps, yolo11n @320) and a table of the
-alternatives measured on the same detections, so the defaults are chosen by measurement.
+(ByteTrackSettings', CountingLine's and DetectSettings' defaults: min_confidence 0.35, 5 fps;
+yolo11n @320) and a table of the alternatives measured on the same detections, so the defaults are
+chosen by measurement.
 
     .venv/bin/python bench/counting.py --quick [--model-640]
 
@@ -26,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contract.config import Camera, OnnxDetector
+from contract.config.cameras import DetectSettings
 from edge.bytetrack import ByteTrackSettings
 from edge.detect.onnx import load_onnx
 from edge.events.reference import CountScore, LineReference, score
@@ -36,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "tests" / "edge" / "data" / "vtest_line_reference.json"
 TOLERANCE_S = 1.5
 LOW_BOXES = 0.1  # the detector is asked for boxes down to this score; the camera's min_confidence filters
-MIN_CONFIDENCE = 0.35  # the camera's, as in tests/edge/test_counting_reference.py
+MIN_CONFIDENCE = DetectSettings().min_confidence  # the camera default, as in tests/edge/test_counting_reference.py
 
 
 def shared(env: str, name: str) -> Path:
@@ -127,7 +129,7 @@ def variants(fps: float) -> list[Variant]:
         ("unconfirmed_match_thresh 0.7", MIN_CONFIDENCE, None, replace(chosen, unconfirmed_match_thresh=0.7)),
         ("min_confidence 0.25", 0.25, None, None),
         ("min_confidence 0.3", 0.3, None, None),
-        ("min_confidence 0.4 (DetectSettings default)", 0.4, None, None),
+        ("min_confidence 0.4 (the default before 2026-12-02)", 0.4, None, None),
         ("hysteresis 0", MIN_CONFIDENCE, 0.0, None),
         ("hysteresis 0.02", MIN_CONFIDENCE, 0.02, None),
         ("hysteresis 0.05", MIN_CONFIDENCE, 0.05, None),

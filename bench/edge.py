@@ -83,6 +83,9 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+REGIONS: dict[str, object] = {}  # detect.regions of every camera (set from --max-regions)
+
+
 def make_camera(camera_id: str, clip: Path, realtime: bool) -> Camera:
     return Camera.model_validate(
         {
@@ -91,7 +94,7 @@ def make_camera(camera_id: str, clip: Path, realtime: bool) -> Camera:
             "site": "bench",
             "worker": "bench",
             "source": {"type": "file", "path": str(clip), "realtime": realtime},
-            "detect": {"fps": DETECT_FPS, "detector": "bench"},
+            "detect": {"fps": DETECT_FPS, "detector": "bench", "regions": REGIONS},
             "motion": {"refresh_interval": "10s"},
         }
     )
@@ -130,6 +133,9 @@ class Cameras:
             time.sleep(0.01)
         time.sleep(0.2)
         self.loop.stop()
+
+    def crops(self) -> int:
+        return sum(p.counters.region_crops for p in self.pipelines)
 
     def totals(self) -> tuple[int, int, int]:
         """media frames in, inferences, frames dropped by the detection queues"""
@@ -238,6 +244,7 @@ def run_realtime(count: int, clip: Path, detector: Detector, seconds: float, idl
     time.sleep(seconds)
     frames_1, inferences_1, dropped_1 = cameras.totals()
     cpu_1, wall_1, host_1 = cpu_seconds(), time.monotonic(), host_ticks()
+    crops = cameras.crops()
     cameras.stop_capture()
     cameras.loop.stop()
     elapsed = wall_1 - wall_0
@@ -257,7 +264,7 @@ def run_realtime(count: int, clip: Path, detector: Detector, seconds: float, idl
         f"{count} cameras: {run.frames} frames of {run.expected_frames:.0f}, "
         f"{run.inferences} inferences of {run.expected:.0f} expected, {run.dropped} dropped, "
         f"this process {run.cpu_cores:.2f} cores ({run.cores_per_camera:.3f} per camera), "
-        f"host {run.host_busy * 100:.0f} % busy: {verdict}"
+        f"host {run.host_busy * 100:.0f} % busy, {crops} region crops: {verdict}"
     )
     return run
 
@@ -321,7 +328,10 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="short runs (under a minute)")
     figures = ["static", "cameras", "idle", "spool", "flap", "batch"]
     parser.add_argument("--only", choices=figures, help="measure one figure only")
+    parser.add_argument("--max-regions", type=int, help="detect.regions.max_regions (0: regions off)")
     args = parser.parse_args()
+    if args.max_regions is not None:
+        REGIONS.update({"enabled": False} if args.max_regions == 0 else {"max_regions": args.max_regions})
     wanted = {args.only} if args.only else set(figures)
     model = find("IOC_TEST_MODEL", REPO.parent / "shared/models/yolo11n_int8_320.onnx")
     video = find("IOC_TEST_VIDEO", REPO.parent / "shared/data/vtest.avi")

@@ -24,6 +24,9 @@ GreyImage = npt.NDArray[np.uint8]
 MOTION_WIDTH = 160
 _BACKGROUND_ALPHA = 0.2
 REFRESH_BACKOFF_MAX = 4  # an idle camera is refreshed at least every 4 x motion.refresh_interval
+MAX_MOTION_BOXES = 32  # the largest changed areas of a frame, as boxes; the rest are dropped
+_MIN_BOX_PIXELS = 36  # smaller boxes (dilated, at the 160-wide motion size; one pixel grows to 25) are noise
+NormBox = tuple[float, float, float, float]  # x1, y1, x2, y2 as fractions of the frame
 
 
 def nothing_tracked() -> bool:
@@ -52,6 +55,17 @@ def small_grey(frame: av.VideoFrame) -> GreyImage:
     luma = np.frombuffer(memoryview(plane), np.uint8).reshape(frame.height, plane.line_size)[:, : frame.width]
     step = max(1, frame.width // (2 * width))
     return np.asarray(cv2.resize(luma[::step, ::step], (width, height), interpolation=cv2.INTER_AREA), np.uint8)
+
+
+def changed_boxes(changed: GreyImage) -> tuple[NormBox, ...]:
+    """The bounding boxes of the changed areas (dilated a little so one person is one box), largest
+    first, at most MAX_MOTION_BOXES, as fractions of the frame."""
+    height, width = changed.shape[:2]
+    grown = cv2.dilate(changed, np.ones((3, 3), np.uint8), iterations=2)
+    contours, _ = cv2.findContours(grown, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    rects = sorted((cv2.boundingRect(c) for c in contours), key=lambda r: -r[2] * r[3])
+    rects = [r for r in rects if r[2] * r[3] >= _MIN_BOX_PIXELS][:MAX_MOTION_BOXES]
+    return tuple((x / width, y / height, (x + w) / width, (y + h) / height) for x, y, w, h in rects)
 
 
 def mask_image(masks: Sequence[Mask], size: tuple[int, int]) -> GreyImage:
@@ -87,6 +101,8 @@ class MotionGate:
         self._last_detect: float | None = None
         self._last_motion: float | None = None
         self._last_seen: float | None = None
+        self._changed: GreyImage | None = None  # the changed pixels of the last frame looked at
+        self._moving = False  # whether they were motion (at least motion.min_area)
 
     @property
     def refresh_interval_s(self) -> float:
@@ -103,7 +119,12 @@ class MotionGate:
         cv2.accumulateWeighted(blurred, self._background, _BACKGROUND_ALPHA)
         _, changed = cv2.threshold(difference, self._settings.threshold, 255, cv2.THRESH_BINARY)
         changed = cv2.bitwise_and(changed, self._mask)
+        self._changed = np.asarray(changed, np.uint8)
         return float(np.count_nonzero(changed)) / self._counted_pixels
+
+    def motion_boxes(self) -> tuple[NormBox, ...]:
+        """Where the last frame looked at moved (empty when it had less than `motion.min_area`)."""
+        return changed_boxes(self._changed) if self._moving and self._changed is not None else ()
 
     def idle(self) -> bool:
         """No motion for the tail (or ever) and nothing tracked, as of the last frame looked at."""
@@ -116,7 +137,8 @@ class MotionGate:
         if not self._settings.enabled:
             return True
         self._last_seen = now
-        if self.changed_fraction(grey) >= self._settings.min_area:
+        self._moving = self.changed_fraction(grey) >= self._settings.min_area
+        if self._moving:
             self._last_motion = now
         in_tail = self._last_motion is not None and now - self._last_motion <= self._tail_s
         active = in_tail or self._tracking()

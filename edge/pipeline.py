@@ -93,6 +93,10 @@ class CameraPipeline:
         self.counters.events += len(drafts)
         return len(drafts)
 
+    def tracked_boxes(self) -> list[tuple[float, float, float, float]]:
+        """Where the objects not yet gone were last seen (fractions of the frame): detection regions."""
+        return self.events.lifecycle.boxes()
+
     def is_tracking(self) -> bool:
         """Whether any object is tracked (seen and not yet gone); safe to call from any thread."""
         return self.tracked > 0

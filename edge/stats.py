@@ -18,6 +18,7 @@ class CameraCounters:
     motion_skipped: int = 0
     inferences: int = 0
     inference_ms_total: float = 0.0
+    region_crops: int = 0  # crops detected on instead of whole frames (detection on motion regions)
     events: int = 0
     decode_lag_ms_total: float = 0.0  # packet arrival -> frame out of the decoder, summed over frames_in
 

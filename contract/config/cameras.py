@@ -64,12 +64,42 @@ class FileSource(StrictModel):
 CameraSource = Annotated[RtspSource | FileSource, Field(discriminator="type")]
 
 
+class RegionSettings(StrictModel):
+    """Detection on motion regions: while the motion is small, the detector sees square crops around
+    the moving (and the tracked) objects at up to full resolution, in one batch, instead of the whole
+    frame scaled down to its input; more motion, or more regions than `max_regions`: the whole frame."""
+
+    enabled: bool = True
+    """false: always detect on the whole frame"""
+    max_motion_area: float = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="crops only while the motion boxes cover at most this fraction of the frame",
+    )
+    max_regions: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="more regions than this: the whole frame (each crop costs one whole-frame inference on a CPU)",
+    )
+    margin: float = Field(
+        default=0.25, ge=0, le=2, description="added on each side of a box, as a fraction of its size"
+    )
+
+
 class DetectSettings(StrictModel):
     """Sampling and detection for one camera."""
 
     enabled: bool = True
     """false: keep it in the file but do not run it"""
-    fps: float = Field(default=5.0, gt=0, le=60, description="frames per second sent to the detector")
+    fps: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="frames per second sent to the detector (10 counts every line crossing of the reference "
+        "at twice the detector CPU; 5 counts them all with min_confidence 0.35)",
+    )
     width: int | None = Field(default=None, ge=64, le=7680, description="resize before detection")
     height: int | None = Field(default=None, ge=64, le=4320)
     detector: Identifier = Field(default="default", description="a key of `detectors`")
@@ -78,8 +108,12 @@ class DetectSettings(StrictModel):
         min_length=1,
         description="COCO class names to keep",
     )
-    min_confidence: float = Field(default=0.4, ge=0.01, le=1.0)
+    min_confidence: float = Field(
+        default=0.35, ge=0.01, le=1.0, description="measured on the counting reference (bench/counting.py)"
+    )
     min_area: float = Field(default=0.0, ge=0, lt=1, description="smallest box, as a fraction of the frame")
+    regions: RegionSettings = Field(default_factory=RegionSettings)
+    """detection on crops around motion while the motion is small"""
 
 
 class MotionSettings(StrictModel):

@@ -9,7 +9,9 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
+from edge.detect.crops import DetectJob, detect_jobs
 from edge.detect.protocol import Detector
+from edge.detect.regions import plan_regions
 from edge.pipeline import CameraPipeline
 from edge.source.frames import SampledFrame
 
@@ -35,6 +37,15 @@ class FailureLog:
         count = self._failures.pop(key, 0)
         if count:
             logger.info("%s: working again after %d failure(s)", key, count)
+
+
+def plan_job(pipeline: CameraPipeline, frame: SampledFrame, input_size: int) -> DetectJob:
+    """Crops around the frame's motion and the camera's tracked objects, or the whole frame."""
+    height, width = frame.image.shape[:2]
+    settings = pipeline.camera.detect.regions
+    regions = plan_regions(frame.motion, pipeline.tracked_boxes(), (width, height), input_size, settings)
+    pipeline.counters.region_crops += len(regions or ())
+    return DetectJob(frame.image, regions)
 
 
 class DetectionLoop:
@@ -99,7 +110,8 @@ class DetectionLoop:
             confidence = min(*(p.camera.detect.min_confidence for p, _ in chunk), 0.25)
             began = time.perf_counter()
             try:
-                results = detector.detect([frame.image for _, frame in chunk], confidence)
+                jobs = [plan_job(pipeline, frame, detector.input_size) for pipeline, frame in chunk]
+                results = detect_jobs(detector, jobs, confidence)
             except Exception:
                 self._failures.failed(f"detector {name} inference", "detector %s: inference failed", name)
                 continue

@@ -90,6 +90,7 @@ class OnnxYoloDetector:
         self._imgsz = int(shape[2]) if isinstance(shape[2], int) else config.imgsz
         self._input = self._session.get_inputs()[0].name
         self.max_batch = config.max_batch if batchable else 1
+        self.input_size = self._imgsz
         logger.info("onnx detector: %s, input %d, batch up to %d", path.name, self._imgsz, self.max_batch)
 
     def detect(self, frames: Sequence[BgrImage], min_confidence: float) -> list[Detections]:

@@ -39,10 +39,12 @@ class Detections:
 
 
 class Detector(Protocol):
-    """A loaded model. `detect` takes BGR frames and returns one Detections per frame."""
+    """A loaded model. `detect` takes BGR frames (of any sizes) and returns one Detections per frame;
+    `input_size` is the side of the square the model sees, in pixels."""
 
     names: Mapping[int, str]
     max_batch: int
+    input_size: int
 
     def detect(self, frames: Sequence[BgrImage], min_confidence: float) -> list[Detections]: ...
 

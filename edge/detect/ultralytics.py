@@ -46,6 +46,7 @@ class UltralyticsYoloDetector:
         self._config = config
         self.names: Mapping[int, str] = dict(self._model.names)
         self.max_batch = config.max_batch
+        self.input_size = config.imgsz
         logger.info("ultralytics detector: %s, imgsz %d, batch up to %d", path.name, config.imgsz, self.max_batch)
 
     def detect(self, frames: Sequence[BgrImage], min_confidence: float) -> list[Detections]:

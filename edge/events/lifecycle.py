@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from edge.events.model import EventDraft, TrackedObject
+from edge.events.model import Box, EventDraft, TrackedObject
 
 
 @dataclass
@@ -26,6 +26,10 @@ class ObjectLifecycle:
     @property
     def active(self) -> int:
         return len(self._seen)
+
+    def boxes(self) -> list[Box]:
+        """The last box of each object not yet gone (x1, y1, x2, y2 fractions of the frame)."""
+        return [seen.obj.box for seen in self._seen.values()]
 
     def update(self, objects: Iterable[TrackedObject], ts: datetime) -> tuple[list[EventDraft], list[int]]:
         """Events for this frame, and the ids that are gone (their zone and line state can go)."""

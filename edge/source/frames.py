@@ -17,11 +17,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class SampledFrame:
-    """A frame picked for detection: BGR pixels at the detect size, and when it was captured."""
+    """A frame picked for detection: BGR pixels at the detect size, when it was captured, and where
+    it moved (boxes as x1, y1, x2, y2 fractions of the frame; empty: no motion, or no gate)."""
 
     camera_id: str
     image: BgrImage
     ts: datetime
+    motion: tuple[tuple[float, float, float, float], ...] = ()
 
 
 class DropOldestQueue(Generic[T]):

@@ -172,7 +172,11 @@ class VideoStream:
         self._keyframes_only: Callable[[], bool] = _never
         self._on_packet: Callable[[], None] | None = None
         self._arrivals = ArrivalTimes()
+        self._stall_s = source.stall_timeout.total_seconds() if isinstance(source, RtspSource) else None
         self.last_frame_at = time.monotonic()
+        self.last_packet_at = self.last_frame_at
+        """when the camera last sent data (a demuxed packet): the stall clock, since decoded frames
+        come only once a GOP while decoding keyframes only"""
 
     def open(self) -> None:
         try:
@@ -214,11 +218,23 @@ class VideoStream:
 
     def _stall_or(self, exc: BaseException) -> SourceError:
         """A read that failed after the stall timeout without a frame is a stall, whatever FFmpeg says."""
-        if isinstance(self._source, RtspSource):
-            stall_s = self._source.stall_timeout.total_seconds()
-            if time.monotonic() - self.last_frame_at >= stall_s * 0.9:
-                return SourceUnavailableError(f"timed out: no frame for {stall_s:g} s")
+        if self._stall_s is not None and time.monotonic() - self.last_packet_at >= self._stall_s * 0.9:
+            return self._stalled()
         return translate_error(exc, self._secrets)
+
+    def _stalled(self) -> SourceUnavailableError:
+        return SourceUnavailableError(f"timed out: no frame for {self._stall_s:g} s")
+
+    def _arrived(self, packet: Any) -> None:
+        """Restart the stall clock for a packet with data. One that comes out only after the stall
+        timeout is the rest of a frame cut short by the stall, handed out when FFmpeg's read was
+        interrupted: decoding it would restart the clock and report the stall a timeout late."""
+        if self._stall_s is None or not packet.size:
+            return
+        now = time.monotonic()
+        if now - self.last_packet_at >= self._stall_s:
+            raise self._stalled()
+        self.last_packet_at = now
 
     def _decode(self, stream: Any) -> Iterator[tuple[av.VideoFrame, int]]:
         """Demux then decode (keyframes only while asked), handing each packet to the tap first.
@@ -228,6 +244,7 @@ class VideoStream:
             tap.stream_started(stream)
         gop = KeyframeInterval(float(stream.guessed_rate or stream.average_rate or 25))
         for index, packet in enumerate(self._container.demux(stream)):
+            self._arrived(packet)
             arrival = self._arrivals.packet(packet.pts)
             if tap is not None:
                 tap.packet(packet, arrival)
@@ -244,7 +261,7 @@ class VideoStream:
     def _live_frames(self, source: RtspSource) -> Iterator[DecodedFrame]:
         stream = self._container.streams.video[0]
         _configure_decoder(stream)
-        self.last_frame_at = time.monotonic()
+        self.last_frame_at = self.last_packet_at = time.monotonic()
         for frame, _ in self._decode(stream):
             self.last_frame_at = time.monotonic()
             arrival = self._arrivals.frame(frame.pts)

@@ -172,14 +172,15 @@ class CameraSupervisor:
         self._counters.packets_in += 1
 
     def _watch_stall(self) -> None:
-        """Reports a stalled camera at the stall timeout, while its capture thread still waits on FFmpeg."""
+        """Reports a stalled camera at the stall timeout (no packet for that long: decoded frames come
+        once a GOP while decoding keyframes only), while its capture thread still waits on FFmpeg."""
         assert isinstance(self.camera.source, RtspSource)
         stall_s = self.camera.source.stall_timeout.total_seconds()
         while not self._stop.wait(min(0.2, stall_s / 10)):
             stream, status = self._stream, self._status
             if stream is None or status is None or status.state != "online":
                 continue
-            if time.monotonic() - stream.last_frame_at > stall_s:
+            if time.monotonic() - stream.last_packet_at > stall_s:
                 self._report_failure(SourceUnavailableError(f"timed out: no frame for {stall_s:g} s"))
 
     def _online(self, decoded: DecodedFrame) -> MotionGate:
@@ -203,7 +204,8 @@ class CameraSupervisor:
         width, height = sample_size(decoded.frame.width, decoded.frame.height, self.camera.detect)
         # one swscale call converts and scales: only sampled frames with motion ever become BGR
         image = decoded.frame.reformat(width=width, height=height, format="bgr24", interpolation="AREA")
-        self._queue.put(SampledFrame(self.camera.id, np.asarray(image.to_ndarray(), np.uint8), decoded.ts))
+        pixels = np.asarray(image.to_ndarray(), np.uint8)
+        self._queue.put(SampledFrame(self.camera.id, pixels, decoded.ts, gate.motion_boxes()))
 
     def _report_failure(self, exc: SourceError) -> None:
         """Log the first failure of an outage once, and publish the status (from either thread)."""

@@ -30,7 +30,7 @@ def counting_camera(reference: LineReference) -> Camera:
             "site": "site",
             "worker": "edge-test",
             "source": {"type": "file", "path": "vtest.avi"},
-            "detect": {"fps": 5, "classes": ["person"], "min_confidence": 0.35},
+            "detect": {"classes": ["person"]},  # the defaults: 5 fps, min_confidence 0.35
             "lines": [reference.line.model_dump()],  # the default hysteresis
         }
     )

@@ -18,6 +18,7 @@ class _Empty:
 
     names: Mapping[int, str] = {}
     max_batch = 4
+    input_size = 320
 
     def detect(self, frames: Sequence[BgrImage], min_confidence: float) -> list[Detections]:
         return [Detections.empty() for _ in frames]

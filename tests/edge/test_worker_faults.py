@@ -1,10 +1,12 @@
 """Fault detection timings with the real GStreamer RTSP server: a frozen camera is offline within its
-stall timeout (not twice it), a killed camera that returns is online again within 5 s even with a
+stall timeout (not twice it, decoding every frame or keyframes only; an idle camera whose GOP is
+longer than its stall timeout is not stalled), a killed camera that returns is online again within 5 s even with a
 30 s backoff cap, and a file source with `loop: false` plays once without flapping."""
 
 from __future__ import annotations
 
 import random
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -19,7 +21,9 @@ from tests.fixtures.rtsp import RtspServerFactory
 pytestmark = pytest.mark.timeout(120)
 
 
+@pytest.mark.parametrize("keyframes_when_idle", [True, False], ids=["keyframes-when-idle", "every-frame"])
 def test_a_frozen_camera_is_offline_within_its_stall_timeout(
+    keyframes_when_idle: bool,
     tmp_path: Path,
     rtsp_server: RtspServerFactory,
     moving_clip: Path,
@@ -32,9 +36,8 @@ def test_a_frozen_camera_is_offline_within_its_stall_timeout(
     stall_s = 3.0
     server = rtsp_server({"cam": moving_clip})
     source = {"type": "rtsp", "url": server.url("cam"), "stall_timeout": f"{stall_s:g}s"}
-    config = write_yaml(
-        tmp_path / "s.yaml", streams_yaml(topic_prefix, [{**camera("frozen", ""), "source": source}], model_path)
-    )
+    cam = {**camera("frozen", ""), "source": source, "motion": {"keyframes_when_idle": keyframes_when_idle}}
+    config = write_yaml(tmp_path / "s.yaml", streams_yaml(topic_prefix, [cam], model_path))
     run_worker(config, mqtt_broker.url)
     assert recorder.wait_for(status_of("frozen", "online"), 15)
     # each stats interval, the online status again with the measured rates (15 fps sent, none idle)
@@ -49,6 +52,36 @@ def test_a_frozen_camera_is_offline_within_its_stall_timeout(
     print(f"offline {after:.2f} s after SIGSTOP (stall_timeout {stall_s:g} s)")
     assert stall_s * 0.9 <= after <= stall_s + 1.0  # the stall timeout, plus the watchdog tick and MQTT
     assert offline[0]["reason"] == f"timed out: no frame for {stall_s:g} s"
+
+
+def test_an_idle_camera_decoding_keyframes_only_is_not_stalled_by_a_gop_longer_than_the_timeout(
+    tmp_path: Path,
+    rtsp_server: RtspServerFactory,
+    model_path: Path,
+    mqtt_broker: Any,
+    topic_prefix: str,
+    recorder: Recorder,
+    run_worker: WorkerRunner,
+) -> None:
+    """A still scene, a keyframe every 3 s, stall_timeout 2 s: one decoded frame a GOP, packets
+    every frame; the stall clock follows the packets, so the camera stays online."""
+    clip = tmp_path / "still.264"
+    command = ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=gray:size=320x180:rate=15"]
+    command += ["-t", "6", "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "baseline", "-bf", "0"]
+    command += ["-g", "45", "-sc_threshold", "0", "-bsf:v", "h264_mp4toannexb", "-f", "h264", str(clip)]
+    subprocess.run(command, check=True, timeout=60)
+    server = rtsp_server({"cam": clip})
+    source = {"type": "rtsp", "url": server.url("cam"), "stall_timeout": "2s"}
+    cam = {**camera("still", ""), "source": source}
+    worker = run_worker(write_yaml(tmp_path / "s.yaml", streams_yaml(topic_prefix, [cam], model_path)), mqtt_broker.url)
+    assert recorder.wait_for(status_of("still", "online"), 15)
+    counters = worker.cameras["still"].pipeline.counters
+    time.sleep(4.0)  # the first motion-gate frames pass; then idle
+    decoded, packets = counters.frames_in, counters.packets_in
+    time.sleep(7.0)
+    assert counters.packets_in - packets >= 80, "15 packets a second arrive"
+    assert counters.frames_in - decoded <= 4, "keyframes only: one frame every 3 s"
+    assert not recorder.select(status_of("still", "offline")), "no stall reported for a camera that sends"
 
 
 def test_a_killed_camera_that_returns_is_found_within_5_s_despite_a_long_backoff(
