@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -15,6 +15,7 @@ import av
 import av.error
 
 from contract.config import FileSource, RtspSource
+from contract.medialoop import LoopClock, loop_timing
 from contract.redact import redact_text
 from contract.timeutil import utc_now
 from edge.source.arrival import ArrivalTimes
@@ -271,6 +272,55 @@ class VideoStream:
         raise SourceUnavailableError("the stream ended (the camera closed the connection)")
 
     def _file_frames(self, source: FileSource) -> Iterator[DecodedFrame]:
+        """A looping realtime file whose duration is known plays in phase with the wall clock
+        (contract.medialoop: the server's live view shows the same picture at the same moment);
+        otherwise it plays from its start, paced from the moment it opened (or unpaced)."""
+        timing = loop_timing(self._container, self._container.streams.video[0]) if source.loop else None
+        if timing is not None and source.realtime:
+            yield from self._phased_file_frames(LoopClock(timing, time.time()))
+        else:
+            yield from self._started_file_frames(source)
+
+    def _phased_file_frames(self, clock: LoopClock) -> Iterator[DecodedFrame]:
+        """Each frame at `loop_start + t` (its `ts`, wall clock); at open the frames before the
+        current position are decoded and discarded; each loop starts exactly D after the last."""
+        first_loop = clock.loop_start
+        while not self._stop.is_set():
+            stream = self._stream_at(clock)
+            rate = float(stream.guessed_rate or stream.average_rate or 25)
+            catching_up = True
+            for frame, index in self._decode(stream):
+                place = clock.place(float(frame.time)) if frame.time is not None else index / rate
+                if catching_up and clock.passed(place, 1 / rate, time.time()):
+                    continue
+                catching_up, due = False, clock.due(place)
+                if self._stop.wait(max(0.0, due - time.time())):
+                    return
+                yield DecodedFrame(frame, due - first_loop, datetime.fromtimestamp(due, UTC))
+                if self._stop.is_set():
+                    return
+            clock.next_loop()
+            self._reopen()
+
+    def _stream_at(self, clock: LoopClock) -> Any:
+        """The video stream, moved to the keyframe before the clock's position at open; a file
+        that cannot seek is reopened and decoded from its start instead."""
+        stream = self._container.streams.video[0]
+        target = clock.seek_target(stream.time_base)
+        if target is not None:
+            try:
+                self._container.seek(target, stream=stream, backward=True, any_frame=False)
+            except av.error.FFmpegError:
+                self._reopen()
+                stream = self._container.streams.video[0]
+        _configure_decoder(stream)
+        return stream
+
+    def _reopen(self) -> None:
+        self._container.close()  # reopen: raw .264 files cannot seek
+        self._container = self._open_container()
+
+    def _started_file_frames(self, source: FileSource) -> Iterator[DecodedFrame]:
         started_wall, started_utc, offset = time.monotonic(), utc_now(), 0.0
         while not self._stop.is_set():
             last = offset
@@ -289,5 +339,4 @@ class VideoStream:
             if not source.loop:
                 raise SourceFinishedError("the video file ended (loop: false)")
             offset = last + 0.1
-            self._container.close()  # reopen: raw .264 files cannot seek
-            self._container = self._open_container()
+            self._reopen()

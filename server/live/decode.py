@@ -21,6 +21,8 @@ import av
 from av.container import InputContainer
 from av.video.frame import VideoFrame
 
+from contract.medialoop import LoopClock, loop_timing
+
 logger = logging.getLogger(__name__)
 
 
@@ -37,6 +39,9 @@ class ReaderOptions:
     read_timeout_s: float = 5.0
     paced: bool = False
     """a file: deliver at its frame rate (and loop it); a live stream is delivered as it comes"""
+    phase_locked: bool = False
+    """a paced file whose duration is known plays in phase with the wall clock (contract.medialoop),
+    showing the picture the edge sees at the same moment; otherwise from its start"""
     max_fps: float = 15.0
     queue_size: int = 2
 
@@ -78,6 +83,8 @@ class FrameReader:
         rate = container.streams.video[0].average_rate
         self.fps = float(rate) if rate else 15.0
         self.max_fps = options.max_fps
+        self._clock = self._loop_clock(container) if options.paced and options.phase_locked else None
+        self._catching_up = self._clock is not None
         self._thread = threading.Thread(target=self._run, name="live-decode", daemon=True)
         self._thread.start()
 
@@ -104,15 +111,53 @@ class FrameReader:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening any more
             self._loop.call_soon_threadsafe(self._hand_over, frame)
 
+    @staticmethod
+    def _loop_clock(container: InputContainer) -> LoopClock | None:
+        timing = loop_timing(container, container.streams.video[0])
+        return LoopClock(timing, time.time()) if timing is not None else None
+
+    def _seek_in_phase(self, clock: LoopClock) -> None:
+        """At open: to the keyframe before the clock's position (a file that cannot seek is read
+        from its start; the frames before the position are decoded and discarded either way)."""
+        container = self._container
+        if container is None:
+            return
+        stream = container.streams.video[0]
+        target = clock.seek_target(stream.time_base)
+        if target is None:
+            return
+        try:
+            container.seek(target, stream=stream, backward=True, any_frame=False)
+        except av.FFmpegError:
+            container.close()
+            self._container = container = open_container(self._options)
+        self._frames = container.decode(video=0)
+
+    def _in_phase(self, frame: VideoFrame, clock: LoopClock) -> bool:
+        """Wait until the frame is the picture (its loop's start + its place); False: at open, it
+        has already passed (skip it, undecoded time is not paced)."""
+        place = clock.place(float(frame.time)) if frame.time is not None else 0.0
+        if self._catching_up and clock.passed(place, 1.0 / self.fps, time.time()):
+            return False
+        self._catching_up = False
+        self._quit.wait(max(0.0, clock.due(place) - time.time()))
+        return True
+
     def _run(self) -> None:
         step = 1.0 / min(self.fps, self._options.max_fps)
         due = time.monotonic()
         last_sent = 0.0
         try:
+            if self._clock is not None:
+                self._seek_in_phase(self._clock)
             while not self._quit.is_set():
                 frame = self._next_frame()
                 now = time.monotonic()
-                if self._options.paced:
+                if self._clock is not None:
+                    if not self._in_phase(frame, self._clock):
+                        continue
+                    now = time.monotonic()
+                elif self._options.paced:
                     due = max(due + 1.0 / self.fps, now - 1.0)
                     if due > now:
                         time.sleep(due - now)
@@ -135,6 +180,9 @@ class FrameReader:
             self._container.close()  # a file: loop by reopening (raw streams cannot seek)
             self._container = open_container(self._options)
             self._frames = self._container.decode(video=0)
+            if self._clock is not None:  # the next loop starts exactly one file duration later
+                self._clock.next_loop()
+                self._catching_up = True
 
     def close(self) -> None:
         """Blocking: stop the thread and close the source."""

@@ -12,6 +12,7 @@ closed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -43,6 +44,8 @@ class SourceSpec:
     url: str
     rtsp: bool = True
     tcp: bool = True
+    phase_locked: bool = False
+    """a looping, realtime file: played in phase with the wall clock (`ReaderOptions.phase_locked`)"""
 
     @property
     def redacted(self) -> str:
@@ -194,7 +197,8 @@ class CameraPull:
         spec = self.spec
         args = (spec.url, spec.rtsp, spec.tcp, self._open_timeout_s, self._read_timeout_s, self.encoder, loop)
         try:
-            self._source = await loop.run_in_executor(None, open_source, *args, self._transcode_rtsp, self._on_drop)
+            opener = functools.partial(open_source, phase_locked=spec.phase_locked)
+            self._source = await loop.run_in_executor(None, opener, *args, self._transcode_rtsp, self._on_drop)
         except (av.FFmpegError, OSError, TimeoutError, SourceEndedError) as exc:
             self.stats.failures += 1
             self._failures_in_row += 1

@@ -108,8 +108,10 @@ def open_source(
     loop: asyncio.AbstractEventLoop,
     transcode: bool = False,
     on_drop: Callable[[], object] | None = None,
+    phase_locked: bool = False,
 ) -> PacketSource:
-    """Blocking (run it in an executor). `transcode`: the RTSP stream is known not to be H.264."""
+    """Blocking (run it in an executor). `transcode`: the RTSP stream is known not to be H.264;
+    `phase_locked`: a file played in phase with the wall clock (`ReaderOptions.phase_locked`)."""
     if rtsp:
         options = ReaderOptions(
             url, "rtsp", rtsp_options(tcp, read_timeout_s), open_timeout_s, read_timeout_s, paced=False
@@ -119,6 +121,6 @@ def open_source(
             if not isinstance(opened, str):
                 return opened
     else:
-        options = ReaderOptions(url, None, None, open_timeout_s, read_timeout_s, paced=True)
+        options = ReaderOptions(url, None, None, open_timeout_s, read_timeout_s, paced=True, phase_locked=phase_locked)
     reader = FrameReader(options, open_container(options), loop, on_drop)
     return TranscodedSource(reader, encoder)

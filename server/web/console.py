@@ -50,7 +50,8 @@ def live_sources(config: StreamsConfig) -> dict[str, SourceSpec]:
         if isinstance(source, RtspSource):
             sources[camera.id] = SourceSpec(camera.id, source.url, rtsp=True, tcp=source.transport == "tcp")
         else:
-            sources[camera.id] = SourceSpec(camera.id, source.path, rtsp=False)
+            phase_locked = source.loop and source.realtime
+            sources[camera.id] = SourceSpec(camera.id, source.path, rtsp=False, phase_locked=phase_locked)
     return sources
 
 

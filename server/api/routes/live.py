@@ -21,6 +21,7 @@ from server.api.websockets import next_unless
 from server.auth.deps import CurrentPrincipal, optional_principal
 from server.auth.roles import Role
 from server.live.hub import BadOfferError, TooManyViewersError, UnknownCameraError
+from server.live.phase import plays_in_phase
 from server.overlay.fanout import DetectionFanout, OverlaySubscription
 from server.state import services_of
 
@@ -166,10 +167,11 @@ async def overlay_status(overlay: OverlayDep) -> OverlayStatus:
 @router.websocket("/{camera_id}/detections")
 async def detections(websocket: WebSocket, camera_id: str) -> None:
     """The camera's overlay stream: `{"type": "snapshot", "detections": [...], "frames": [...]}` (the
-        last few seconds), then `{"type": "detection"}` as each event is stored and `{"type": "frame"}`
-        for each detected picture; `{"type": "source"}` says whether frames can be matched to the picture
-    by time (RTSP: yes; a file: no). A client may send `{"type": "ping", "id": n}` and gets
-        `{"type": "pong", "id": n, "server_t": <epoch ms>}` back (to learn the server's clock)."""
+    last few seconds), then `{"type": "detection"}` as each event is stored and `{"type": "frame"}`
+    for each detected picture; `{"type": "source"}` says whether frames can be matched to the picture
+    by time (RTSP and a phase-locked looping file: yes; another file: no). A client may send
+    `{"type": "ping", "id": n}` and gets `{"type": "pong", "id": n, "server_t": <epoch ms>}` back (to
+    learn the server's clock)."""
     services = services_of(websocket)
     overlay = services.overlay
     await websocket.accept()
@@ -183,7 +185,7 @@ async def detections(websocket: WebSocket, camera_id: str) -> None:
     except ConnectionRefusedError as exc:
         await websocket.close(code=TRY_AGAIN_LATER, reason=str(exc))
         return
-    overlay.reply(subscription, source_message(camera))
+    overlay.reply(subscription, await source_message(camera))
     gone = asyncio.create_task(_answer_pings(websocket, overlay, subscription))
     try:
         while (message := await next_unless(subscription.next, gone)) is not None:
@@ -197,11 +199,14 @@ async def detections(websocket: WebSocket, camera_id: str) -> None:
         overlay.unsubscribe(subscription)
 
 
-def source_message(camera: Camera) -> dict[str, object]:
+async def source_message(camera: Camera) -> dict[str, object]:
     """`{"type": "source"}`: whether live frames can be matched to this camera's picture by time.
-    An RTSP stream reaches the edge and the server at the same moment; a file is read by each on its
-    own (the edge's picture at a time is not the viewer's), so its frames are not drawn."""
-    return {"type": "source", "camera_id": camera.id, "timed": isinstance(camera.source, RtspSource), "relay_ms": 0}
+    An RTSP stream reaches the edge and the server at the same moment; a looping realtime file is
+    played by each in phase with the wall clock (same picture at the same moment) when its duration
+    is known; any other file is read by each on its own, so its frames are not drawn."""
+    source = camera.source
+    timed = isinstance(source, RtspSource) or await asyncio.to_thread(plays_in_phase, source)
+    return {"type": "source", "camera_id": camera.id, "timed": timed, "relay_ms": 0}
 
 
 async def _answer_pings(websocket: WebSocket, overlay: DetectionFanout, subscription: OverlaySubscription) -> None:

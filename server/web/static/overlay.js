@@ -10,8 +10,10 @@
 //   detected frame within MATCH_MS is drawn; otherwise nothing is (no box where the object is not).
 //   Detections arrive later than the picture (the edge decodes and detects first), so the video is
 //   held back by the measured lag (RTCRtpReceiver.jitterBufferTarget, at most MAX_DELAY_MS) and the
-//   tile's tooltip says so. A file camera's frames are not drawn: the edge reads the file on its own,
-//   so its picture at a time is not the viewer's (the server says so: `{"type": "source", "timed"}`).
+//   tile's tooltip says so. A looping file camera is played by the edge and the server in phase with
+//   the wall clock (contract/medialoop.py), so it is matched like RTSP; another file camera's frames
+//   (played once, or of unknown duration) are not drawn: the edge reads it on its own, so its picture
+//   at a time is not the viewer's (the server says so: `{"type": "source", "timed": false}`).
 // - detections: the edge's zone and line events (enter, exit, crossing, loitering) with their
 //   labels, each fading out FADE_MS after it arrives, aged by `lag_ms`; object seen/gone events are
 //   not drawn (the live frames show the objects).
@@ -327,7 +329,7 @@ const Overlay = {
   },
 
   drawLive(view, meta) {
-    // A file camera's picture is not the edge's picture of the same moment: nothing is drawn.
+    // An untimed file camera's picture is not the edge's picture of the same moment: nothing is drawn.
     const t = view.timed === false ? null : this.pictureTime(view, meta);
     const boxes = t === null ? [] : this.boxesAt(view.frames, t, this.interval(view));
     if (view.timed === false) view.tile.title = I18N.t("overlay_untimed");

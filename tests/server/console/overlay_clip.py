@@ -28,9 +28,11 @@ from typing import Any
 import av
 import numpy as np
 
+from contract.config import FileSource
 from contract.mqttclient import make_client
 from contract.mqtturl import MqttEndpoint
 from contract.payloads import LiveDetectionsPayload, LiveObject
+from edge.source.stream import VideoStream
 
 WIDTH, HEIGHT, FPS = 640, 360, 15
 LOOP_FRAMES = 150
@@ -41,6 +43,7 @@ BITS, BIT_W, BIT_Y, BIT_H = 8, 40, 330, 24
 
 
 def make_indexed_clip(path: Path) -> Path:
+    """Raw H.264 (Annex-B, for the RTSP server), or an MP4 when `path` ends in .mp4 (a file camera)."""
     if shutil.which("ffmpeg") is None:
         raise FileNotFoundError("ffmpeg is not installed (apt-get install ffmpeg)")
     period = LOOP_FRAMES / FPS
@@ -56,7 +59,7 @@ def make_indexed_clip(path: Path) -> Path:
         chain.append(f"drawbox=x={8 + bit * BIT_W}:y={BIT_Y}:w={BIT_W - 8}:h={BIT_H}:color=white:t=fill:enable='{on}'")
     x264 = ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "baseline", "-bf", "0", "-g", "15"]
     args = ["-filter_complex", ";".join([*graph, ",".join(chain)]), "-frames:v", str(LOOP_FRAMES), *x264]
-    args += ["-bsf:v", "h264_mp4toannexb", "-f", "h264", str(path)]
+    args += [str(path)] if path.suffix == ".mp4" else ["-bsf:v", "h264_mp4toannexb", "-f", "h264", str(path)]
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", *args], check=True, timeout=120)
     return path
 
@@ -160,6 +163,21 @@ class DetectionPublisher:
                 _, _, body = heapq.heappop(self._due)
             self._client.publish(self._topic, body, qos=0)
             self.counts.published += 1
+
+
+class PhasedFilePublisher(DetectionPublisher):
+    """An edge stand-in for a file camera: the edge's own file reader (`edge.source.stream`, the
+    file phase-locked to the wall clock), each picture stamped with its `ts` as the edge does."""
+
+    def _pull(self) -> None:
+        path = Path(self._url)
+        reader = VideoStream(FileSource(type="file", path=str(path)), path.parent, self._stop)
+        reader.open()
+        try:
+            for decoded in reader.frames():
+                self._picture(decoded.frame.to_ndarray(format="gray"), decoded.ts)
+        finally:
+            reader.close()
 
 
 # Installed in the page: for every displayed frame of the camera's video, the index read from its

@@ -2,7 +2,8 @@
 client on the camera's overlay route; replay for late joiners; stale events, unknown cameras and
 missing credentials; slow clients cut off and counted without slowing the others. Live detection
 frames (QoS 0, `live/<prefix>/cameras/<id>/detections`) reach the same clients, bad ones are refused
-and counted; the route answers clock pings with the server's time."""
+and counted; the route answers clock pings with the server's time, and says which cameras' frames
+can be matched to the picture by time (RTSP, phase-locked looping files)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import nats
 import pytest
@@ -25,9 +27,10 @@ from server.overlay.fanout import DetectionFanout, OverlaySettings
 from server.overlay.frames import MAX_FRAME_BYTES, InvalidFrameError, parse_frame
 from server.store.records import StoredEvent
 from tests.messaging.helpers import jetstream_settings
-from tests.server.console.conftest import PASSWORDS, LiveServer
+from tests.server.console.conftest import PASSWORDS, STREAMS, LiveServer, serve_console
+from tests.server.console.indexed_clip import write_indexed_clip
 from tests.server.console.overlay_events import detection_event, events_topic
-from tests.server.helpers import Publisher, running_app, write_streams
+from tests.server.helpers import Publisher, make_settings, running_app, write_streams
 
 Message = dict[str, Any]
 
@@ -234,16 +237,48 @@ async def test_live_frames_over_core_nats_reach_every_replica(
             assert frame is not None and frame["type"] == "frame" and frame["camera_id"] == "gate"
 
 
-def test_a_file_cameras_frames_are_not_matched_to_the_picture_by_time(tmp_path: Path) -> None:
-    """The edge reads a file on its own: its picture at a time is not the viewer's, so the overlay is
-    told not to draw its frames; an RTSP camera's are drawn."""
+async def test_only_phase_locked_file_cameras_are_matched_to_the_picture_by_time(tmp_path: Path) -> None:
+    """A looping realtime file of known duration plays in phase with the wall clock on the edge and
+    the server (its frames are drawn); a file played once, unpaced, unreadable or without a duration
+    (raw .264) is read by each on its own, so its frames are not drawn; an RTSP camera's are."""
     from contract.config import Camera
     from server.api.routes.live import source_message
 
-    clip = tmp_path / "clip.mp4"
-    clip.write_bytes(b"")
+    mp4, raw = write_indexed_clip(tmp_path / "clip.mp4"), tmp_path / "clip.264"
+    with av.open(str(mp4)) as source, av.open(str(raw), "w", format="h264") as out:  # the same video, no container
+        stream = out.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(video=0):
+            if packet.size:
+                packet.stream = stream
+                out.mux(packet)
     base = {"name": "Cam", "site": "s1", "worker": "edge-1"}
-    file_camera = Camera.model_validate({**base, "id": "file-cam", "source": {"type": "file", "path": str(clip)}})
-    rtsp_camera = Camera.model_validate({**base, "id": "rtsp-cam", "source": {"type": "rtsp", "url": "rtsp://h/x"}})
-    assert source_message(file_camera) == {"type": "source", "camera_id": "file-cam", "timed": False, "relay_ms": 0}
-    assert source_message(rtsp_camera)["timed"] is True
+
+    async def timed(camera_id: str, source: dict[str, object]) -> object:
+        camera = Camera.model_validate({**base, "id": camera_id, "source": source})
+        message = await source_message(camera)
+        assert message["camera_id"] == camera_id and message["type"] == "source" and message["relay_ms"] == 0
+        return message["timed"]
+
+    assert await timed("looping", {"type": "file", "path": str(mp4)}) is True
+    assert await timed("once", {"type": "file", "path": str(mp4), "loop": False}) is False
+    assert await timed("unpaced", {"type": "file", "path": str(mp4), "realtime": False}) is False
+    assert await timed("raw", {"type": "file", "path": str(raw)}) is False
+    assert await timed("missing", {"type": "file", "path": str(tmp_path / "gone.mp4")}) is False
+    assert await timed("rtsp", {"type": "rtsp", "url": "rtsp://h/x"}) is True
+
+
+async def test_the_overlay_of_a_looping_file_camera_says_it_is_timed(
+    tmp_path: Path, topic_prefix: str, pg_database: str, mqtt_broker: Any
+) -> None:
+    clip = write_indexed_clip(tmp_path / "clip.mp4")
+    streams = STREAMS.format(prefix=topic_prefix, camera_url="rtsp://unused/x")
+    source = '{type: rtsp, url: "rtsp://unused/x"}'
+    assert source in streams
+    path = tmp_path / "streams.yaml"
+    path.write_text(streams.replace(source, f'{{type: file, path: "{clip}"}}'), encoding="utf-8")
+    with serve_console(make_settings(pg_database, mqtt_broker.url, path)) as served:
+        headers = await viewer_headers(served.url)
+        ws_base = served.url.replace("http://", "ws://")
+        async with websockets.connect(f"{ws_base}/api/live/cam-1/detections", additional_headers=headers) as ws:
+            assert (await receive(ws))["type"] == "snapshot"
+            assert await receive(ws) == {"type": "source", "camera_id": "cam-1", "timed": True, "relay_ms": 0}
