@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 
 from tests.fixtures.rtsp import RtspServerFactory
-from tests.server.console.conftest import CAMERA_PASSWORD, PASSWORDS, serve_console, write_console_streams
+from tests.server.console.conftest import (
+    ARTIFACTS,
+    CAMERA_PASSWORD,
+    PASSWORDS,
+    log_in,
+    serve_console,
+    write_console_streams,
+)
 from tests.server.console.overlay_clip import (
     DetectionPublisher,
     install_sampler,
@@ -25,7 +32,6 @@ from tests.server.console.overlay_clip import (
     take_samples,
     time_errors_ms,
 )
-from tests.server.console.test_browser import ARTIFACTS, log_in, page  # noqa: F401 - `page` is a fixture
 from tests.server.helpers import make_settings
 
 TOLERANCE_MEDIAN_MS = 100
@@ -37,7 +43,7 @@ def wait_js(browser_page: Any, script: str, timeout_s: float) -> None:
 
 
 def test_overlay_boxes_follow_the_object_in_the_picture(
-    page: Any,  # noqa: F811 - the fixture imported above
+    page: Any,
     rtsp_server: RtspServerFactory,
     mqtt_broker: Any,
     pg_database: str,
