@@ -87,7 +87,7 @@ def test_overlay_follows_a_person_found_by_the_real_edge(
     gone = [s for s in samples if is_gone(s["index"])]
     result["gone_frames"], result["gone_drawn"] = len(gone), sum(1 for s in gone if s["boxes"])
     (ARTIFACTS / "overlay-edge.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    assert len(samples) >= 0.7 * 15 * SAMPLE_S, f"only {len(samples)} frames displayed in {SAMPLE_S:.0f} s"
+    assert len(samples) >= 0.5 * 15 * SAMPLE_S, f"only {len(samples)} frames displayed in {SAMPLE_S:.0f} s"
     assert result["still_drawn_pct"] >= 80 and result["walking_drawn_pct"] >= 80, result
     assert abs(result["bias_px"]) <= BIAS_MAX_PX, result
     assert result["position_p95_px"] <= POSITION_P95_PX, result
