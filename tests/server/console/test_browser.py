@@ -6,59 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from tests.server.console.conftest import ADMIN_PASSWORD, CAMERA_PASSWORD, PASSWORDS, LiveServer
+from tests.server.console.conftest import ADMIN_PASSWORD, ARTIFACTS, CAMERA_PASSWORD, PASSWORDS, LiveServer, log_in
 from tests.server.console.overlay_events import detection_event, events_topic
 from tests.server.helpers import Publisher
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
-ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts" / "console"
-
-
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[object]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1600, "height": 900},
-            timezone_id="UTC",
-        )
-        try:
-            yield browser.pages[0] if browser.pages else browser.new_page()
-        finally:
-            browser.close()
-
-
-def log_in(page: object, url: str, username: str, password: str) -> None:
-    page.goto(url)  # type: ignore[attr-defined]
-    page.fill("#login-user", username)  # type: ignore[attr-defined]
-    page.fill("#login-pass", password)  # type: ignore[attr-defined]
-    page.click("#login-submit")  # type: ignore[attr-defined]
 
 
 def frames_decoded(page: object) -> int:

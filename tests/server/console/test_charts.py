@@ -13,8 +13,7 @@ import httpx
 import pytest
 
 from server.auth.roles import Role
-from tests.server.console.conftest import PASSWORDS, LiveServer
-from tests.server.console.test_browser import ARTIFACTS, log_in, page  # noqa: F401 - the page fixture
+from tests.server.console.conftest import ARTIFACTS, PASSWORDS, LiveServer, log_in
 from tests.server.helpers import Publisher
 
 # Red pixels of the 4‰ (critical) level line, along its row of the plot canvas.
@@ -35,7 +34,7 @@ def is_round(step: float) -> bool:
 
 def test_a_fresh_sensor_fills_the_one_hour_chart(
     served_console: LiveServer,
-    page: object,  # noqa: F811
+    page: object,
     mqtt_broker: object,
 ) -> None:
     prefix = served_console.app.state.ioc.config.mqtt.topic_prefix

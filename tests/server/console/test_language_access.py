@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from server.auth.roles import Role
-from tests.server.console.conftest import PASSWORDS, LiveServer
+from tests.server.console.conftest import ARTIFACTS, PASSWORDS, LiveServer, log_in
 from tests.server.console.overlay_events import detection_event, events_topic
-from tests.server.console.test_browser import ARTIFACTS, log_in, page  # noqa: F401 - the page fixture
 from tests.server.helpers import Publisher
 
 AXE = Path(__file__).resolve().parents[3] / "server" / "web" / "node_modules" / "axe-core" / "axe.min.js"
@@ -58,7 +57,7 @@ def show(browser: object, view: str) -> None:
 
 def test_every_view_in_both_languages_is_translated_and_accessible(
     served_console: LiveServer,
-    page: object,  # noqa: F811
+    page: object,
     mqtt_broker: object,
 ) -> None:
     prefix = served_console.app.state.ioc.config.mqtt.topic_prefix
@@ -141,7 +140,7 @@ def test_every_view_in_both_languages_is_translated_and_accessible(
 
 def test_events_are_grouped_into_activities(
     served_console: LiveServer,
-    page: object,  # noqa: F811
+    page: object,
     mqtt_broker: object,
 ) -> None:
     """Track 7 is seen, enters the pier, leaves it and is gone; track 8 is only seen and gone: two rows,

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from server.auth.roles import Role
-from tests.server.console.conftest import PASSWORDS, LiveServer, serve_console
-from tests.server.console.test_browser import ARTIFACTS, log_in, page  # noqa: F401 - the page fixture
+from tests.server.console.conftest import ARTIFACTS, PASSWORDS, LiveServer, log_in, serve_console
 from tests.server.helpers import make_settings
 
 SENSORS = [  # close together around TP. Sóc Trăng, as the demo's are
@@ -88,7 +87,7 @@ def overlapping(labels: list[list[object]]) -> list[tuple[object, object]]:
     return found
 
 
-def test_markers_sit_at_their_coordinates_and_labels_never_overlap(map_console: LiveServer, page: object) -> None:  # noqa: F811
+def test_markers_sit_at_their_coordinates_and_labels_never_overlap(map_console: LiveServer, page: object) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))  # type: ignore[attr-defined]
     log_in(page, map_console.url, "operator", PASSWORDS[Role.OPERATOR])

@@ -17,7 +17,15 @@ from typing import Any
 
 from server.auth.roles import Role
 from tests.fixtures.rtsp import RtspServerFactory
-from tests.server.console.conftest import CAMERA_PASSWORD, PASSWORDS, LiveServer, serve_console, write_console_streams
+from tests.server.console.conftest import (
+    ARTIFACTS,
+    CAMERA_PASSWORD,
+    PASSWORDS,
+    LiveServer,
+    log_in,
+    serve_console,
+    write_console_streams,
+)
 from tests.server.console.overlay_clip import (
     DetectionPublisher,
     PhasedFilePublisher,
@@ -28,7 +36,6 @@ from tests.server.console.overlay_clip import (
     take_samples,
     time_errors_ms,
 )
-from tests.server.console.test_browser import ARTIFACTS, log_in, page  # noqa: F401 - `page` is a fixture
 from tests.server.helpers import make_settings
 
 TOLERANCE_MEDIAN_MS = 100
@@ -104,7 +111,7 @@ def check_in_step(watched: Watched, name: str) -> None:
 
 
 def test_overlay_boxes_follow_the_object_in_the_picture(
-    page: Any,  # noqa: F811 - the fixture imported above
+    page: Any,
     rtsp_server: RtspServerFactory,
     mqtt_broker: Any,
     pg_database: str,
@@ -125,7 +132,7 @@ def test_overlay_boxes_follow_the_object_in_the_picture(
 
 
 def test_overlay_boxes_follow_the_object_on_a_looping_file_camera(
-    page: Any,  # noqa: F811 - the fixture imported above
+    page: Any,
     mqtt_broker: Any,
     pg_database: str,
     tmp_path: Path,

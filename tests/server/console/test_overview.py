@@ -14,9 +14,8 @@ import httpx
 import pytest
 
 from server.auth.roles import Role
-from tests.server.console.conftest import PASSWORDS, LiveServer, serve_console
+from tests.server.console.conftest import ARTIFACTS, PASSWORDS, LiveServer, log_in, serve_console
 from tests.server.console.overlay_events import detection_event, events_topic
-from tests.server.console.test_browser import ARTIFACTS, log_in, page  # noqa: F401 - the page fixture
 from tests.server.helpers import Publisher, make_settings
 
 STREAMS = """version: 1
@@ -85,7 +84,7 @@ def figures(browser: object) -> dict[str, str]:
     return dict(pairs)
 
 
-def test_the_overview_shows_what_the_api_says(overview_console: LiveServer, page: object, mqtt_broker: object) -> None:  # noqa: F811
+def test_the_overview_shows_what_the_api_says(overview_console: LiveServer, page: object, mqtt_broker: object) -> None:
     prefix = overview_console.app.state.ioc.config.mqtt.topic_prefix
     publisher = Publisher(mqtt_broker.host, mqtt_broker.port)  # type: ignore[attr-defined]
     now = datetime.now(UTC).isoformat()

@@ -13,8 +13,16 @@ import pytest
 import uvicorn
 
 from tests.fixtures.services import free_port
-from tests.server.console.conftest import ADMIN_PASSWORD, LiveServer, _Server, add_users, console_app, server_loop
-from tests.server.console.test_browser import ARTIFACTS, log_in, page  # noqa: F401 - the page fixture
+from tests.server.console.conftest import (
+    ADMIN_PASSWORD,
+    ARTIFACTS,
+    LiveServer,
+    _Server,
+    add_users,
+    console_app,
+    log_in,
+    server_loop,
+)
 from tests.server.helpers import make_settings
 from tests.server.loggers.test_station_files import PASSWORD, STREAMS, stamp, station_file, upload
 
@@ -47,7 +55,7 @@ def station_console(pg_database: str, mqtt_broker: object, topic_prefix: str, tm
 
 def test_calibrating_and_error_readings_are_flagged_in_the_list_and_the_chart(
     station_console: LiveServer,
-    page: object,  # noqa: F811
+    page: object,
 ) -> None:
     ftp_port = station_console.app.state.ioc.station_files.ftp.port
     now = datetime.now(UTC).replace(microsecond=0)

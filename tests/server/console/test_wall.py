@@ -13,8 +13,7 @@ import pytest
 
 from server.auth.roles import Role
 from tests.fixtures.rtsp import RtspServerFactory
-from tests.server.console.conftest import PASSWORDS, LiveServer, serve_console
-from tests.server.console.test_browser import ARTIFACTS, log_in, page  # noqa: F401 - the page fixture
+from tests.server.console.conftest import ARTIFACTS, PASSWORDS, LiveServer, log_in, serve_console
 from tests.server.helpers import make_settings
 
 SITES = [("long-phu", "Huyện Long Phú", 9.61, 106.12), ("vinh-chau", "Thị xã Vĩnh Châu", 9.33, 105.98),
@@ -72,7 +71,7 @@ def wait_viewers(served: LiveServer, count: int, timeout: float) -> None:
         time.sleep(0.1)
 
 
-def test_nine_tiles_decode_live_video_at_once(wall_console: LiveServer, page: object) -> None:  # noqa: F811
+def test_nine_tiles_decode_live_video_at_once(wall_console: LiveServer, page: object) -> None:
     log_in(page, wall_console.url, "viewer", PASSWORDS[Role.VIEWER])
     page.wait_for_function("() => document.querySelectorAll('#wall .tile').length === 9")  # type: ignore[attr-defined]
     page.wait_for_function(  # type: ignore[attr-defined]
@@ -153,7 +152,7 @@ def test_a_dead_camera_never_shows_a_green_badge(
     topic_prefix: str,
     pg_database: str,
     mqtt_broker: object,
-    page: object,  # noqa: F811
+    page: object,
 ) -> None:
     streams = tmp_path / "streams.yaml"
     streams.write_text(wall_streams(topic_prefix, ['{type: rtsp, url: "rtsp://127.0.0.1:9/none"}']), encoding="utf-8")
