@@ -296,10 +296,12 @@ async def _ingest(state: Services) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def _overlay_feed(state: Services) -> AsyncIterator[None]:
-    """Live detection frames, on every replica (a plain subscription, never a shared one)."""
+    """Live detection frames and the edge workers' stats, on every replica (a plain subscription,
+    never a shared one)."""
     if not state.settings.ingest_enabled:
         yield
         return
+    from server.edge_stats import EdgeStatsBoard
     from server.overlay.feed import LiveFrameFeed
     from server.overlay.sources import frame_source
 
@@ -312,12 +314,20 @@ async def _overlay_feed(state: Services) -> AsyncIterator[None]:
         state.metrics,
     )
     state.overlay_feed = feed
-    source = frame_source(state.settings, topics.all_camera_detections, feed)
+    board = EdgeStatsBoard(topics, lambda worker_id: any(w.id == worker_id for w in state.config.edge_workers))
+    state.metrics.registry.register(board)
+    state.edge_stats = board
+
+    def offer(topic: str, payload: bytes) -> None:
+        (feed.offer if topic.startswith("live/") else board.offer)(topic, payload)
+
+    source = frame_source(state.settings, [topics.all_camera_detections, board.topic], offer, feed.count_dropped)
     await source.start()
     try:
         yield
     finally:
         await source.stop()
+        state.metrics.registry.unregister(board)
 
 
 @contextlib.asynccontextmanager

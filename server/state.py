@@ -36,6 +36,7 @@ from server.store.pg import PgStore
 if TYPE_CHECKING:
     from server.alerts.component import AlertComponent
     from server.alerts.replica import ReplicaAlerts
+    from server.edge_stats import EdgeStatsBoard
     from server.evidence.component import EvidenceComponent
     from server.incidents.component import IncidentComponent
     from server.overlay.feed import LiveFrameFeed
@@ -71,6 +72,8 @@ class Services:
     ingest: IngestService | None = None
     overlay_feed: LiveFrameFeed | None = None
     """live detection frames from the edge to the overlay (every replica, with the ingest)"""
+    edge_stats: EdgeStatsBoard | None = None
+    """the edge workers' latest stats, exported on /metrics (every replica, with the ingest)"""
     station_files: StationFileReceiver | None = None
     """the TT 10/2021 station-file receiver, when `station_files_dir` is set"""
     components: list[Component] = field(default_factory=list)

@@ -3,7 +3,8 @@
 Each replica's viewers need every frame of their cameras, so unlike the ingest this is no shared
 group and no durable consumer: MQTT QoS 0 with a clean session (`mqtt` transport), or a core NATS
 subscription outside the JetStream stream (`jetstream` transport). Both only hand messages to
-`LiveFrameFeed.offer`; reconnecting is the client library's job (paho's loop, nats-py's reconnect).
+`offer` (the live frames to `LiveFrameFeed.offer`; the edge workers' stats, which are as volatile, to
+`EdgeStatsBoard.offer`); reconnecting is the client library's job (paho's loop, nats-py's reconnect).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
@@ -19,7 +21,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from contract.jetstream import subject_of, topic_of
 from contract.mqtturl import parse_mqtt_url
 from contract.redact import redact_url
-from server.overlay.feed import LiveFrameFeed
 from server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -31,11 +32,15 @@ class FrameSource(Protocol):
     async def stop(self) -> None: ...
 
 
+Offer = Callable[[str, bytes], None]
+"""(topic, payload), from any thread"""
+
+
 class MqttFrameSource:
-    def __init__(self, settings: Settings, topic: str, feed: LiveFrameFeed) -> None:
+    def __init__(self, settings: Settings, topics: Sequence[str], offer: Offer) -> None:
         self._endpoint = parse_mqtt_url(settings.mqtt_url)
-        self._topic = topic
-        self._feed = feed
+        self._topics = list(topics)
+        self._offer = offer
         self._client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"{settings.mqtt_client_id}-live", protocol=mqtt.MQTTv5
         )
@@ -59,19 +64,20 @@ class MqttFrameSource:
         if reason.is_failure:
             logger.warning("live detections: broker %s refused the connection: %s", self._endpoint.redacted, reason)
             return
-        client.subscribe(self._topic, qos=0)
-        logger.info("live detections: subscribed to %s on %s", self._topic, self._endpoint.redacted)
+        client.subscribe([(topic, 0) for topic in self._topics])
+        logger.info("live detections: subscribed to %s on %s", ", ".join(self._topics), self._endpoint.redacted)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._feed.offer(message.topic, bytes(message.payload))
+        self._offer(message.topic, bytes(message.payload))
 
 
 class NatsFrameSource:
-    def __init__(self, settings: Settings, topic: str, feed: LiveFrameFeed) -> None:
+    def __init__(self, settings: Settings, topics: Sequence[str], offer: Offer, on_dropped: Callable[[], None]) -> None:
         self._servers = settings.nats_servers
         self._name = f"{settings.mqtt_client_id}-live"
-        self._subject = subject_of(topic)
-        self._feed = feed
+        self._subjects = [subject_of(topic) for topic in topics]
+        self._offer = offer
+        self._on_dropped = on_dropped
         self._nc: Any = None
         self._task: asyncio.Task[None] | None = None
 
@@ -93,7 +99,8 @@ class NatsFrameSource:
                     max_reconnect_attempts=-1,
                     error_cb=self._on_error,
                 )
-                await self._nc.subscribe(self._subject, cb=self._on_message, pending_msgs_limit=1024)
+                for subject in self._subjects:
+                    await self._nc.subscribe(subject, cb=self._on_message, pending_msgs_limit=1024)
             except Exception as exc:
                 if not logged:
                     logger.warning("live detections: NATS %s unreachable (%s); retrying", self._redacted(), exc)
@@ -101,7 +108,7 @@ class NatsFrameSource:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
                 continue
-            logger.info("live detections: subscribed to %s on %s", self._subject, self._redacted())
+            logger.info("live detections: subscribed to %s on %s", ", ".join(self._subjects), self._redacted())
             return
 
     async def stop(self) -> None:
@@ -113,13 +120,13 @@ class NatsFrameSource:
             await self._nc.close()
 
     async def _on_message(self, msg: Any) -> None:
-        self._feed.offer(topic_of(msg.subject), bytes(msg.data))
+        self._offer(topic_of(msg.subject), bytes(msg.data))
 
     async def _on_error(self, exc: Exception) -> None:
         import nats.errors
 
         if isinstance(exc, nats.errors.SlowConsumerError):  # nats-py dropped a message for us
-            self._feed.count_dropped()
+            self._on_dropped()
             return
         logger.warning("live detections: NATS %s: %s", self._redacted(), exc)
 
@@ -127,7 +134,10 @@ class NatsFrameSource:
         return ",".join(redact_url(url) for url in self._servers)
 
 
-def frame_source(settings: Settings, topic: str, feed: LiveFrameFeed) -> FrameSource:
+def frame_source(
+    settings: Settings, topics: Sequence[str], offer: Offer, on_dropped: Callable[[], None]
+) -> FrameSource:
+    """`on_dropped`: a message the client library itself dropped (nats-py's slow-consumer limit)."""
     if settings.transport == "jetstream":
-        return NatsFrameSource(settings, topic, feed)
-    return MqttFrameSource(settings, topic, feed)
+        return NatsFrameSource(settings, topics, offer, on_dropped)
+    return MqttFrameSource(settings, topics, offer)
