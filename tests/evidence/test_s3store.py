@@ -24,7 +24,7 @@ from server.evidence.s3store import S3ClipStore, S3Retry
 from server.evidence.settings import EvidenceSettings
 from server.evidence.sigv4 import Credentials, sign
 from tests.server.helpers import make_settings, running_app, write_streams
-from tests.server.tcp_proxy import TcpProxy
+from tests.fixtures.tcp_proxy import TcpProxy
 
 try:
     import boto3  # type: ignore[import-untyped]
