@@ -120,21 +120,15 @@ class EventPublisher:
             self._guarded(lambda: session.publish_retained(topic, payload))
 
     def publish_volatile(self, topic: str, payload: bytes) -> bool:
-        session = self._session
-        if session is None:
-            return False
-        sent = False
-
-        def publish() -> None:
-            nonlocal sent
-            sent = session.publish_volatile(topic, payload)
-
-        self._guarded(publish)
-        return sent
+        """QoS 0 on the current session (the stats), or False while the link is down."""
+        return self._now_or_never(lambda session: session.publish_volatile(topic, payload))
 
     def publish_live(self, topic: str, payload: bytes) -> bool:
         """Lossy: sent now on the current session, or not at all (False) while the link is down or
         busy. Never queued, never spooled, never waits for the sender thread."""
+        return self._now_or_never(lambda session: session.publish_live(topic, payload))
+
+    def _now_or_never(self, send: Callable[[LinkSession], bool]) -> bool:
         session = self._session
         if session is None:
             return False
@@ -142,7 +136,7 @@ class EventPublisher:
 
         def publish() -> None:
             nonlocal sent
-            sent = session.publish_live(topic, payload)
+            sent = send(session)
 
         self._guarded(publish)
         return sent

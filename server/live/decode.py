@@ -13,7 +13,6 @@ import contextlib
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from av.container import InputContainer
 from av.video.frame import VideoFrame
 
 from contract.medialoop import LoopClock, loop_timing
+from server.live.handoff import NewestQueue
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +73,10 @@ class FrameReader:
         self._options = options
         self._container: InputContainer | None = container
         self._frames: Iterator[VideoFrame] = container.decode(video=0)
-        self._loop = loop
-        self._queue: deque[VideoFrame | None] = deque()
-        self._ready = asyncio.Event()
+        self._queue: NewestQueue[VideoFrame] = NewestQueue(
+            loop, options.queue_size, lambda: SourceEndedError("the source ended"), on_drop
+        )
         self._quit = threading.Event()
-        self.dropped = 0
-        self._on_drop = on_drop
         self.codec = container.streams.video[0].codec_context.name
         rate = container.streams.video[0].average_rate
         self.fps = float(rate) if rate else 15.0
@@ -88,28 +86,13 @@ class FrameReader:
         self._thread = threading.Thread(target=self._run, name="live-decode", daemon=True)
         self._thread.start()
 
+    @property
+    def dropped(self) -> int:
+        """pictures the loop did not take in time (the newest were kept)"""
+        return self._queue.dropped
+
     async def recv(self) -> VideoFrame:
-        while not self._queue:
-            self._ready.clear()
-            await self._ready.wait()
-        frame = self._queue.popleft()
-        if frame is None:
-            self._queue.append(None)
-            raise SourceEndedError("the source ended")
-        return frame
-
-    def _hand_over(self, frame: VideoFrame | None) -> None:
-        if frame is not None and len(self._queue) >= self._options.queue_size:
-            self._queue.popleft()
-            self.dropped += 1
-            if self._on_drop is not None:
-                self._on_drop()
-        self._queue.append(frame)
-        self._ready.set()
-
-    def _deliver(self, frame: VideoFrame | None) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening any more
-            self._loop.call_soon_threadsafe(self._hand_over, frame)
+        return await self._queue.get()
 
     @staticmethod
     def _loop_clock(container: InputContainer) -> LoopClock | None:
@@ -164,12 +147,12 @@ class FrameReader:
                     now = time.monotonic()
                 if now - last_sent >= step * 0.9:
                     last_sent = now
-                    self._deliver(frame)
+                    self._queue.put_threadsafe(frame)
         except (av.FFmpegError, OSError, SourceEndedError) as exc:
             if not self._quit.is_set():
                 logger.info("live decode of %s ended: %s", self.codec, exc)
         finally:
-            self._deliver(None)
+            self._queue.end_threadsafe()
 
     def _next_frame(self) -> VideoFrame:
         while True:

@@ -17,7 +17,6 @@ import errno
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from typing import TypeAlias, cast
@@ -27,6 +26,7 @@ from av.container import InputContainer
 from av.stream import Stream
 
 from server.live.decode import SourceEndedError
+from server.live.handoff import NewestQueue
 
 logger = logging.getLogger(__name__)
 
@@ -86,41 +86,20 @@ class PacketReader:
         self._stream = stream
         self._packets: Iterator[Packet] = cast(Iterator[Packet], container.demux(stream))
         self._stamper = PacketStamper(float(stream.average_rate or 15))
-        self._loop = loop
-        self._queue: deque[Packet | None] = deque()
-        self._queue_size = queue_size
-        self._ready = asyncio.Event()
+        self._queue: NewestQueue[Packet] = NewestQueue(
+            loop, queue_size, lambda: SourceEndedError("the stream ended"), on_drop
+        )
         self._quit = threading.Event()
-        self.dropped = 0
-        self._on_drop = on_drop
         self._thread = threading.Thread(target=self._run, name="live-demux", daemon=True)
         self._thread.start()
 
+    @property
+    def dropped(self) -> int:
+        """packets the loop did not take in time, or that came before any timestamp could be given"""
+        return self._queue.dropped
+
     async def recv(self) -> Packet:
-        while not self._queue:
-            self._ready.clear()
-            await self._ready.wait()
-        packet = self._queue.popleft()
-        if packet is None:
-            self._queue.append(None)
-            raise SourceEndedError("the stream ended")
-        return packet
-
-    def _hand_over(self, packet: Packet | None) -> None:
-        if packet is not None and len(self._queue) >= self._queue_size:
-            self._queue.popleft()
-            self._count_drop()
-        self._queue.append(packet)
-        self._ready.set()
-
-    def _count_drop(self) -> None:
-        self.dropped += 1
-        if self._on_drop is not None:
-            self._on_drop()
-
-    def _deliver(self, packet: Packet | None) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening any more
-            self._loop.call_soon_threadsafe(self._hand_over, packet)
+        return await self._queue.get()
 
     def _next_packet(self) -> Packet:
         while True:
@@ -142,15 +121,14 @@ class PacketReader:
                 packet = self._next_packet()
                 stamped = self._stamper.stamp(packet)
                 if stamped is not None:
-                    self._deliver(stamped)
+                    self._queue.put_threadsafe(stamped)
                 else:
-                    with contextlib.suppress(RuntimeError):
-                        self._loop.call_soon_threadsafe(self._count_drop)
+                    self._queue.count_drop_threadsafe()
         except (av.FFmpegError, OSError, SourceEndedError) as exc:
             if not self._quit.is_set():
                 logger.info("live demux ended: %s", exc)
         finally:
-            self._deliver(None)
+            self._queue.end_threadsafe()
 
     def close(self) -> None:
         """Blocking: stop the thread and close the stream."""

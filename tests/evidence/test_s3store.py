@@ -23,8 +23,8 @@ from server.evidence.component import clip_store_of
 from server.evidence.s3store import S3ClipStore, S3Retry
 from server.evidence.settings import EvidenceSettings
 from server.evidence.sigv4 import Credentials, sign
-from tests.server.helpers import make_settings, running_app, write_streams
 from tests.fixtures.tcp_proxy import TcpProxy
+from tests.server.helpers import make_settings, running_app, write_streams
 
 try:
     import boto3  # type: ignore[import-untyped]

@@ -89,9 +89,8 @@ DRIVEN_ELSEWHERE: dict[str, str] = {
     "ioc_evidence_audit_failures": "evidence: audit writes that failed (evidence engineer; 0 when the DB is up)",
     "ioc_evidence_recording_requests": "evidence: tests/evidence/test_clips.py sends one over MQTT",
     "ioc_evidence_store_retries": "evidence: tests/evidence/test_s3store.py drives S3 retries (503, refused)",
-    **{
-        name: "the edge workers' stats: tests/server/test_edge_stats_metrics.py (MQTT and core NATS)"
-        for name in (
+    **dict.fromkeys(
+        (
             "ioc_edge_stats_age_seconds",
             "ioc_edge_spool_depth",
             "ioc_edge_sender_stalled",
@@ -99,8 +98,9 @@ DRIVEN_ELSEWHERE: dict[str, str] = {
             "ioc_edge_camera_dropped",
             "ioc_edge_camera_fps",
             "ioc_edge_stats_refused",
-        )
-    },
+        ),
+        "the edge workers' stats: tests/server/test_edge_stats_metrics.py (MQTT and core NATS)",
+    ),
 }
 """Declared metrics this scenario does not drive, each with who drives it: keep this list short."""
 SHARED_REPLICAS_ONLY: dict[str, str] = {
