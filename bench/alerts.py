@@ -174,6 +174,15 @@ def streams_yaml() -> str:
 def server(workdir: Path, database_url: str, broker_port: int, password: str) -> Iterator[str]:
     config = workdir / "streams.yaml"
     config.write_text(streams_yaml(), encoding="utf-8")
+    with server_process(workdir, database_url, broker_port, config, password) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def server_process(
+    workdir: Path, database_url: str, broker_port: int, config: Path, password: str, **extra_env: str
+) -> Iterator[str]:
+    """`ioc server` on a free port with `config`, until SIGTERM; yields its base URL once healthy."""
     port = free_port()
     env = {
         **os.environ,
@@ -185,6 +194,7 @@ def server(workdir: Path, database_url: str, broker_port: int, password: str) ->
         "IOC_MQTT_CLIENT_ID": f"bench-{uuid.uuid4().hex[:8]}",
         "IOC_AUTH_BOOTSTRAP_ADMIN": ADMIN,
         "IOC_AUTH_BOOTSTRAP_PASSWORD": password,
+        **extra_env,
     }
     log = (workdir / "server.log").open("wb")
     command = [sys.executable, "-m", "ioc.cli", "server", "--log-level", "WARNING"]
