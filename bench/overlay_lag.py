@@ -44,8 +44,9 @@ from typing import Any, cast
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.alerts import bench_database, mosquitto, stop, wait_healthy  # noqa: E402
+from bench.alerts import bench_database, mosquitto, server_process, stop  # noqa: E402
 from ioc.netutil import free_port, wait_for_port  # noqa: E402
+from tests.fixtures.browser import CHROMIUM, FLAGS  # noqa: E402
 from tests.server.console import person_clip  # noqa: E402
 from tests.server.console.overlay_clip import (  # noqa: E402
     DetectionPublisher,
@@ -58,10 +59,8 @@ from tests.server.console.overlay_clip import (  # noqa: E402
 )
 
 RTSP_SCRIPT = REPO / "tests" / "fixtures" / "rtsp_server.py"
-CHROMIUM = "/usr/bin/chromium"
 PREFIX = "bench"
 ADMIN = "admin"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required", "--no-first-run"]
 
 
 def streams_yaml(rtsp_url: str) -> str:
@@ -88,29 +87,10 @@ def rtsp_camera(clip: Path) -> Iterator[str]:
 
 @contextlib.contextmanager
 def server(workdir: Path, database_url: str, broker_port: int, config: Path, password: str) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "IOC_DATABASE_URL": database_url,
-        "IOC_MQTT_URL": f"mqtt://127.0.0.1:{broker_port}",
-        "IOC_CONFIG": str(config),
-        "IOC_HOST": "127.0.0.1",
-        "IOC_PORT": str(port),
-        "IOC_MQTT_CLIENT_ID": f"bench-{uuid.uuid4().hex[:8]}",
-        "IOC_AUTH_BOOTSTRAP_ADMIN": ADMIN,
-        "IOC_AUTH_BOOTSTRAP_PASSWORD": password,
-        "IOC_LIVE_HOST_ADDRESSES": '["127.0.0.1"]',
-    }
-    log = (workdir / "server.log").open("wb")
-    command = [sys.executable, "-m", "ioc.cli", "server", "--log-level", "WARNING"]
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base, process, workdir / "server.log")
+    with server_process(
+        workdir, database_url, broker_port, config, password, IOC_LIVE_HOST_ADDRESSES='["127.0.0.1"]'
+    ) as base:
         yield base
-    finally:
-        stop(process)
-        log.close()
 
 
 @contextlib.contextmanager

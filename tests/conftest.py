@@ -8,4 +8,4 @@ import os
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "0")
 
-pytest_plugins = ["tests.fixtures.services", "tests.fixtures.rtsp", "tests.fixtures.nats"]
+pytest_plugins = ["tests.fixtures.services", "tests.fixtures.rtsp", "tests.fixtures.nats", "tests.fixtures.browser"]

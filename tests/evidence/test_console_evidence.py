@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -23,24 +22,13 @@ from contract.payloads import DetectionEventPayload, RecordingRangesPayload
 from server.auth.roles import Role
 from server.evidence.export import verify
 from tests.evidence.conftest import ServedApp, evidence_app, key_for, serve_app, wait_until
+from tests.fixtures.browser import chromium_page
 from tests.fixtures.services import free_port
 from tests.server.console.conftest import ADMIN_PASSWORD, PASSWORDS, add_users, write_console_streams
 from tests.server.helpers import Publisher
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.timeout(180)
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 @pytest.fixture
@@ -58,22 +46,14 @@ def served(
 
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Any]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    with playwright_sync.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1400, "height": 900},
-            timezone_id="Asia/Ho_Chi_Minh",
-            accept_downloads=True,
-        )
-        try:
-            yield context.pages[0] if context.pages else context.new_page()
-        finally:
-            context.close()
+    """In the province's time zone, and downloads accepted (the case export)."""
+    with chromium_page(
+        tmp_path / "chromium-profile",
+        viewport={"width": 1400, "height": 900},
+        timezone_id="Asia/Ho_Chi_Minh",
+        accept_downloads=True,
+    ) as opened:
+        yield opened
 
 
 def _upload_clip(served: ServedApp, moving_clip: Path, tmp_path: Path, start: datetime, event_ids: list[str]) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from server.auth.service import AuthService
 from server.auth.settings import AuthSettings
 from server.live.settings import LiveSettings
 from server.settings import Settings
+from tests.fixtures.browser import ARTIFACTS  # noqa: F401  (the console tests import it from here)
 from tests.fixtures.services import free_port
 from tests.server.helpers import make_settings
 
@@ -68,42 +68,6 @@ rules:
 console:
   title: {{vi: IOC Sóc Trăng, en: Sóc Trăng IOC}}
 """
-
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
-ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts" / "console"
-
-
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[object]:
-    """Debian's Chromium, headless, through Playwright: one page, its profile in tmp_path."""
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    playwright_sync = pytest.importorskip("playwright.sync_api")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1600, "height": 900},
-            timezone_id="UTC",
-        )
-        try:
-            yield browser.pages[0] if browser.pages else browser.new_page()
-        finally:
-            browser.close()
 
 
 def log_in(page: object, url: str, username: str, password: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import uvicorn
 from server.app import create_app
 from server.auth.roles import Role
 from server.auth.service import AuthService
+from tests.fixtures.browser import ARTIFACTS
 from tests.fixtures.services import MosquittoBroker, free_port
 from tests.server.alerts.receiver import Receiver
 from tests.server.console.conftest import fast_auth
@@ -28,9 +28,6 @@ from tests.server.incidents.scenario import SECRET, write_scenario
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts" / "console"
 DAY, NIGHT = ("an.lp", "Ung-cuu-LP-2026!", "An"), ("chi.lp", "Ca-dem-LP-2026!", "Chi")
 
 
@@ -67,26 +64,6 @@ def served(pg_database: str, mqtt_broker: MosquittoBroker, tmp_path: Path, topic
     server.should_exit = True
     thread.join(timeout=30)
     receiver.close()
-
-
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[object]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 1600, "height": 900},
-            timezone_id="UTC",
-        )
-        try:
-            yield browser.pages[0] if browser.pages else browser.new_page()
-        finally:
-            browser.close()
 
 
 def log_in(page: object, url: str, who: tuple[str, str, str]) -> None:
